@@ -1,0 +1,85 @@
+// Command-line parsing for the `rebound` tool, kept free of I/O so that
+// every flag rule is unit-tested (tests/unit/client_test.cc).
+//
+// A hand-written parser rather than absl flags: absl flags are process-wide
+// globals, which fit neither per-subcommand flag sets nor repeated flags
+// (--header, --allow) nor being called many times from a test.
+#ifndef REBOUND_CLIENT_CLI_ARGS_H_
+#define REBOUND_CLIENT_CLI_ARGS_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rebound/v1/gateway.pb.h"
+
+namespace rebound::client {
+
+// Process exit codes, also listed in the usage text.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;       // the call failed, or the config is invalid
+inline constexpr int kExitUsage = 2;        // bad command line or unreadable input file
+inline constexpr int kExitUnreachable = 3;  // UNAVAILABLE without an ErrorDetail
+
+inline constexpr std::string_view kDefaultAddress = "127.0.0.1:50051";
+inline constexpr std::string_view kAddressEnvVar = "REBOUND_ADDR";
+
+enum class Command { kHelp, kComplete, kStream, kCheck };
+
+// Flags shared by `complete` and `stream`.
+struct CallArgs {
+  std::string address;                   // --addr, else $REBOUND_ADDR, else kDefaultAddress
+  std::string model;                     // --model; empty = the gateway's default provider
+  std::string path;                      // --path; empty = the gateway's default
+  std::optional<std::string> body;       // --body
+  std::optional<std::string> body_file;  // --body-file ("-" = stdin)
+  std::vector<std::pair<std::string, std::string>> headers;  // --header 'Name: value'
+  std::string request_id;                                    // --request-id
+  absl::Duration timeout = absl::Seconds(30);                // --timeout
+  bool no_retry = false;                                     // --no-retry
+  int max_attempts = 0;                                      // --max-attempts; 0 = the policy's cap
+  std::vector<std::string> allowed_models;                   // --allow, in order
+  bool quiet = false;                                        // --quiet
+  bool use_tls = false;                                      // --tls
+  std::string ca_file;                                       // --ca-file (implies --tls)
+  std::string token_file;                                    // --token-file
+};
+
+struct CliArgs {
+  Command command = Command::kHelp;
+  CallArgs call;           // kComplete, kStream
+  std::string check_file;  // kCheck
+};
+
+// Looks up an environment variable (injected so tests control it).
+using CliEnv = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Parses argv[1..] (without the program name). `-h`/`--help` anywhere, `help`
+// or no arguments at all give Command::kHelp. An error's message says which
+// argument is wrong; the caller prints it with the usage text and exits
+// kExitUsage. Flags take their value as `--flag value` or `--flag=value`.
+absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args, const CliEnv& env);
+
+// The full help text (commands, flags, exit codes).
+std::string_view UsageText();
+
+// The command summary printed with a usage error.
+std::string_view ShortUsageText();
+
+// The body sent when neither --body nor --body-file is given:
+// {"model":"<model or default>","messages":[{"role":"user","content":"Say hello"}]}
+// plus "stream":true for `stream`. The gateway overwrites "model" per attempt;
+// it is filled in so the body is also valid when sent to a provider directly.
+std::string DefaultBody(std::string_view model, bool stream);
+
+// The request the flags describe, with `body` as its body.
+rebound::v1::CompletionRequest BuildRequest(const CallArgs& call, std::string body);
+
+}  // namespace rebound::client
+
+#endif  // REBOUND_CLIENT_CLI_ARGS_H_

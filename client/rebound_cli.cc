@@ -1,0 +1,47 @@
+// The `rebound` command-line tool: parse, dispatch, exit. See `rebound help`.
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "client/cli_args.h"
+#include "client/cli_commands.h"
+
+namespace rebound::client {
+namespace {
+
+std::optional<std::string> GetEnv(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+int Main(const std::vector<std::string>& args) {
+  absl::StatusOr<CliArgs> parsed = ParseCliArgs(args, GetEnv);
+  if (!parsed.ok()) {
+    std::cerr << "rebound: " << parsed.status().message() << "\n\n"
+              << ShortUsageText() << "Run 'rebound help' for the flags and exit codes.\n";
+    return kExitUsage;
+  }
+  switch (parsed->command) {
+    case Command::kHelp:
+      std::cout << UsageText();
+      return kExitOk;
+    case Command::kComplete:
+      return RunCall(parsed->call, /*stream=*/false, std::cin, std::cout, std::cerr);
+    case Command::kStream:
+      return RunCall(parsed->call, /*stream=*/true, std::cin, std::cout, std::cerr);
+    case Command::kCheck:
+      return RunCheck(parsed->check_file, std::cout);
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace rebound::client
+
+int main(int argc, char** argv) {
+  return rebound::client::Main(std::vector<std::string>(argv + 1, argv + argc));
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# rebound's two set-up commands (see README.md):
+#
+#   deploy/run.sh demo   install missing Debian packages, build, start the demo
+#                        stack (fake providers + rebound-server) and make calls
+#   deploy/run.sh test   install missing Debian packages, build, run every test
+#                        through ctest
+#
+# Both work on a fresh Debian 12 machine as root (or with sudo).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libyaml-cpp-dev prometheus-cpp-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-grpcio python3-protobuf
+)
+
+install_packages() {
+  local missing=()
+  for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  echo "==> building in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$BUILD_DIR"
+}
+
+run_tests() {
+  echo "==> running the test suite"
+  ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 "$@"
+}
+
+case "${1:-}" in
+  demo)
+    install_packages
+    build
+    exec "$ROOT/deploy/demo/demo.sh" "$BUILD_DIR/bin"
+    ;;
+  test)
+    shift
+    install_packages
+    build
+    run_tests "$@"
+    ;;
+  *)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,181 @@
+// The immutable configuration model: server settings, control-plane settings
+// and the model providers with their retry policies (RETRY.md section 1).
+//
+// A Config is built once by LoadConfig (config_loader.h), validated, and then
+// shared read-only by every request through std::shared_ptr<const Config>.
+// Nothing mutates it afterwards; a reload builds a new one and swaps the
+// pointer.
+#ifndef REBOUND_POLICY_CONFIG_H_
+#define REBOUND_POLICY_CONFIG_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rebound {
+
+enum class Strategy { kSameModel, kSameProvider, kDifferentProvider };
+enum class BlockScope { kModel, kProvider };
+enum class ApplyTo { kGlobal, kRequest };
+enum class BackoffApplyTo { kSameModel, kSameProvider, kGlobal };
+enum class LatencyMeasure { kTtfb, kTotal };
+enum class ProviderInterface { kOpenAi, kAnthropic };
+
+std::string_view ToString(Strategy s);
+std::string_view ToString(BlockScope s);
+std::string_view ToString(ApplyTo a);
+std::string_view ToString(BackoffApplyTo a);
+std::string_view ToString(LatencyMeasure m);
+std::string_view ToString(ProviderInterface i);
+
+// The strategy and attempt budget of one error class (RETRY.md 3.2).
+// max_attempts counts failed attempts of the class including the first.
+struct ClassPolicy {
+  Strategy strategy = Strategy::kDifferentProvider;
+  int max_attempts = 2;
+
+  bool operator==(const ClassPolicy&) const = default;
+};
+
+// One `on_status_codes` entry; codes are expanded ("500-504" -> 5 codes).
+struct StatusCodeRule {
+  std::vector<int> codes;
+  ClassPolicy policy;
+
+  bool operator==(const StatusCodeRule&) const = default;
+};
+
+struct HighLatencyPolicy {
+  int64_t threshold_ms = 0;
+  LatencyMeasure measure = LatencyMeasure::kTtfb;
+  int min_triggers = 1;
+  int64_t trigger_window_seconds = 60;
+  ClassPolicy policy;
+  int64_t block_duration_seconds = 300;
+  BlockScope scope = BlockScope::kModel;
+  ApplyTo apply_to = ApplyTo::kGlobal;
+
+  bool operator==(const HighLatencyPolicy&) const = default;
+};
+
+struct BackoffPolicy {
+  BackoffApplyTo apply_to = BackoffApplyTo::kGlobal;
+  int64_t base_ms = 100;
+  int64_t max_ms = 5000;
+  bool jitter = true;
+
+  bool operator==(const BackoffPolicy&) const = default;
+};
+
+struct RetryAfterPolicy {
+  BlockScope scope = BlockScope::kModel;
+  ApplyTo apply_to = ApplyTo::kGlobal;
+  int64_t max_retry_after_seconds = 300;
+
+  bool operator==(const RetryAfterPolicy&) const = default;
+};
+
+// A model's `retry_policy`. Immutable after loading.
+struct RetryPolicy {
+  std::vector<std::string> fallback_models;
+  Strategy default_strategy = Strategy::kDifferentProvider;
+  int default_max_attempts = 2;
+  std::vector<StatusCodeRule> on_status_codes;
+  // `on_timeout`; when absent in YAML, the defaults above.
+  ClassPolicy on_timeout;
+  std::optional<HighLatencyPolicy> on_high_latency;
+  std::optional<BackoffPolicy> backoff;
+  RetryAfterPolicy retry_after;
+  std::optional<int64_t> max_retry_duration_ms;
+
+  // The first `on_status_codes` entry listing `code`, or nullptr.
+  const StatusCodeRule* RuleForStatus(int code) const;
+
+  bool operator==(const RetryPolicy&) const = default;
+};
+
+// Per-provider upstream timeouts (RETRY.md 3.4), milliseconds.
+struct Timeouts {
+  int64_t connect_ms = 5000;
+  int64_t first_byte_ms = 60000;
+  int64_t idle_ms = 30000;
+  std::optional<int64_t> total_ms;
+
+  bool operator==(const Timeouts&) const = default;
+};
+
+// One `model_providers` entry.
+struct ModelProvider {
+  std::string model_id;    // "provider/model"
+  std::string provider;    // text before the first '/'
+  std::string bare_model;  // text after it
+  std::string base_url;    // without trailing '/'
+  // Resolved credential. Secret: never log, export or return it.
+  std::string access_key;
+  // `access_key` as written in the file ("$VAR", "${VAR}" or a literal).
+  std::string access_key_source;
+  ProviderInterface interface = ProviderInterface::kOpenAi;
+  bool passthrough_auth = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool is_default = false;
+  Timeouts timeouts;
+  std::optional<RetryPolicy> retry_policy;  // absent: no retries
+  int line = 0;                             // YAML line of the entry
+
+  // Compares the configuration only: `line` records where the entry was
+  // written, so the same provider loaded from two files still compares equal.
+  bool operator==(const ModelProvider& other) const;
+};
+
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // when set, client certificates are required
+
+  bool operator==(const TlsFiles&) const = default;
+};
+
+struct ServerSettings {
+  std::string listen_address = "127.0.0.1:50051";
+  std::string metrics_address = "127.0.0.1:9464";
+  int64_t max_body_bytes = 8 << 20;
+  int max_in_flight = 4096;
+  int max_connections_per_provider = 256;
+  int64_t drain_grace_ms = 30000;
+  int upstream_threads = 1;
+  TlsFiles tls;
+
+  bool operator==(const ServerSettings&) const = default;
+};
+
+struct ControlPlaneSettings {
+  std::vector<std::string> addresses;  // empty: run alone (embedded default)
+  std::string replica_id;              // empty: hostname:port
+  std::string token_file;
+  std::string ca_file;  // TLS to the control plane when set
+
+  bool operator==(const ControlPlaneSettings&) const = default;
+};
+
+struct Config {
+  std::string source;  // file name, for messages
+  ServerSettings server;
+  ControlPlaneSettings control_plane;
+  std::vector<ModelProvider> providers;  // configuration order
+
+  // The provider with this model id, or nullptr.
+  const ModelProvider* Find(std::string_view model_id) const;
+  // The `default: true` provider, or nullptr.
+  const ModelProvider* Default() const;
+
+  // Compares the configuration only, not `source` (where it was read from).
+  bool operator==(const Config& other) const;
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_POLICY_CONFIG_H_

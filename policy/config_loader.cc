@@ -1,0 +1,277 @@
+#include "policy/config_loader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "policy/provider_parser.h"
+#include "policy/validation.h"
+#include "policy/yaml_reader.h"
+
+namespace rebound {
+namespace {
+
+// A configuration is a few kilobytes; the cap keeps a wrong file (or a
+// hostile push) from making the loader allocate without bound. It matches
+// gRPC's default message limit, so anything a push can carry also loads.
+constexpr size_t kMaxConfigBytes = 4 << 20;
+constexpr int kMaxUpstreamThreads = 16;
+
+// "host:port", host being a name, an IPv4 address or a bracketed IPv6
+// address. Listen addresses may use port 0 (the OS picks one, for tests).
+bool IsHostPort(std::string_view s, bool allow_port_zero) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = s.substr(0, colon);
+  std::string_view port = s.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return false;  // an IPv6 address needs brackets
+  }
+  bool host_ok = std::all_of(host.begin(), host.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u != 0x7f && c != '/' && c != '[' && c != ']';
+  });
+  int value = 0;
+  bool port_ok =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      absl::SimpleAtoi(AbslView(port), &value) && value <= 65535 && (value > 0 || allow_port_zero);
+  return host_ok && port_ok;
+}
+
+std::optional<std::string> ReadAddress(YamlReader* r, const Located& v, bool allow_port_zero) {
+  std::optional<std::string> text = r->String(v);
+  if (!text) return std::nullopt;
+  if (!IsHostPort(*text, allow_port_zero)) {
+    r->reporter().Error(v.line, v.path,
+                        absl::StrCat("must look like host:port (e.g. 127.0.0.1:50051 or "
+                                     "[::1]:50051), got ",
+                                     QuoteForMessage(*text)));
+    return std::nullopt;
+  }
+  return text;
+}
+
+// Optional file paths and names: an empty string means "not set", which
+// keeps templated files (`token_file: ""`) working.
+void ReadOptionalString(YamlReader* r, MapFields& f, std::string_view key, std::string* out) {
+  if (auto x = f.Take(key)) {
+    if (auto s = r->String(*x)) *out = *s;
+  }
+}
+
+void ReadTls(YamlReader* r, const Located& v, TlsFiles* tls) {
+  if (!r->ExpectMap(v)) return;
+  MapFields f(r, v);
+  ReadOptionalString(r, f, "cert_file", &tls->cert_file);
+  ReadOptionalString(r, f, "key_file", &tls->key_file);
+  ReadOptionalString(r, f, "client_ca_file", &tls->client_ca_file);
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    r->reporter().ErrorAt(JoinPath(v.path, tls->cert_file.empty() ? "cert_file" : "key_file"),
+                          "cert_file and key_file go together: set both for TLS, or neither");
+  }
+  if (!tls->client_ca_file.empty() && tls->cert_file.empty()) {
+    r->reporter().ErrorAt(JoinPath(v.path, "client_ca_file"),
+                          "requires cert_file and key_file: client certificates are checked "
+                          "only over TLS");
+  }
+  f.Finish({"cert_file", "key_file", "client_ca_file"});
+}
+
+void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
+  if (!r->ExpectMap(v)) return;
+  MapFields f(r, v);
+  if (auto x = f.Take("listen")) {
+    if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->listen_address = *a;
+  }
+  if (auto x = f.Take("metrics_listen")) {
+    if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->metrics_address = *a;
+  }
+  if (auto x = f.Take("max_body_bytes")) {
+    if (auto n = r->Int(*x, 1)) s->max_body_bytes = *n;
+  }
+  if (auto x = f.Take("max_in_flight")) {
+    if (auto n = r->Int32(*x, 1)) s->max_in_flight = *n;
+  }
+  if (auto x = f.Take("max_connections_per_provider")) {
+    if (auto n = r->Int32(*x, 1)) s->max_connections_per_provider = *n;
+  }
+  if (auto x = f.Take("drain_grace_ms")) {
+    if (auto n = r->Int(*x, 1)) s->drain_grace_ms = *n;
+  }
+  if (auto x = f.Take("upstream_threads")) {
+    if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;
+  }
+  if (auto x = f.Take("tls")) ReadTls(r, *x, &s->tls);
+  f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_in_flight",
+            "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "tls"});
+}
+
+void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) {
+  if (!r->ExpectMap(v)) return;
+  MapFields f(r, v);
+  if (auto x = f.Take("addresses"); x && r->ExpectList(*x)) {
+    for (const Located& item : r->Items(*x)) {
+      if (auto a = ReadAddress(r, item, /*allow_port_zero=*/false)) c->addresses.push_back(*a);
+    }
+  }
+  ReadOptionalString(r, f, "replica_id", &c->replica_id);
+  ReadOptionalString(r, f, "token_file", &c->token_file);
+  ReadOptionalString(r, f, "ca_file", &c->ca_file);
+  f.Finish({"addresses", "replica_id", "token_file", "ca_file"});
+}
+
+void WarnNoProviders(YamlReader* r) {
+  r->reporter().Warning(0, "model_providers",
+                        "no model providers are configured; every request fails until a "
+                        "configuration with providers is loaded or pushed");
+}
+
+// Reads `model_providers` or its plano alias `llm_providers` and returns the
+// key it came from, for the paths validation reports.
+std::string ReadProviders(YamlReader* r, std::optional<Located> list,
+                          const std::optional<Located>& alias, const EnvLookup& env,
+                          std::vector<ModelProvider>* providers) {
+  if (list && alias) {
+    r->reporter().Error(alias->line, alias->path,
+                        absl::StrCat("llm_providers is plano's older name for model_providers, "
+                                     "which is already set at line ",
+                                     list->line, "; keep one of the two"));
+  } else if (alias) {
+    list = alias;
+  }
+  if (!list) {
+    WarnNoProviders(r);
+    return "model_providers";
+  }
+  if (!r->ExpectList(*list)) return list->path;
+  for (const Located& item : r->Items(*list)) {
+    // Entries that fail to read are kept so that validation's indices match
+    // the file; the config is discarded anyway when there are errors.
+    providers->push_back(ParseProvider(r, item, env));
+  }
+  if (providers->empty()) WarnNoProviders(r);
+  return list->path;
+}
+
+void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Config* config) {
+  if (root.IsNull()) {  // an empty file: every default, nothing to call
+    WarnNoProviders(r);
+    return;
+  }
+  Located top{root, static_cast<int>(root.Mark().line) + 1, ""};
+  if (!root.IsMap()) {
+    r->reporter().Error(top.line, "",
+                        "the top level must be a map of sections (server, control_plane, "
+                        "model_providers)");
+    return;
+  }
+  MapFields f(r, top);
+  f.Take("version");  // plano's schema version: accepted, nothing depends on it
+  if (auto x = f.Take("listeners")) {
+    r->reporter().Warning(x->line, x->path,
+                          "plano's listeners are accepted and ignored: rebound's listen "
+                          "addresses live under server (server.listen, server.metrics_listen)");
+  }
+  if (auto x = f.Take("server")) ReadServer(r, *x, &config->server);
+  if (auto x = f.Take("control_plane")) ReadControlPlane(r, *x, &config->control_plane);
+  std::optional<Located> list = f.Take("model_providers");
+  std::optional<Located> alias = f.Take("llm_providers");
+  std::string providers_key = ReadProviders(r, list, alias, env, &config->providers);
+  ValidateProviders(config->providers, providers_key, &r->reporter());
+  // Names from plano's config schema (plano_config_schema.yaml, and
+  // arch_config_schema.yaml before the rename).
+  f.Finish({"version", "server", "control_plane", "model_providers", "llm_providers", "listeners"},
+           {"agents", "filters", "endpoints", "model_aliases", "overrides", "system_prompt",
+            "prompt_targets", "prompt_guards", "ratelimits", "tracing", "mode", "routing",
+            "state_storage", "state_storage_v1_responses", "routing_preferences",
+            "model_metrics_sources", "error_target"},
+           "is a plano section that rebound does not support; it is ignored");
+}
+
+}  // namespace
+
+EnvLookup ProcessEnv() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_name,
+                                const EnvLookup& env) {
+  LoadResult result;
+  Reporter reporter{std::string(file_name), &result.diagnostics};
+  if (yaml.size() > kMaxConfigBytes) {
+    reporter.Error(0, "",
+                   absl::StrCat("the configuration is ", yaml.size(), " bytes; the limit is ",
+                                kMaxConfigBytes));
+    return result;
+  }
+  auto config = std::make_shared<Config>();
+  config->source = std::string(file_name);
+  // yaml-cpp reports syntax errors, and a few others (nesting too deep), by
+  // throwing; the loader's contract is errors as values, so nothing escapes.
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.size() > 1) {
+      reporter.Error(static_cast<int>(documents[1].Mark().line) + 1, "",
+                     "a configuration is one YAML document; this file holds more (---)");
+    } else {
+      YamlReader reader(&reporter);
+      ReadRoot(&reader, documents.empty() ? YAML::Node() : documents[0], env, config.get());
+    }
+  } catch (const YAML::Exception& e) {
+    reporter.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                   absl::StrCat("invalid YAML: ", e.msg));
+  } catch (const std::exception& e) {
+    reporter.Error(0, "", absl::StrCat("cannot read the configuration: ", e.what()));
+  }
+  // File order reads best; within a line, the order the checks ran.
+  std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+  if (!HasErrors(result.diagnostics)) result.config = std::move(config);
+  return result;
+}
+
+LoadResult LoadConfigFromFile(const std::string& path, const EnvLookup& env) {
+  auto fail = [&path](std::string message) {
+    LoadResult result;
+    result.diagnostics.push_back(
+        Diagnostic{Diagnostic::Severity::kError, path, 0, "", std::move(message)});
+    return result;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail(absl::StrCat("cannot open the configuration file: ", std::strerror(errno)));
+  std::string text;
+  char buffer[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return fail(absl::StrCat("cannot read the configuration file: ", std::strerror(error)));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > kMaxConfigBytes) break;  // LoadConfigFromString reports it
+  }
+  ::close(fd);
+  return LoadConfigFromString(text, path, env);
+}
+
+}  // namespace rebound

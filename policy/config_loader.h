@@ -1,0 +1,40 @@
+// Loads and validates a rebound YAML configuration (RETRY.md sections 1-2).
+#ifndef REBOUND_POLICY_CONFIG_LOADER_H_
+#define REBOUND_POLICY_CONFIG_LOADER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/config.h"
+#include "policy/diagnostic.h"
+
+namespace rebound {
+
+// Looks up an environment variable; injected so tests control the environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// The process environment (getenv).
+EnvLookup ProcessEnv();
+
+struct LoadResult {
+  // Set only when there is no error. Warnings may still be present.
+  std::shared_ptr<const Config> config;
+  std::vector<Diagnostic> diagnostics;
+  bool ok() const { return config != nullptr; }
+};
+
+// Parses and validates YAML text. `file_name` is used in diagnostics only.
+LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_name,
+                                const EnvLookup& env);
+
+// Reads the file and calls LoadConfigFromString. A missing or unreadable file
+// is an error diagnostic.
+LoadResult LoadConfigFromFile(const std::string& path, const EnvLookup& env);
+
+}  // namespace rebound
+
+#endif  // REBOUND_POLICY_CONFIG_LOADER_H_

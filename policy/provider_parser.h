@@ -1,0 +1,28 @@
+// Reads one `model_providers` entry (RETRY.md section 1). Internal to the
+// policy library; used by the config loader.
+#ifndef REBOUND_POLICY_PROVIDER_PARSER_H_
+#define REBOUND_POLICY_PROVIDER_PARSER_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "policy/config.h"
+#include "policy/config_loader.h"
+#include "policy/yaml_reader.h"
+
+namespace rebound {
+
+// Reads the entry at `v`, resolving `$VAR` / `${VAR}` through `env`.
+// Problems are reported through `reader` and never include the credential.
+// The returned entry holds whatever could be read (an unreadable model id
+// leaves provider and bare_model empty) and must not be used when errors
+// were reported.
+ModelProvider ParseProvider(YamlReader* reader, const Located& v, const EnvLookup& env);
+
+// "$NAME" or "${NAME}" (the whole text) -> NAME; anything else -> nullopt.
+std::optional<std::string_view> VariableReference(std::string_view text);
+
+}  // namespace rebound
+
+#endif  // REBOUND_POLICY_PROVIDER_PARSER_H_

@@ -1,0 +1,382 @@
+#include "policy/retry_policy_parser.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+
+namespace rebound {
+namespace {
+
+// RETRY.md 3.2: every request has a hard cap of 10 attempts in all.
+constexpr int kMaxAttemptsPerRequest = 10;
+constexpr int kMinStatus = 100;
+constexpr int kMaxStatus = 599;
+// Thresholds below this fire on ordinary network jitter (RETRY.md 2).
+constexpr int64_t kAggressiveLatencyMs = 1000;
+
+std::optional<Strategy> ReadStrategy(YamlReader* r, const Located& v) {
+  return r->Enum<Strategy>(v, {{"same_model", Strategy::kSameModel},
+                               {"same_provider", Strategy::kSameProvider},
+                               {"different_provider", Strategy::kDifferentProvider}});
+}
+
+std::optional<BlockScope> ReadScope(YamlReader* r, const Located& v) {
+  return r->Enum<BlockScope>(v,
+                             {{"model", BlockScope::kModel}, {"provider", BlockScope::kProvider}});
+}
+
+std::optional<ApplyTo> ReadApplyTo(YamlReader* r, const Located& v) {
+  return r->Enum<ApplyTo>(v, {{"global", ApplyTo::kGlobal}, {"request", ApplyTo::kRequest}});
+}
+
+// An attempt budget: >= 1, and a warning when the per-request cap makes part
+// of it unreachable.
+std::optional<int> ReadMaxAttempts(YamlReader* r, const Located& v) {
+  std::optional<int> n = r->Int32(v, 1);
+  if (n && *n > kMaxAttemptsPerRequest) {
+    r->reporter().Warning(v.line, v.path,
+                          absl::StrCat(*n, " is above the hard cap of ", kMaxAttemptsPerRequest,
+                                       " attempts per request; at most ", kMaxAttemptsPerRequest,
+                                       " attempts are made"));
+  }
+  return n;
+}
+
+// `strategy` and `max_attempts` of one error class; the policy defaults fill
+// whatever the block leaves out.
+ClassPolicy ReadClassPolicy(YamlReader* r, MapFields& f, const ClassPolicy& defaults) {
+  ClassPolicy policy = defaults;
+  if (auto v = f.Take("strategy")) {
+    if (auto s = ReadStrategy(r, *v)) policy.strategy = *s;
+  }
+  if (auto v = f.Take("max_attempts")) {
+    if (auto n = ReadMaxAttempts(r, *v)) policy.max_attempts = *n;
+  }
+  return policy;
+}
+
+bool IsDecimal(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+// Appends the codes of one `codes` entry: an integer or an "A-B" range.
+// Returns false (after reporting) when the entry is invalid.
+bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
+  constexpr absl::string_view kWhat = "must be a status code (100-599) or a range \"A-B\"";
+  if (!v.node.IsScalar()) {
+    absl::string_view got = v.node.IsMap()        ? "a map"
+                            : v.node.IsSequence() ? "a list"
+                                                  : "nothing (an empty value)";
+    r->reporter().Error(v.line, v.path, absl::StrCat(kWhat, ", got ", got));
+    return false;
+  }
+  const std::string& text = v.node.Scalar();
+  bool quoted = v.node.Tag() != "?";
+  std::string_view plain = text;
+  if (!plain.empty() && (plain[0] == '-' || plain[0] == '+')) plain.remove_prefix(1);
+  if (!quoted && IsDecimal(plain)) {
+    int64_t code = 0;
+    if (!absl::SimpleAtoi(text, &code) || code < kMinStatus || code > kMaxStatus) {
+      r->reporter().Error(v.line, v.path,
+                          absl::StrCat("status code ", text, " is outside 100-599"));
+      return false;
+    }
+    codes->push_back(static_cast<int>(code));
+    return true;
+  }
+  // A range: exactly one '-', a decimal number on each side, spaces allowed.
+  size_t dash = text.find('-');
+  absl::string_view low, high;
+  if (dash != std::string::npos && text.find('-', dash + 1) == std::string::npos) {
+    low = absl::StripAsciiWhitespace(absl::string_view(text).substr(0, dash));
+    high = absl::StripAsciiWhitespace(absl::string_view(text).substr(dash + 1));
+  }
+  int64_t a = 0, b = 0;
+  if (!IsDecimal(std::string_view(low.data(), low.size())) ||
+      !IsDecimal(std::string_view(high.data(), high.size())) || !absl::SimpleAtoi(low, &a) ||
+      !absl::SimpleAtoi(high, &b)) {
+    r->reporter().Error(v.line, v.path, absl::StrCat(kWhat, ", got ", QuoteForMessage(text)));
+    return false;
+  }
+  if (a > b) {
+    r->reporter().Error(
+        v.line, v.path,
+        absl::StrCat("range ", QuoteForMessage(text),
+                     " is inverted; write the lower code first (\"", b, "-", a, "\")"));
+    return false;
+  }
+  if (a < kMinStatus || b > kMaxStatus) {
+    r->reporter().Error(v.line, v.path,
+                        absl::StrCat("range ", QuoteForMessage(text),
+                                     " reaches outside 100-599; every code must be a valid HTTP "
+                                     "status"));
+    return false;
+  }
+  for (int64_t c = a; c <= b; ++c) codes->push_back(static_cast<int>(c));
+  return true;
+}
+
+// Status codes already claimed by an earlier entry, with that entry's index.
+using CodeOwners = std::map<int, size_t>;
+
+StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
+                                  const ClassPolicy& defaults, CodeOwners* owners,
+                                  std::string_view list_path) {
+  StatusCodeRule rule;
+  rule.policy = defaults;
+  if (!r->ExpectMap(v)) return rule;
+  MapFields f(r, v);
+  std::optional<Located> codes = f.Take("codes");
+  if (!codes) {
+    r->reporter().Error(
+        v.line, JoinPath(v.path, "codes"),
+        "is required: the status codes this entry handles, e.g. [429, \"500-504\"]");
+  } else if (r->ExpectList(*codes)) {
+    std::vector<Located> items = r->Items(*codes);
+    if (items.empty()) {
+      r->reporter().Error(codes->line, codes->path, "must list at least one status code or range");
+    }
+    for (const Located& item : items) {
+      std::vector<int> expanded;
+      if (!ExpandCodeEntry(r, item, &expanded)) continue;
+      // RETRY.md 2: a code in two entries is a warning; the first entry wins.
+      std::vector<int> taken;
+      size_t owner = 0;
+      for (int code : expanded) {
+        auto [it, inserted] = owners->emplace(code, index);
+        if (!inserted && it->second != index) {
+          taken.push_back(code);
+          owner = it->second;
+        }
+      }
+      if (!taken.empty()) {
+        r->reporter().Warning(
+            item.line, item.path,
+            absl::StrCat(taken.size() == 1 ? "status code " : "status codes ",
+                         absl::StrJoin(taken, ", "), taken.size() == 1 ? " is" : " are",
+                         " already listed in ", IndexPath(list_path, owner),
+                         "; the first entry wins, so this entry never handles ",
+                         taken.size() == 1 ? "it" : "them"));
+      }
+      rule.codes.insert(rule.codes.end(), expanded.begin(), expanded.end());
+    }
+  }
+  rule.policy = ReadClassPolicy(r, f, defaults);
+  f.Finish({"codes", "strategy", "max_attempts"});
+  return rule;
+}
+
+HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPolicy& defaults) {
+  HighLatencyPolicy h;
+  h.policy = defaults;
+  if (!r->ExpectMap(v)) return h;
+  MapFields f(r, v);
+  if (auto x = f.Take("threshold_ms")) {
+    if (auto n = r->Int(*x, 1)) {
+      h.threshold_ms = *n;
+      if (*n < kAggressiveLatencyMs) {
+        r->reporter().Warning(
+            x->line, x->path,
+            absl::StrCat(*n, " ms is an aggressive latency threshold: below ", kAggressiveLatencyMs,
+                         " ms ordinary network jitter creates blocks"));
+      }
+    }
+  } else {
+    r->reporter().Error(v.line, JoinPath(v.path, "threshold_ms"),
+                        "is required: the latency in milliseconds above which a response counts "
+                        "as slow");
+  }
+  if (auto x = f.Take("measure")) {
+    if (auto m = r->Enum<LatencyMeasure>(
+            *x, {{"ttfb", LatencyMeasure::kTtfb}, {"total", LatencyMeasure::kTotal}})) {
+      h.measure = *m;
+    }
+  }
+  std::optional<Located> min_triggers = f.Take("min_triggers");
+  if (min_triggers) {
+    if (auto n = r->Int32(*min_triggers, 1)) h.min_triggers = *n;
+  }
+  bool has_window = false;
+  if (auto x = f.Take("trigger_window_seconds")) {
+    has_window = true;
+    if (auto n = r->Int(*x, 1)) h.trigger_window_seconds = *n;
+  }
+  if (min_triggers && h.min_triggers > 1 && !has_window) {
+    r->reporter().Error(min_triggers->line, min_triggers->path,
+                        absl::StrCat("min_triggers ", h.min_triggers,
+                                     " needs trigger_window_seconds: the window in which that "
+                                     "many slow responses must fall"));
+  }
+  h.policy = ReadClassPolicy(r, f, defaults);
+  if (auto x = f.Take("block_duration_seconds")) {
+    if (auto n = r->Int(*x, 1)) h.block_duration_seconds = *n;
+  }
+  std::optional<Located> scope = f.Take("scope");
+  if (scope) {
+    if (auto s = ReadScope(r, *scope)) h.scope = *s;
+  }
+  if (auto x = f.Take("apply_to")) {
+    if (auto a = ReadApplyTo(r, *x)) h.apply_to = *a;
+  }
+  if (h.scope == BlockScope::kProvider && h.policy.strategy == Strategy::kSameModel) {
+    r->reporter().WarningAt(
+        scope ? scope->path : JoinPath(v.path, "scope"),
+        "scope: provider with strategy same_model: a slow response blocks the whole provider, "
+        "and the same_model retry then targets that blocked provider");
+  }
+  f.Finish({"threshold_ms", "measure", "min_triggers", "trigger_window_seconds", "strategy",
+            "max_attempts", "block_duration_seconds", "scope", "apply_to"});
+  return h;
+}
+
+BackoffPolicy ReadBackoff(YamlReader* r, const Located& v, Strategy default_strategy) {
+  BackoffPolicy b;
+  if (!r->ExpectMap(v)) return b;
+  MapFields f(r, v);
+  if (auto x = f.Take("apply_to")) {
+    if (auto a = r->Enum<BackoffApplyTo>(*x, {{"same_model", BackoffApplyTo::kSameModel},
+                                              {"same_provider", BackoffApplyTo::kSameProvider},
+                                              {"global", BackoffApplyTo::kGlobal}})) {
+      b.apply_to = *a;
+      if (*a == BackoffApplyTo::kSameModel && default_strategy == Strategy::kDifferentProvider) {
+        r->reporter().Warning(x->line, x->path,
+                              "apply_to: same_model with default_strategy: different_provider: "
+                              "default retries move to another provider, so this backoff only "
+                              "applies to classes whose strategy is same_model");
+      } else if (*a == BackoffApplyTo::kSameProvider && default_strategy == Strategy::kSameModel) {
+        r->reporter().Warning(x->line, x->path,
+                              "apply_to: same_provider with default_strategy: same_model: default "
+                              "retries never change the model; apply_to: same_model says what is "
+                              "meant");
+      }
+    }
+  } else {
+    r->reporter().Error(v.line, JoinPath(v.path, "apply_to"),
+                        "is required when backoff is set: same_model, same_provider or global");
+  }
+  bool base_ok = true, max_ok = true;
+  if (auto x = f.Take("base_ms")) {
+    std::optional<int64_t> n = r->Int(*x, 1);
+    base_ok = n.has_value();
+    if (n) b.base_ms = *n;
+  }
+  std::optional<Located> max_key = f.Take("max_ms");
+  if (max_key) {
+    std::optional<int64_t> n = r->Int(*max_key, 1);
+    max_ok = n.has_value();
+    if (n) b.max_ms = *n;
+  }
+  if (base_ok && max_ok && b.max_ms <= b.base_ms) {
+    r->reporter().ErrorAt(max_key ? max_key->path : JoinPath(v.path, "max_ms"),
+                          absl::StrCat("max_ms (", b.max_ms, max_key ? "" : ", the default",
+                                       ") must be greater than base_ms (", b.base_ms, ")"));
+  }
+  if (auto x = f.Take("jitter")) {
+    if (auto j = r->Bool(*x)) b.jitter = *j;
+  }
+  f.Finish({"apply_to", "base_ms", "max_ms", "jitter"});
+  return b;
+}
+
+RetryAfterPolicy ReadRetryAfter(YamlReader* r, const Located& v, Strategy default_strategy) {
+  RetryAfterPolicy ra;
+  if (!r->ExpectMap(v)) return ra;
+  MapFields f(r, v);
+  std::optional<Located> scope = f.Take("scope");
+  if (scope) {
+    if (auto s = ReadScope(r, *scope)) ra.scope = *s;
+  }
+  if (auto x = f.Take("apply_to")) {
+    if (auto a = ReadApplyTo(r, *x)) ra.apply_to = *a;
+  }
+  if (auto x = f.Take("max_retry_after_seconds")) {
+    if (auto n = r->Int(*x, 1)) ra.max_retry_after_seconds = *n;
+  }
+  if (scope && ra.scope == BlockScope::kProvider && default_strategy == Strategy::kSameModel) {
+    r->reporter().Warning(scope->line, scope->path,
+                          "scope: provider with default_strategy: same_model: a Retry-After "
+                          "blocks the whole provider, and the same_model retry then waits for "
+                          "that block or ends the request");
+  }
+  f.Finish({"scope", "apply_to", "max_retry_after_seconds"});
+  return ra;
+}
+
+}  // namespace
+
+RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
+  RetryPolicy p;
+  if (!r->ExpectMap(v)) return p;
+  MapFields f(r, v);
+
+  // The defaults first: every class left unspecified inherits them.
+  if (auto x = f.Take("default_strategy")) {
+    if (auto s = ReadStrategy(r, *x)) p.default_strategy = *s;
+  }
+  if (auto x = f.Take("default_max_attempts")) {
+    if (auto n = ReadMaxAttempts(r, *x)) p.default_max_attempts = *n;
+  }
+  const ClassPolicy defaults{p.default_strategy, p.default_max_attempts};
+  p.on_timeout = defaults;
+
+  if (auto x = f.Take("fallback_models"); x && r->ExpectList(*x)) {
+    for (const Located& item : r->Items(*x)) {
+      // Invalid entries are kept (as reported) so that validation, which
+      // finds lines by index, stays aligned with the file.
+      std::optional<std::string> model = r->String(item);
+      if (!model) {
+        p.fallback_models.emplace_back();
+        continue;
+      }
+      size_t slash = model->find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == model->size()) {
+        r->reporter().Error(item.line, item.path,
+                            absl::StrCat(QuoteForMessage(*model),
+                                         " is not a model id: fallback_models entries are "
+                                         "provider/model ids of configured models"));
+      }
+      p.fallback_models.push_back(*model);
+    }
+  }
+
+  if (auto x = f.Take("on_status_codes"); x && r->ExpectList(*x)) {
+    CodeOwners owners;
+    std::vector<Located> items = r->Items(*x);
+    for (size_t i = 0; i < items.size(); ++i) {
+      p.on_status_codes.push_back(ReadStatusCodeRule(r, items[i], i, defaults, &owners, x->path));
+    }
+  }
+
+  if (auto x = f.Take("on_timeout"); x && r->ExpectMap(*x)) {
+    MapFields t(r, *x);
+    p.on_timeout = ReadClassPolicy(r, t, defaults);
+    t.Finish({"strategy", "max_attempts"});
+  }
+
+  if (auto x = f.Take("on_high_latency")) p.on_high_latency = ReadHighLatency(r, *x, defaults);
+  if (auto x = f.Take("backoff")) p.backoff = ReadBackoff(r, *x, p.default_strategy);
+  if (auto x = f.Take("retry_after_handling")) {
+    p.retry_after = ReadRetryAfter(r, *x, p.default_strategy);
+  }
+  if (auto x = f.Take("max_retry_duration_ms")) {
+    if (auto n = r->Int(*x, 1)) p.max_retry_duration_ms = *n;
+  }
+
+  f.Finish({"fallback_models", "default_strategy", "default_max_attempts", "on_status_codes",
+            "on_timeout", "on_high_latency", "backoff", "retry_after_handling",
+            "max_retry_duration_ms"});
+  return p;
+}
+
+}  // namespace rebound

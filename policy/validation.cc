@@ -1,0 +1,160 @@
+#include "policy/validation.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace rebound {
+namespace {
+
+// An entry whose model id could not be read is already reported; the checks
+// below treat it as absent instead of piling follow-up errors onto it.
+bool Usable(const ModelProvider& p) { return !p.provider.empty() && !p.bare_model.empty(); }
+
+bool IsModelId(const std::string& id) {
+  size_t slash = id.find('/');
+  return slash != std::string::npos && slash > 0 && slash + 1 < id.size();
+}
+
+// Whether `strategy` could ever pick a model other than `primary`'s. Models
+// with another provider_interface are skipped by the planner until the gateway
+// translates between APIs (RETRY.md 4), so they do not count.
+bool CanQualify(Strategy strategy, const ModelProvider& primary,
+                const std::vector<ModelProvider>& providers) {
+  if (strategy == Strategy::kSameModel) return true;
+  for (const ModelProvider& q : providers) {
+    if (!Usable(q) || q.model_id == primary.model_id || q.interface != primary.interface) continue;
+    bool same_provider = q.provider == primary.provider;
+    if (same_provider == (strategy == Strategy::kSameProvider)) return true;
+  }
+  return false;
+}
+
+void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_value,
+                   const ModelProvider& primary, const std::vector<ModelProvider>& providers,
+                   Reporter* reporter) {
+  if (CanQualify(strategy, primary, providers)) return;
+  std::string which = strategy == Strategy::kSameProvider
+                          ? absl::StrCat("has the provider \"", primary.provider, "\"")
+                          : absl::StrCat("has a provider other than \"", primary.provider, "\"");
+  reporter->WarningAt(
+      key, absl::StrCat(AbslView(ToString(strategy)), is_default_value ? " (the default)" : "",
+                        " can never find a target: no other configured model with the ",
+                        AbslView(ToString(primary.interface)), " interface ", which,
+                        ", so these retries end the request instead"));
+}
+
+void CheckFallbacks(const ModelProvider& p, const std::string& path,
+                    const std::vector<ModelProvider>& providers, Reporter* reporter) {
+  const std::vector<std::string>& fallbacks = p.retry_policy->fallback_models;
+  std::string list_path = JoinPath(path, "retry_policy.fallback_models");
+  for (size_t k = 0; k < fallbacks.size(); ++k) {
+    const std::string& id = fallbacks[k];
+    if (!IsModelId(id)) continue;  // reported while reading
+    std::string key = IndexPath(list_path, k);
+    bool repeated = false;
+    for (size_t j = 0; j < k && !repeated; ++j) {
+      if (fallbacks[j] == id) {
+        reporter->WarningAt(key, absl::StrCat("\"", id, "\" is already listed at ",
+                                              IndexPath(list_path, j), "; it is tried once"));
+        repeated = true;
+      }
+    }
+    if (repeated) continue;
+    if (id == p.model_id) {
+      reporter->WarningAt(key, absl::StrCat("\"", id,
+                                            "\" is this entry's own model; fallbacks are other "
+                                            "models (strategy same_model retries the primary)"));
+      continue;
+    }
+    const ModelProvider* target = nullptr;
+    for (const ModelProvider& q : providers) {
+      if (Usable(q) && q.model_id == id) {
+        target = &q;
+        break;
+      }
+    }
+    if (target == nullptr) {
+      reporter->ErrorAt(key, absl::StrCat("\"", id,
+                                          "\" names no configured model; every fallback must be "
+                                          "the model of a model_providers entry"));
+      continue;
+    }
+    if (target->interface != p.interface) {
+      reporter->WarningAt(
+          key, absl::StrCat("\"", id, "\" uses the ", AbslView(ToString(target->interface)),
+                            " interface and this model the ", AbslView(ToString(p.interface)),
+                            " one; it will be skipped until rebound translates between the two "
+                            "APIs"));
+    }
+  }
+}
+
+}  // namespace
+
+void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_view providers_key,
+                       Reporter* reporter) {
+  const ModelProvider* first_default = nullptr;
+  std::string first_default_path;
+  for (size_t i = 0; i < providers.size(); ++i) {
+    const ModelProvider& p = providers[i];
+    if (!Usable(p)) continue;
+    std::string path = IndexPath(providers_key, i);
+
+    for (size_t j = 0; j < i; ++j) {
+      if (Usable(providers[j]) && providers[j].model_id == p.model_id) {
+        reporter->ErrorAt(JoinPath(path, "model"),
+                          absl::StrCat("duplicate model id \"", p.model_id,
+                                       "\"; it is already configured at line ",
+                                       reporter->LineOf(IndexPath(providers_key, j)),
+                                       ". Each model id may appear once"));
+        break;
+      }
+    }
+
+    if (p.is_default) {
+      if (first_default == nullptr) {
+        first_default = &p;
+        first_default_path = path;
+      } else {
+        reporter->ErrorAt(
+            JoinPath(path, "default"),
+            absl::StrCat("more than one provider has default: true (\"", first_default->model_id,
+                         "\" at line ", reporter->LineOf(JoinPath(first_default_path, "default")),
+                         " already does); at most one may be the default"));
+      }
+    }
+
+    if (!p.retry_policy) continue;
+    const RetryPolicy& policy = *p.retry_policy;
+    CheckFallbacks(p, path, providers, reporter);
+
+    // Strategies written in the file, plus default_strategy even when it is
+    // the default: it governs every class that names no strategy.
+    std::string policy_path = JoinPath(path, "retry_policy");
+    std::string default_key = JoinPath(policy_path, "default_strategy");
+    CheckStrategy(policy.default_strategy, default_key, !reporter->Written(default_key), p,
+                  providers, reporter);
+    for (size_t k = 0; k < policy.on_status_codes.size(); ++k) {
+      std::string key =
+          JoinPath(IndexPath(JoinPath(policy_path, "on_status_codes"), k), "strategy");
+      if (reporter->Written(key) &&
+          policy.on_status_codes[k].policy.strategy != policy.default_strategy) {
+        CheckStrategy(policy.on_status_codes[k].policy.strategy, key, false, p, providers,
+                      reporter);
+      }
+    }
+    std::string timeout_key = JoinPath(policy_path, "on_timeout.strategy");
+    if (reporter->Written(timeout_key) && policy.on_timeout.strategy != policy.default_strategy) {
+      CheckStrategy(policy.on_timeout.strategy, timeout_key, false, p, providers, reporter);
+    }
+    std::string latency_key = JoinPath(policy_path, "on_high_latency.strategy");
+    if (policy.on_high_latency && reporter->Written(latency_key) &&
+        policy.on_high_latency->policy.strategy != policy.default_strategy) {
+      CheckStrategy(policy.on_high_latency->policy.strategy, latency_key, false, p, providers,
+                    reporter);
+    }
+  }
+}
+
+}  // namespace rebound

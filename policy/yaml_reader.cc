@@ -1,0 +1,270 @@
+#include "policy/yaml_reader.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace rebound {
+namespace {
+
+constexpr size_t kMaxQuotedChars = 64;
+
+// yaml-cpp tags: "?" for a plain scalar, "!" for a quoted or block scalar,
+// the full URI for an explicit tag such as !!str.
+constexpr std::string_view kPlainTag = "?";
+constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
+constexpr std::string_view kIntTag = "tag:yaml.org,2002:int";
+constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
+
+bool IsQuotedString(const YAML::Node& n) { return n.Tag() == "!" || n.Tag() == kStrTag; }
+
+// What a node is, for "must be X, got Y" messages. Scalars are quoted so
+// the operator sees the offending text.
+std::string Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      if (IsQuotedString(n)) return "the string " + QuoteForMessage(n.Scalar());
+      return QuoteForMessage(n.Scalar());
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing (an empty value)";
+}
+
+int LineOfNode(const YAML::Node& n, int fallback) {
+  int line = n.Mark().line;
+  return line >= 0 ? line + 1 : fallback;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+void Reporter::Error(int line, std::string_view key, std::string message) {
+  out_->push_back(
+      Diagnostic{Diagnostic::Severity::kError, file_, line, std::string(key), std::move(message)});
+}
+
+void Reporter::Warning(int line, std::string_view key, std::string message) {
+  out_->push_back(Diagnostic{Diagnostic::Severity::kWarning, file_, line, std::string(key),
+                             std::move(message)});
+}
+
+void Reporter::RecordLine(std::string_view key, int line) {
+  lines_.emplace(std::string(key), line);  // the first occurrence wins
+}
+
+int Reporter::LineOf(std::string_view key) const {
+  while (true) {
+    auto it = lines_.find(key);
+    if (it != lines_.end()) return it->second;
+    size_t cut = key.find_last_of(".[");
+    if (cut == std::string_view::npos) return 0;
+    key = key.substr(0, cut);
+  }
+}
+
+std::string JoinPath(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return absl::StrCat(AbslView(parent), ".", AbslView(key));
+}
+
+std::string IndexPath(std::string_view parent, size_t index) {
+  return absl::StrCat(AbslView(parent), "[", index, "]");
+}
+
+std::string QuoteForMessage(std::string_view text) {
+  std::string out = "\"";
+  size_t n = 0;
+  for (unsigned char c : text) {
+    if (n++ == kMaxQuotedChars) {
+      out += "...";
+      break;
+    }
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
+
+bool YamlReader::ExpectMap(const Located& v) {
+  if (v.node.IsMap()) return true;
+  reporter_->Error(v.line, v.path, "must be a map of keys, got " + Describe(v.node));
+  return false;
+}
+
+bool YamlReader::ExpectList(const Located& v) {
+  if (v.node.IsSequence()) return true;
+  reporter_->Error(v.line, v.path, "must be a list, got " + Describe(v.node));
+  return false;
+}
+
+std::vector<Located> YamlReader::Items(const Located& list) {
+  std::vector<Located> items;
+  size_t i = 0;
+  for (const YAML::Node& item : list.node) {
+    Located located{item, LineOfNode(item, list.line), IndexPath(list.path, i++)};
+    reporter_->RecordLine(located.path, located.line);
+    items.push_back(std::move(located));
+  }
+  return items;
+}
+
+std::optional<std::string> YamlReader::String(const Located& v) {
+  if (v.node.IsScalar()) return v.node.Scalar();
+  reporter_->Error(v.line, v.path, "must be a string, got " + Describe(v.node));
+  return std::nullopt;
+}
+
+std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t max) {
+  std::string expected = max == std::numeric_limits<int64_t>::max()
+                             ? absl::StrCat("an integer >= ", min)
+                             : absl::StrCat("an integer from ", min, " to ", max);
+  bool tagged_int = v.node.Tag() == kIntTag;
+  if (!v.node.IsScalar() || (v.node.Tag() != kPlainTag && !tagged_int)) {
+    reporter_->Error(v.line, v.path,
+                     absl::StrCat("must be ", expected, ", got ", Describe(v.node)));
+    return std::nullopt;
+  }
+  // Decimal only: YAML 1.1 octal/sexagesimal forms surprise people ("010").
+  const std::string& text = v.node.Scalar();
+  size_t digits_from = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  bool all_digits = text.size() > digits_from &&
+                    std::all_of(text.begin() + digits_from, text.end(),
+                                [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (!all_digits) {
+    reporter_->Error(v.line, v.path,
+                     absl::StrCat("must be ", expected, ", got ", Describe(v.node)));
+    return std::nullopt;
+  }
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value)) {
+    reporter_->Error(v.line, v.path,
+                     absl::StrCat("must be ", expected, "; ", text, " is out of range"));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    reporter_->Error(v.line, v.path, absl::StrCat("must be ", expected, ", got ", value));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<int> YamlReader::Int32(const Located& v, int min, int max) {
+  std::optional<int64_t> value = Int(v, min, max);
+  if (!value) return std::nullopt;
+  return static_cast<int>(*value);
+}
+
+std::optional<bool> YamlReader::Bool(const Located& v) {
+  if (v.node.IsScalar() && (v.node.Tag() == kPlainTag || v.node.Tag() == kBoolTag)) {
+    const std::string& t = v.node.Scalar();
+    if (t == "true" || t == "True" || t == "TRUE") return true;
+    if (t == "false" || t == "False" || t == "FALSE") return false;
+  }
+  reporter_->Error(v.line, v.path, "must be true or false, got " + Describe(v.node));
+  return std::nullopt;
+}
+
+MapFields::MapFields(YamlReader* reader, const Located& map)
+    : reader_(reader), path_(map.path), line_(map.line) {
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    const YAML::Node& key = it->first;
+    int key_line = LineOfNode(key, map.line);
+    if (!key.IsScalar()) {
+      reader_->reporter().Error(key_line, path_, "keys must be plain names, got " + Describe(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    auto duplicate = std::find_if(entries_.begin(), entries_.end(),
+                                  [&](const Entry& e) { return e.key == name; });
+    if (duplicate != entries_.end()) {
+      reader_->reporter().Error(
+          key_line, JoinPath(path_, name),
+          absl::StrCat("duplicate key; it is already set at line ", duplicate->key_line));
+      continue;
+    }
+    entries_.push_back(Entry{name, key_line, it->second});
+  }
+}
+
+std::optional<Located> MapFields::Take(std::string_view key) {
+  for (Entry& e : entries_) {
+    if (e.key != key) continue;
+    e.taken = true;
+    Located located{e.value, e.key_line, JoinPath(path_, key)};
+    reader_->reporter().RecordLine(located.path, located.line);
+    return located;
+  }
+  return std::nullopt;
+}
+
+bool MapFields::Has(std::string_view key) const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const Entry& e) { return e.key == key; });
+}
+
+std::vector<std::string> MapFields::Keys() const {
+  std::vector<std::string> keys;
+  for (const Entry& e : entries_) keys.push_back(e.key);
+  return keys;
+}
+
+void MapFields::Finish(std::initializer_list<std::string_view> allowed,
+                       std::initializer_list<std::string_view> ignored,
+                       std::string_view ignored_reason) {
+  for (const Entry& e : entries_) {
+    if (e.taken) continue;
+    std::string path = JoinPath(path_, e.key);
+    if (std::find(ignored.begin(), ignored.end(), e.key) != ignored.end()) {
+      reader_->reporter().Warning(e.key_line, path,
+                                  absl::StrCat("'", e.key, "' ", AbslView(ignored_reason)));
+      continue;
+    }
+    std::string message = absl::StrCat("unknown key ", QuoteForMessage(e.key));
+    std::string_view suggestion;
+    size_t best = 3;  // suggest only close misspellings
+    std::string names;
+    for (std::string_view name : allowed) {
+      size_t d = EditDistance(e.key, name);
+      if (d < best) {
+        best = d;
+        suggestion = name;
+      }
+      absl::StrAppend(&names, names.empty() ? "" : ", ", AbslView(name));
+    }
+    if (!suggestion.empty())
+      absl::StrAppend(&message, " (did you mean '", AbslView(suggestion), "'?)");
+    absl::StrAppend(&message, "; allowed here: ", names);
+    reader_->reporter().Error(e.key_line, path, std::move(message));
+  }
+}
+
+}  // namespace rebound

@@ -1,0 +1,505 @@
+#include "server/call.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/error_status.h"
+#include "server/status_mapping.h"
+
+namespace rebound {
+namespace {
+
+// Bodies larger than this are refused rather than buffered.
+constexpr size_t kMaxResponseBytes = 64 << 20;
+// The error detail travels in gRPC trailers, which clients cap at 8-16 KiB.
+constexpr size_t kMaxDetailBodyBytes = 4096;
+
+absl::Time WallNow() { return absl::Now(); }
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+std::string_view StatusClass(int status) {
+  if (status >= 200 && status < 300) return "2xx";
+  if (status >= 400 && status < 500) return "4xx";
+  if (status >= 500 && status < 600) return "5xx";
+  return status == 0 ? "none" : "other";
+}
+
+std::string_view OutcomeLabel(AttemptResult::Kind kind) {
+  switch (kind) {
+    case AttemptResult::Kind::kSuccess: return "success";
+    case AttemptResult::Kind::kHttpError: return "http_error";
+    case AttemptResult::Kind::kTimeout: return "timeout";
+    case AttemptResult::Kind::kTransportError: return "transport_error";
+    case AttemptResult::Kind::kStreamInterrupted: return "stream_interrupted";
+    case AttemptResult::Kind::kOverloaded: return "overloaded";
+  }
+  return "unknown";
+}
+
+v1::AttemptOutcome ProtoOutcome(AttemptResult::Kind kind) {
+  switch (kind) {
+    case AttemptResult::Kind::kSuccess: return v1::ATTEMPT_OUTCOME_SUCCESS;
+    case AttemptResult::Kind::kHttpError: return v1::ATTEMPT_OUTCOME_HTTP_ERROR;
+    case AttemptResult::Kind::kTimeout: return v1::ATTEMPT_OUTCOME_TIMEOUT;
+    case AttemptResult::Kind::kTransportError:
+    case AttemptResult::Kind::kOverloaded: return v1::ATTEMPT_OUTCOME_TRANSPORT_ERROR;
+    case AttemptResult::Kind::kStreamInterrupted: return v1::ATTEMPT_OUTCOME_STREAM_INTERRUPTED;
+  }
+  return v1::ATTEMPT_OUTCOME_UNSPECIFIED;
+}
+
+// Response headers worth returning to the caller: everything but hop-by-hop
+// fields and cookies.
+bool IsReturnedHeader(std::string_view name) {
+  for (std::string_view dropped : {"connection", "keep-alive", "transfer-encoding", "set-cookie",
+                                   "content-length", "trailer", "upgrade"}) {
+    if (EqualsIgnoreCase(name, dropped)) return false;
+  }
+  return true;
+}
+
+// The few upstream headers an error detail carries (it must stay small).
+bool IsDetailHeader(std::string_view name) {
+  for (std::string_view kept : {"retry-after", "retry-after-ms", "content-type", "x-request-id",
+                                "request-id"}) {
+    if (EqualsIgnoreCase(name, kept)) return true;
+  }
+  return StartsWithIgnoreCase(name, "x-ratelimit-") ||
+         StartsWithIgnoreCase(name, "anthropic-ratelimit-");
+}
+
+void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
+                 google::protobuf::RepeatedPtrField<v1::Header>* to) {
+  for (const auto& [name, value] : from) {
+    if (!keep(name)) continue;
+    v1::Header* h = to->Add();
+    h->set_name(name);
+    h->set_value(value);
+  }
+}
+
+StreamDialect DialectFor(const ModelProvider& target) {
+  return target.interface == ProviderInterface::kAnthropic ? StreamDialect::kAnthropic
+                                                           : StreamDialect::kOpenAi;
+}
+
+}  // namespace
+
+// The state of the attempt in flight.
+struct Call::Attempt {
+  const ModelProvider* target = nullptr;
+  absl::Duration waited = absl::ZeroDuration();
+  MonoTime sent_at = 0;
+  MonoTime first_byte_at = 0;
+  int http_status = 0;
+  HttpHeaders headers;
+  std::string body;  // unary answers and error bodies
+  bool body_truncated = false;
+  bool sse = false;  // 2xx event stream being forwarded
+  std::optional<SseParser> parser;
+  std::optional<StreamTracker> tracker;
+  std::vector<SseEvent> pending_events;
+  std::string sse_error;  // a framing error that ended the stream
+  bool started_sent = false;
+  int events_forwarded = 0;
+};
+
+Call::Call(CallEnv env, std::shared_ptr<const Config> config,
+           const v1::CompletionRequest& request, bool streaming, CallOutput* output)
+    : env_(env), config_(std::move(config)), streaming_(streaming), output_(output) {
+  started_ = MonoNow();
+  body_ = request.body();
+  caller_.path = request.path().empty() ? std::string(kDefaultPath) : request.path();
+  caller_.body = body_;
+  caller_.request_id = request.request_id();
+  caller_.headers.reserve(request.headers_size());
+  for (const v1::Header& h : request.headers()) caller_.headers.emplace_back(h.name(), h.value());
+
+  const ModelProvider* primary =
+      request.model().empty() ? config_->Default() : config_->Find(request.model());
+  if (primary != nullptr) model_label_ = primary->model_id;
+  NarrowingOptions options;
+  options.disable_retries = request.retry().disable_retries();
+  options.max_attempts = static_cast<int>(request.retry().max_attempts());
+  for (const std::string& id : request.retry().allowed_models()) {
+    options.allowed_models.push_back(config_->Find(id));  // null = unknown, checked in Start
+  }
+  if (primary != nullptr) retry_.emplace(config_.get(), primary, std::move(options));
+}
+
+Call::~Call() = default;
+
+void Call::Start() {
+  if (output_ == nullptr) return;  // cancelled before it started
+  if (static_cast<int64_t>(body_.size()) > env_.max_body_bytes) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                    absl::StrCat("request body is ", body_.size(), " bytes; the limit is ",
+                                 env_.max_body_bytes),
+                    nullptr);
+    return;
+  }
+  if (!retry_) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_UNKNOWN_MODEL,
+                    model_label_ == "unknown" && config_->Default() == nullptr
+                        ? "no model given and no provider is marked default: true"
+                        : "model is not configured; use one of the configured model ids "
+                          "(provider/model)",
+                    nullptr);
+    return;
+  }
+  if (caller_.request_id.empty()) {
+    caller_.request_id = absl::StrCat("rb-", absl::Hex(absl::ToUnixNanos(WallNow())), "-",
+                                      absl::Hex(reinterpret_cast<uintptr_t>(this) & 0xffffff));
+  }
+  if (absl::Status s = CheckCallerRequest(caller_); !s.ok()) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                    std::string(s.message()), nullptr);
+    return;
+  }
+  Execute(retry_->Begin(WallNow()));
+}
+
+void Call::Cancel() {
+  if (output_ == nullptr) return;
+  if (transfer_ != 0) env_.upstream->Cancel(transfer_);
+  transfer_ = 0;
+  if (wait_timer_ != 0) env_.loop->CancelTimer(wait_timer_);
+  wait_timer_ = 0;
+  EndCall(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled or its deadline passed"),
+          {}, 0, "cancelled");
+}
+
+void Call::ResumeUpstream() {
+  if (!paused_ || transfer_ == 0) return;
+  paused_ = false;
+  env_.upstream->Resume(transfer_);
+}
+
+void Call::Execute(const Decision& decision) {
+  switch (decision.kind) {
+    case Decision::Kind::kAttempt: {
+      if (decision.wait <= absl::ZeroDuration()) {
+        StartAttempt(decision.target, absl::ZeroDuration());
+        return;
+      }
+      std::weak_ptr<Call> weak = weak_from_this();
+      const ModelProvider* target = decision.target;
+      absl::Duration wait = decision.wait;
+      upstream_time_ += wait;
+      wait_timer_ = env_.loop->AddTimerAfter(wait, [weak, target, wait] {
+        if (auto self = weak.lock()) {
+          self->wait_timer_ = 0;
+          self->StartAttempt(target, wait);
+        }
+      });
+      return;
+    }
+    case Decision::Kind::kDeliver:
+      Deliver();
+      return;
+    case Decision::Kind::kExhausted:
+      // Filled in by the retry engine; until then every answer is delivered.
+      Deliver();
+      return;
+  }
+}
+
+void Call::StartAttempt(const ModelProvider* target, absl::Duration waited) {
+  if (output_ == nullptr) return;
+  absl::StatusOr<UpstreamRequest> request = BuildUpstreamRequest(*target, caller_);
+  if (!request.ok()) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                    std::string(request.status().message()), nullptr);
+    return;
+  }
+  attempt_ = std::make_unique<Attempt>();
+  attempt_->target = target;
+  attempt_->waited = waited;
+  attempt_->sent_at = MonoNow();
+  transfer_ = env_.upstream->Start(*std::move(request), this);
+}
+
+void Call::OnHeaders(int http_status, HttpHeaders headers) {
+  Attempt& a = *attempt_;
+  a.http_status = http_status;
+  a.headers = std::move(headers);
+  if (streaming_ && http_status >= 200 && http_status < 300 &&
+      ContainsIgnoreCase(FindHeader(a.headers, "content-type"), "text/event-stream")) {
+    a.sse = true;
+    a.parser.emplace();
+    a.tracker.emplace(DialectFor(*a.target));
+  }
+}
+
+bool Call::OnBody(std::string_view chunk) {
+  Attempt& a = *attempt_;
+  if (a.first_byte_at == 0) a.first_byte_at = MonoNow();
+  if (!a.sse) {
+    bool success = a.http_status >= 200 && a.http_status < 300;
+    if (success) {
+      if (a.body.size() + chunk.size() > kMaxResponseBytes) return false;
+      a.body.append(chunk);
+    } else if (a.body.size() < kMaxDetailBodyBytes) {
+      size_t room = kMaxDetailBodyBytes - a.body.size();
+      a.body.append(chunk.substr(0, room));
+      if (chunk.size() > room) a.body_truncated = true;
+    } else {
+      a.body_truncated = true;
+    }
+    return true;
+  }
+  if (absl::Status s = a.parser->Feed(chunk, &a.pending_events); !s.ok()) {
+    a.sse_error = std::string(s.message());
+    return false;
+  }
+  ForwardEvents();
+  return true;
+}
+
+void Call::ForwardEvents() {
+  Attempt& a = *attempt_;
+  for (SseEvent& event : a.pending_events) {
+    if (a.tracker->Observe(event) == EventVerdict::kDropMalformed) {
+      env_.metrics->RecordMalformedEvent(a.target->model_id);
+      continue;
+    }
+    if (output_ == nullptr) continue;
+    if (!a.started_sent) {
+      a.started_sent = true;
+      v1::StreamEvent started;
+      v1::AttemptStarted* s = started.mutable_attempt_started();
+      s->set_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
+      s->set_model(a.target->model_id);
+      s->set_provider(a.target->provider);
+      s->set_http_status(a.http_status);
+      CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
+      output_->Write(std::move(started));
+    }
+    v1::StreamEvent out;
+    v1::SseEvent* data = out.mutable_data();
+    data->set_event(std::move(event.event));
+    data->set_data(std::move(event.data));
+    data->set_id(std::move(event.id));
+    ++a.events_forwarded;
+    events_sent_ = true;
+    if (!output_->Write(std::move(out)) && !paused_) {
+      paused_ = true;
+      env_.upstream->Pause(transfer_);
+    }
+  }
+  a.pending_events.clear();
+}
+
+AttemptResult Call::Classify(const TransferResult& transfer) {
+  Attempt& a = *attempt_;
+  AttemptResult r;
+  r.target = a.target;
+  r.http_status = a.http_status;
+  r.headers = a.headers;
+  r.wait_before = a.waited;
+  MonoTime now = MonoNow();
+  r.duration = absl::Nanoseconds(now - a.sent_at);
+  if (a.first_byte_at != 0) r.ttfb = absl::Nanoseconds(a.first_byte_at - a.sent_at);
+  upstream_time_ += r.duration;
+
+  using Kind = TransferResult::Kind;
+  bool interrupted_after_events = a.events_forwarded > 0;
+  switch (transfer.kind) {
+    case Kind::kCompleted:
+      if (a.http_status < 200 || a.http_status >= 300) {
+        r.kind = AttemptResult::Kind::kHttpError;
+        r.error_type = absl::StrCat("http_", a.http_status);
+      } else if (a.sse && (!a.tracker->terminal_seen() || a.parser->HasPartialEvent())) {
+        r.kind = interrupted_after_events ? AttemptResult::Kind::kStreamInterrupted
+                                          : AttemptResult::Kind::kTransportError;
+        r.error_type = interrupted_after_events ? "stream_interrupted" : "stream_incomplete";
+      } else {
+        r.kind = AttemptResult::Kind::kSuccess;
+      }
+      break;
+    case Kind::kTimeout:
+      r.timeout_kind = transfer.timeout_kind;
+      r.timeout_ms = transfer.timeout_ms;
+      if (interrupted_after_events) {
+        r.kind = AttemptResult::Kind::kStreamInterrupted;
+        r.error_type = "stream_interrupted";
+      } else {
+        r.kind = AttemptResult::Kind::kTimeout;
+        r.error_type = absl::StrCat("timeout_", transfer.timeout_ms, "ms");
+      }
+      break;
+    case Kind::kTransportError:
+    case Kind::kTooLarge:
+      r.kind = interrupted_after_events ? AttemptResult::Kind::kStreamInterrupted
+                                        : AttemptResult::Kind::kTransportError;
+      r.error_type = interrupted_after_events ? "stream_interrupted"
+                     : !a.sse_error.empty()   ? "sse_framing_error"
+                                              : transfer.error_type;
+      break;
+    case Kind::kOverloaded:
+      r.kind = AttemptResult::Kind::kOverloaded;
+      r.error_type = transfer.error_type;
+      break;
+  }
+  env_.metrics->RecordAttempt(a.target->model_id, a.target->provider, OutcomeLabel(r.kind),
+                              StatusClass(a.http_status), absl::ToDoubleSeconds(r.ttfb),
+                              absl::ToDoubleSeconds(r.duration));
+  return r;
+}
+
+void Call::OnDone(const TransferResult& result) {
+  transfer_ = 0;
+  paused_ = false;
+  if (output_ == nullptr) return;
+  if (attempt_->sse) ForwardEvents();  // nothing is pending normally; keeps the invariant
+  AttemptResult r = Classify(result);
+  Execute(retry_->OnAttemptDone(r, WallNow()));
+}
+
+void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const {
+  if (!retry_) return;
+  uint32_t n = 0;
+  for (const AttemptResult& r : retry_->attempts()) {
+    v1::AttemptRecord* rec = out->Add();
+    rec->set_attempt(++n);
+    rec->set_model(r.target->model_id);
+    rec->set_provider(r.target->provider);
+    rec->set_outcome(ProtoOutcome(r.kind));
+    rec->set_http_status(r.http_status);
+    rec->set_error_type(r.error_type);
+    rec->set_wait_before_ms(Ms(r.wait_before));
+    rec->set_ttfb_ms(Ms(r.ttfb));
+    rec->set_duration_ms(Ms(r.duration));
+  }
+}
+
+void Call::Deliver() {
+  const AttemptResult& last = retry_->attempts().back();
+  Attempt& a = *attempt_;
+  if (last.kind != AttemptResult::Kind::kSuccess) {
+    grpc::StatusCode code;
+    v1::ErrorReason reason = v1::ERROR_REASON_UPSTREAM_ERROR;
+    std::string message;
+    const std::string& model = last.target->model_id;
+    switch (last.kind) {
+      case AttemptResult::Kind::kHttpError:
+        code = static_cast<grpc::StatusCode>(GrpcCodeForHttpStatus(last.http_status));
+        message = absl::StrCat("upstream ", model, " answered HTTP ", last.http_status);
+        break;
+      case AttemptResult::Kind::kTimeout:
+        code = grpc::StatusCode::DEADLINE_EXCEEDED;
+        message = absl::StrCat("upstream ", model, ": ", std::string(ToString(last.timeout_kind)),
+                               " timeout after ", last.timeout_ms, " ms");
+        break;
+      case AttemptResult::Kind::kStreamInterrupted:
+        code = grpc::StatusCode::UNAVAILABLE;
+        reason = v1::ERROR_REASON_STREAM_INTERRUPTED;
+        message = absl::StrCat("upstream ", model, ": the stream was interrupted after ",
+                               a.events_forwarded, " events (", last.error_type,
+                               "); discard the partial answer");
+        break;
+      case AttemptResult::Kind::kOverloaded:
+        code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+        reason = v1::ERROR_REASON_OVERLOADED;
+        message = absl::StrCat("gateway connection limit for provider ", last.target->provider,
+                               " reached");
+        break;
+      default:
+        code = grpc::StatusCode::UNAVAILABLE;
+        message = absl::StrCat("upstream ", model, ": ", last.error_type);
+        break;
+    }
+    FinishWithError(code, reason, std::move(message), &last);
+    return;
+  }
+
+  if (streaming_) {
+    if (!a.started_sent && output_ != nullptr) {
+      // A stream without events (or a non-SSE answer): announce the attempt,
+      // then hand over the body, if any, as one data event.
+      a.started_sent = true;
+      v1::StreamEvent started;
+      v1::AttemptStarted* s = started.mutable_attempt_started();
+      s->set_attempt(static_cast<uint32_t>(retry_->attempts().size()));
+      s->set_model(a.target->model_id);
+      s->set_provider(a.target->provider);
+      s->set_http_status(a.http_status);
+      CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
+      output_->Write(std::move(started));
+      if (!a.sse && !a.body.empty()) {
+        v1::StreamEvent data;
+        data.mutable_data()->set_data(std::move(a.body));
+        output_->Write(std::move(data));
+      }
+    }
+    v1::StreamEvent end;
+    v1::StreamEnd* e = end.mutable_end();
+    e->set_served_model(a.target->model_id);
+    e->set_served_provider(a.target->provider);
+    if (a.tracker) e->set_usage(a.tracker->usage_json());
+    FillAttemptRecords(e->mutable_attempts());
+    e->set_request_id(caller_.request_id);
+    output_->Write(std::move(end));
+    FinishOk({});
+    return;
+  }
+  v1::CompletionResponse response;
+  response.set_http_status(a.http_status);
+  CopyHeaders(a.headers, IsReturnedHeader, response.mutable_headers());
+  response.set_body(std::move(a.body));
+  response.set_served_model(a.target->model_id);
+  response.set_served_provider(a.target->provider);
+  FillAttemptRecords(response.mutable_attempts());
+  response.set_request_id(caller_.request_id);
+  FinishOk(std::move(response));
+}
+
+void Call::FinishOk(v1::CompletionResponse response) {
+  EndCall(grpc::Status::OK, std::move(response), 0, "ok");
+}
+
+void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
+                           const AttemptResult* last) {
+  v1::ErrorDetail detail;
+  detail.set_reason(reason);
+  detail.set_request_id(caller_.request_id);
+  if (last != nullptr) {
+    detail.set_upstream_http_status(last->http_status);
+    CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());
+    if (attempt_ && attempt_->http_status == last->http_status && !attempt_->sse) {
+      detail.set_upstream_body(attempt_->body.substr(0, kMaxDetailBodyBytes));
+      detail.set_upstream_body_truncated(attempt_->body_truncated ||
+                                         attempt_->body.size() > kMaxDetailBodyBytes);
+    }
+  }
+  FillAttemptRecords(detail.mutable_attempts());
+  std::string_view outcome;
+  switch (reason) {
+    case v1::ERROR_REASON_UPSTREAM_ERROR: outcome = "upstream_error"; break;
+    case v1::ERROR_REASON_RETRY_EXHAUSTED: outcome = "exhausted"; break;
+    case v1::ERROR_REASON_INVALID_REQUEST: outcome = "invalid_request"; break;
+    case v1::ERROR_REASON_UNKNOWN_MODEL: outcome = "unknown_model"; break;
+    case v1::ERROR_REASON_OVERLOADED: outcome = "overloaded"; break;
+    case v1::ERROR_REASON_STREAM_INTERRUPTED: outcome = "stream_interrupted"; break;
+    default: outcome = "error"; break;
+  }
+  int64_t pushback = detail.retry_pushback_ms();
+  EndCall(MakeErrorStatus(code, message, detail), {}, pushback, outcome);
+}
+
+void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
+                   int64_t pushback_ms, std::string_view outcome) {
+  if (output_ == nullptr) return;
+  CallOutput* output = output_;
+  output_ = nullptr;
+  env_.metrics->RecordRequest(model_label_, outcome);
+  absl::Duration total = absl::Nanoseconds(MonoNow() - started_);
+  env_.metrics->RecordOverhead(absl::ToDoubleSeconds(std::max(total - upstream_time_,
+                                                              absl::ZeroDuration())));
+  output->End(status, std::move(response), pushback_ms);
+}
+
+}  // namespace rebound

@@ -1,0 +1,105 @@
+// One Gateway call: the attempt loop that executes RetryState's decisions.
+//
+// A Call lives on one EventLoop thread: every method below runs there. It
+// talks to the gRPC side only through CallOutput, and to the provider only
+// through UpstreamClient. The decisions themselves (which target, how long to
+// wait, when to give up) are RetryState's.
+#ifndef REBOUND_SERVER_CALL_H_
+#define REBOUND_SERVER_CALL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/support/status.h>
+
+#include "policy/config.h"
+#include "rebound/v1/gateway.pb.h"
+#include "server/event_loop.h"
+#include "server/metrics.h"
+#include "server/retry_state.h"
+#include "server/sse.h"
+#include "server/upstream_client.h"
+#include "server/upstream_request.h"
+
+namespace rebound {
+
+// The gRPC side of a call (a unary or a server-streaming reactor).
+// Thread safety: called from the call's loop thread only.
+class CallOutput {
+ public:
+  virtual ~CallOutput() = default;
+  // Streaming calls: queues one event for the caller. Returns false when the
+  // caller is slower than the upstream; the Call then pauses the upstream
+  // until ResumeUpstream() is posted back to it.
+  virtual bool Write(v1::StreamEvent event) = 0;
+  // Ends the call exactly once. `response` is used by unary calls on OK.
+  // `pushback_ms` > 0 adds the grpc-retry-pushback-ms trailer.
+  virtual void End(const grpc::Status& status, v1::CompletionResponse response,
+                   int64_t pushback_ms) = 0;
+};
+
+// What a Call needs from the process.
+struct CallEnv {
+  EventLoop* loop = nullptr;
+  UpstreamClient* upstream = nullptr;
+  Metrics* metrics = nullptr;
+  int64_t max_body_bytes = 8 << 20;
+};
+
+class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
+ public:
+  Call(CallEnv env, std::shared_ptr<const Config> config, const v1::CompletionRequest& request,
+       bool streaming, CallOutput* output);
+  ~Call() override;
+
+  // Validates the request and starts the first attempt.
+  void Start();
+  // The caller cancelled or its deadline passed.
+  void Cancel();
+  // The caller's queue drained after Write() returned false.
+  void ResumeUpstream();
+
+  // TransferHandler:
+  void OnHeaders(int http_status, HttpHeaders headers) override;
+  bool OnBody(std::string_view chunk) override;
+  void OnDone(const TransferResult& result) override;
+
+ private:
+  struct Attempt;
+
+  void Execute(const Decision& decision);
+  void StartAttempt(const ModelProvider* target, absl::Duration waited);
+  void ForwardEvents();
+  AttemptResult Classify(const TransferResult& transfer);
+  void Deliver();
+  void FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
+                       const AttemptResult* last);
+  void FinishOk(v1::CompletionResponse response);
+  void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
+               std::string_view outcome);
+  void FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const;
+
+  CallEnv env_;
+  std::shared_ptr<const Config> config_;
+  bool streaming_;
+  CallOutput* output_;  // null once the call has ended
+  std::string model_label_ = "unknown";
+
+  CallerRequest caller_;
+  std::string body_;  // owned copy: the call may outlive the gRPC request
+  std::optional<RetryState> retry_;
+
+  std::unique_ptr<Attempt> attempt_;
+  UpstreamClient::TransferId transfer_ = 0;
+  EventLoop::TimerId wait_timer_ = 0;
+  bool events_sent_ = false;  // some event of some attempt reached the caller
+  bool paused_ = false;
+
+  MonoTime started_ = 0;
+  absl::Duration upstream_time_ = absl::ZeroDuration();  // excluded from overhead
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_SERVER_CALL_H_

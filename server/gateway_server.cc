@@ -1,0 +1,169 @@
+#include "server/gateway_server.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "policy/config_loader.h"
+#include "prometheus/exposer.h"
+#include "server/log.h"
+#include "server/tls_files.h"
+
+namespace rebound {
+namespace {
+
+int64_t FileMtimeNs(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(std::string config_path, std::shared_ptr<const Config> config)
+    : config_path_(std::move(config_path)), config_(std::move(config)) {
+  config_mtime_ns_ = FileMtimeNs(config_path_);
+}
+
+GatewayServer::~GatewayServer() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  for (auto& worker : workers_) {
+    // Tear the curl client down on its own thread, then stop the loop.
+    worker->loop.Post([w = worker.get()] { w->client.reset(); });
+    worker->loop.Stop();
+    worker->loop.Join();
+  }
+}
+
+void GatewayServer::BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+absl::Status GatewayServer::Start() {
+  const ServerSettings& settings = config_->server;
+  metrics_.RecordConfigLoad(true);
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(settings.metrics_address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", settings.metrics_address, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(metrics_.registry());
+
+  int per_worker_limit =
+      std::max(1, settings.max_connections_per_provider / settings.upstream_threads);
+  for (int i = 0; i < settings.upstream_threads; ++i) {
+    auto worker = std::make_unique<UpstreamWorker>();
+    worker->client = std::make_unique<UpstreamClient>(
+        &worker->loop, UpstreamClient::Options{per_worker_limit});
+    worker->loop.StartThread();
+    workers_.push_back(std::move(worker));
+  }
+  service_ = std::make_unique<GatewayService>(config_, &workers_, &metrics_);
+
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(settings.tls);
+  if (!credentials.ok()) return credentials.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(settings.listen_address, *credentials, &port);
+  builder.RegisterService(service_.get());
+  // The request body limit is enforced with a clear message by the Call;
+  // gRPC's own limit sits above it so oversized calls still get that message.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<int64_t>(settings.max_body_bytes + (1 << 20), INT32_MAX)));
+  builder.SetMaxSendMessageSize(128 << 20);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", settings.listen_address));
+  }
+  std::string host = settings.listen_address.substr(0, settings.listen_address.rfind(':'));
+  std::vector<int> metrics_ports = exposer_->GetListeningPorts();
+  std::string metrics_host =
+      settings.metrics_address.substr(0, settings.metrics_address.rfind(':'));
+  std::cout << "rebound-server ready grpc=" << host << ":" << port << " metrics=" << metrics_host
+            << ":" << (metrics_ports.empty() ? 0 : metrics_ports[0]) << std::endl;
+  LogInfo("server_started", {{"grpc", absl::StrCat(host, ":", port)},
+                             {"providers", absl::StrCat(config_->providers.size())}});
+  return absl::OkStatus();
+}
+
+void GatewayServer::Reload(const char* why) {
+  LoadResult result = LoadConfigFromFile(config_path_, ProcessEnv());
+  for (const Diagnostic& d : result.diagnostics) LogWarn("config_diagnostic", {{"detail", d.ToString()}});
+  metrics_.RecordConfigLoad(result.ok());
+  if (!result.ok()) {
+    LogError("config_reload_rejected",
+             {{"trigger", why}, {"file", config_path_}, {"kept", "previous configuration"}});
+    return;
+  }
+  if (result.config->server.listen_address != config_->server.listen_address ||
+      result.config->server.metrics_address != config_->server.metrics_address ||
+      result.config->server.upstream_threads != config_->server.upstream_threads) {
+    LogWarn("config_reload_partial",
+            {{"detail", "listen addresses and upstream_threads change only on restart"}});
+  }
+  config_ = result.config;
+  service_->SetConfig(config_);
+  LogInfo("config_reloaded", {{"trigger", why}, {"providers", absl::StrCat(config_->providers.size())}});
+}
+
+void GatewayServer::RunUntilTerminated() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    // Wake once a second to notice config file changes.
+    timespec timeout{1, 0};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig == SIGHUP) {
+      Reload("SIGHUP");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      break;
+    } else {
+      int64_t mtime = FileMtimeNs(config_path_);
+      if (mtime != 0 && mtime != config_mtime_ns_) {
+        config_mtime_ns_ = mtime;
+        Reload("file_change");
+      }
+    }
+  }
+  Drain();
+}
+
+void GatewayServer::Drain() {
+  int64_t grace_ms = config_->server.drain_grace_ms;
+  LogInfo("draining", {{"in_flight", absl::StrCat(service_->in_flight())},
+                       {"grace_ms", absl::StrCat(grace_ms)}});
+  service_->StartDraining();
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  // Shutdown stops accepting calls, waits for in-flight calls up to the
+  // deadline, then cancels the rest.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+  server_->Wait();
+  LogInfo("drained", {});
+}
+
+}  // namespace rebound

@@ -1,0 +1,228 @@
+#include "server/gateway_service.h"
+
+#include <deque>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "server/call.h"
+#include "server/error_status.h"
+
+namespace rebound {
+namespace {
+
+// A streaming caller may fall this far behind its upstream before the
+// upstream is paused.
+constexpr size_t kMaxQueuedStreamBytes = 256 << 10;
+
+}  // namespace
+
+class GatewayService::UnaryReactor final : public grpc::ServerUnaryReactor, public CallOutput {
+ public:
+  UnaryReactor(GatewayService* service, grpc::CallbackServerContext* context,
+               v1::CompletionResponse* response)
+      : service_(service), context_(context), response_(response) {}
+
+  void Bind(std::shared_ptr<Call> call, EventLoop* loop) {
+    call_ = std::move(call);
+    loop_ = loop;
+  }
+
+  // CallOutput (on the call's loop thread):
+  bool Write(v1::StreamEvent) override { return true; }
+  void End(const grpc::Status& status, v1::CompletionResponse response,
+           int64_t pushback_ms) override {
+    if (status.ok()) *response_ = std::move(response);
+    if (pushback_ms > 0) {
+      context_->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(pushback_ms));
+    }
+    Finish(status);
+  }
+
+  // gRPC reactions:
+  void OnCancel() override {
+    if (call_) loop_->Post([call = call_] { call->Cancel(); });
+  }
+  void OnDone() override {
+    service_->CallEnded();
+    if (call_) loop_->Post([call = std::move(call_)] {});  // released on its own thread
+    delete this;
+  }
+
+ private:
+  GatewayService* service_;
+  grpc::CallbackServerContext* context_;
+  v1::CompletionResponse* response_;
+  std::shared_ptr<Call> call_;
+  EventLoop* loop_ = nullptr;
+};
+
+class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::StreamEvent>,
+                                            public CallOutput {
+ public:
+  StreamReactor(GatewayService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {}
+
+  void Bind(std::shared_ptr<Call> call, EventLoop* loop) {
+    call_ = std::move(call);
+    loop_ = loop;
+  }
+
+  bool Write(v1::StreamEvent event) override {
+    const v1::StreamEvent* to_start = nullptr;
+    bool below_limit;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return true;  // the caller is gone; OnCancel follows
+      queued_bytes_ += event.ByteSizeLong();
+      queue_.push_back(std::move(event));
+      if (!writing_) {
+        writing_ = true;
+        to_start = &queue_.front();
+      }
+      below_limit = queued_bytes_ < kMaxQueuedStreamBytes;
+      if (!below_limit) wants_resume_ = true;
+    }
+    if (to_start != nullptr) StartWrite(to_start);
+    return below_limit;
+  }
+
+  void End(const grpc::Status& status, v1::CompletionResponse, int64_t pushback_ms) override {
+    if (pushback_ms > 0) {
+      context_->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(pushback_ms));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_) {
+        // Finish after the last queued event is written.
+        final_status_ = status;
+        return;
+      }
+    }
+    Finish(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const v1::StreamEvent* next = nullptr;
+    std::optional<grpc::Status> finish;
+    bool resume = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queued_bytes_ -= queue_.front().ByteSizeLong();
+      queue_.pop_front();
+      if (!ok) {
+        broken_ = true;
+        queue_.clear();
+        queued_bytes_ = 0;
+      }
+      if (!queue_.empty()) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+        finish = std::move(final_status_);
+        final_status_.reset();
+      }
+      if (wants_resume_ && queued_bytes_ < kMaxQueuedStreamBytes / 2) {
+        wants_resume_ = false;
+        resume = true;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(*finish);
+    if (resume && call_) loop_->Post([call = call_] { call->ResumeUpstream(); });
+  }
+
+  void OnCancel() override {
+    if (call_) loop_->Post([call = call_] { call->Cancel(); });
+  }
+  void OnDone() override {
+    service_->CallEnded();
+    if (call_) loop_->Post([call = std::move(call_)] {});
+    delete this;
+  }
+
+ private:
+  GatewayService* service_;
+  grpc::CallbackServerContext* context_;
+  std::shared_ptr<Call> call_;
+  EventLoop* loop_ = nullptr;
+
+  absl::Mutex mu_;
+  std::deque<v1::StreamEvent> queue_ ABSL_GUARDED_BY(mu_);  // front() is being written
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool wants_resume_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+GatewayService::GatewayService(std::shared_ptr<const Config> config,
+                               std::vector<std::unique_ptr<UpstreamWorker>>* workers,
+                               Metrics* metrics)
+    : config_(std::move(config)), workers_(workers), metrics_(metrics) {}
+
+void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
+  absl::MutexLock lock(&mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> GatewayService::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+void GatewayService::CallEnded() {
+  in_flight_.fetch_sub(1);
+  metrics_->in_flight().Decrement();
+}
+
+template <typename Reactor>
+void GatewayService::Dispatch(Reactor* reactor, const v1::CompletionRequest& request,
+                              bool streaming) {
+  in_flight_.fetch_add(1);
+  metrics_->in_flight().Increment();
+  std::shared_ptr<const Config> config = this->config();
+  if (draining_.load()) {
+    v1::ErrorDetail detail;
+    detail.set_reason(v1::ERROR_REASON_SHUTTING_DOWN);
+    metrics_->RecordRequest("unknown", "shutting_down");
+    reactor->End(MakeErrorStatus(grpc::StatusCode::UNAVAILABLE,
+                                 "the gateway is shutting down; retry on another replica", detail),
+                 {}, 0);
+    return;
+  }
+  if (in_flight_.load() > config->server.max_in_flight) {
+    v1::ErrorDetail detail;
+    detail.set_reason(v1::ERROR_REASON_OVERLOADED);
+    detail.set_retry_pushback_ms(100);
+    metrics_->RecordRequest("unknown", "overloaded");
+    reactor->End(MakeErrorStatus(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 absl::StrCat("the gateway is at its limit of ",
+                                              config->server.max_in_flight, " calls in flight"),
+                                 detail),
+                 {}, 100);
+    return;
+  }
+  UpstreamWorker& worker =
+      *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
+  CallEnv env{&worker.loop, worker.client.get(), metrics_, config->server.max_body_bytes};
+  auto call = std::make_shared<Call>(env, std::move(config), request, streaming, reactor);
+  reactor->Bind(call, &worker.loop);
+  worker.loop.Post([call = std::move(call)] { call->Start(); });
+}
+
+grpc::ServerUnaryReactor* GatewayService::Complete(grpc::CallbackServerContext* context,
+                                                   const v1::CompletionRequest* request,
+                                                   v1::CompletionResponse* response) {
+  auto* reactor = new UnaryReactor(this, context, response);
+  Dispatch(reactor, *request, /*streaming=*/false);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::StreamEvent>* GatewayService::StreamComplete(
+    grpc::CallbackServerContext* context, const v1::CompletionRequest* request) {
+  auto* reactor = new StreamReactor(this, context);
+  Dispatch(reactor, *request, /*streaming=*/true);
+  return reactor;
+}
+
+}  // namespace rebound

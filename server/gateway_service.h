@@ -1,0 +1,63 @@
+// rebound.v1.Gateway on gRPC's callback API: one reactor per call, handing
+// the work to a Call on one of the upstream event loops.
+#ifndef REBOUND_SERVER_GATEWAY_SERVICE_H_
+#define REBOUND_SERVER_GATEWAY_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "policy/config.h"
+#include "rebound/v1/gateway.grpc.pb.h"
+#include "server/event_loop.h"
+#include "server/metrics.h"
+#include "server/upstream_client.h"
+
+namespace rebound {
+
+// One upstream I/O thread: its loop and the curl client that runs on it.
+struct UpstreamWorker {
+  EventLoop loop;
+  std::unique_ptr<UpstreamClient> client;
+};
+
+class GatewayService final : public v1::Gateway::CallbackService {
+ public:
+  // `workers` and `metrics` must outlive the service.
+  GatewayService(std::shared_ptr<const Config> config,
+                 std::vector<std::unique_ptr<UpstreamWorker>>* workers, Metrics* metrics);
+
+  grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* context,
+                                     const v1::CompletionRequest* request,
+                                     v1::CompletionResponse* response) override;
+  grpc::ServerWriteReactor<v1::StreamEvent>* StreamComplete(
+      grpc::CallbackServerContext* context, const v1::CompletionRequest* request) override;
+
+  // Calls started after this get the new config; running calls keep theirs.
+  void SetConfig(std::shared_ptr<const Config> config);
+  std::shared_ptr<const Config> config() const;
+
+  // New calls are refused with UNAVAILABLE from now on.
+  void StartDraining() { draining_.store(true); }
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  class UnaryReactor;
+  class StreamReactor;
+  template <typename Reactor>
+  void Dispatch(Reactor* reactor, const v1::CompletionRequest& request, bool streaming);
+  void CallEnded();
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<UpstreamWorker>>* workers_;
+  Metrics* metrics_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
+  std::atomic<uint32_t> next_worker_{0};
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_SERVER_GATEWAY_SERVICE_H_

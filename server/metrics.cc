@@ -1,0 +1,97 @@
+#include "server/metrics.h"
+
+namespace rebound {
+namespace {
+
+using prometheus::Histogram;
+
+// Upstream latencies: 1 ms to 2 min.
+const Histogram::BucketBoundaries& LatencyBuckets() {
+  static const Histogram::BucketBoundaries kBuckets = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  return kBuckets;
+}
+
+// Gateway overhead: 10 us to 100 ms.
+const Histogram::BucketBoundaries& OverheadBuckets() {
+  static const Histogram::BucketBoundaries kBuckets = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1};
+  return kBuckets;
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("rebound_requests_total")
+                   .Help("Calls to rebound.v1.Gateway by primary model and outcome.")
+                   .Register(*registry_);
+  attempts_ = &prometheus::BuildCounter()
+                   .Name("rebound_attempts_total")
+                   .Help("Upstream HTTP attempts by model, provider, outcome and status class.")
+                   .Register(*registry_);
+  ttfb_ = &prometheus::BuildHistogram()
+               .Name("rebound_upstream_ttfb_seconds")
+               .Help("Time from sending an upstream request to its first body byte.")
+               .Register(*registry_);
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("rebound_upstream_duration_seconds")
+                   .Help("Time from sending an upstream request to the end of its answer.")
+                   .Register(*registry_);
+  overhead_ = &prometheus::BuildHistogram()
+                   .Name("rebound_gateway_overhead_seconds")
+                   .Help("Time a call spent in the gateway itself: not waiting on upstreams "
+                         "or backoff.")
+                   .Register(*registry_)
+                   .Add({}, OverheadBuckets());
+  malformed_events_ = &prometheus::BuildCounter()
+                           .Name("rebound_sse_malformed_events_total")
+                           .Help("Upstream SSE events dropped because their JSON did not parse.")
+                           .Register(*registry_);
+  config_loads_ = &prometheus::BuildCounter()
+                       .Name("rebound_config_loads_total")
+                       .Help("Configuration loads and reloads by result.")
+                       .Register(*registry_);
+  in_flight_ = &prometheus::BuildGauge()
+                    .Name("rebound_in_flight_requests")
+                    .Help("Gateway calls currently being served.")
+                    .Register(*registry_)
+                    .Add({});
+  prometheus::BuildGauge()
+      .Name("rebound_build_info")
+      .Help("Always 1; the version label says which build runs.")
+      .Register(*registry_)
+      .Add({{"version", REBOUND_VERSION}})
+      .Set(1);
+}
+
+void Metrics::RecordRequest(std::string_view model, std::string_view outcome) {
+  requests_->Add({{"model", std::string(model)}, {"outcome", std::string(outcome)}}).Increment();
+}
+
+void Metrics::RecordAttempt(std::string_view model, std::string_view provider,
+                            std::string_view outcome, std::string_view status_class,
+                            double ttfb_seconds, double duration_seconds) {
+  attempts_
+      ->Add({{"model", std::string(model)},
+             {"provider", std::string(provider)},
+             {"outcome", std::string(outcome)},
+             {"status_class", std::string(status_class)}})
+      .Increment();
+  if (ttfb_seconds > 0) {
+    ttfb_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(ttfb_seconds);
+  }
+  duration_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(duration_seconds);
+}
+
+void Metrics::RecordOverhead(double seconds) { overhead_->Observe(seconds); }
+
+void Metrics::RecordMalformedEvent(std::string_view model) {
+  malformed_events_->Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::RecordConfigLoad(bool ok) {
+  config_loads_->Add({{"result", ok ? "ok" : "rejected"}}).Increment();
+}
+
+}  // namespace rebound

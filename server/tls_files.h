@@ -1,0 +1,22 @@
+// gRPC server credentials from the configured certificate files.
+#ifndef REBOUND_SERVER_TLS_FILES_H_
+#define REBOUND_SERVER_TLS_FILES_H_
+
+#include <memory>
+
+#include <grpcpp/security/server_credentials.h>
+
+#include "absl/status/statusor.h"
+#include "policy/config.h"
+
+namespace rebound {
+
+// Insecure credentials when no certificate is configured; TLS (with client
+// certificates required when client_ca_file is set) otherwise. Unreadable
+// files are an error naming the file.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsFiles& tls);
+
+}  // namespace rebound
+
+#endif  // REBOUND_SERVER_TLS_FILES_H_

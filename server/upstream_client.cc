@@ -1,0 +1,396 @@
+#include "server/upstream_client.h"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace rebound {
+
+struct UpstreamClient::Transfer {
+  TransferId id = 0;
+  UpstreamClient* client = nullptr;
+  CURL* easy = nullptr;
+  TransferHandler* handler = nullptr;
+  UpstreamRequest request;
+  curl_slist* header_list = nullptr;
+
+  int http_status = 0;
+  HttpHeaders response_headers;
+  bool headers_delivered = false;
+  bool first_byte_seen = false;
+  bool paused = false;
+  bool aborted_by_handler = false;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  MonoTime last_activity = 0;
+  EventLoop::TimerId first_byte_timer = 0;
+  EventLoop::TimerId idle_timer = 0;
+  EventLoop::TimerId total_timer = 0;
+};
+
+
+namespace {
+
+// curl_global_init must run once before any thread uses curl.
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+TransferResult ResultFromCurlCode(CURLcode code, const char* error_buffer) {
+  TransferResult r;
+  if (code == CURLE_OK) return r;
+  r.kind = TransferResult::Kind::kTransportError;
+  r.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_COULDNT_CONNECT: r.error_type = "connection_refused"; break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: r.error_type = "dns_failure"; break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR: r.error_type = "connection_reset"; break;
+    case CURLE_GOT_NOTHING: r.error_type = "empty_reply"; break;
+    case CURLE_PARTIAL_FILE: r.error_type = "incomplete_body"; break;
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: r.error_type = "http2_error"; break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE: r.error_type = "tls_error"; break;
+    case CURLE_OPERATION_TIMEDOUT:
+      // Only the connect timeout is left to curl; the others are loop timers.
+      r.kind = TransferResult::Kind::kTimeout;
+      r.timeout_kind = TimeoutKind::kConnect;
+      r.error_type = "timeout_connect";
+      break;
+    default: r.error_type = "transport_error"; break;
+  }
+  return r;
+}
+
+}  // namespace
+
+UpstreamClient::UpstreamClient(EventLoop* loop, Options options)
+    : loop_(loop), options_(options) {
+  static CurlGlobal global;
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &UpstreamClient::OnSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &UpstreamClient::OnCurlTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  // Keep enough idle connections around that steady load never reconnects.
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 4L * options_.max_connections_per_provider);
+}
+
+UpstreamClient::~UpstreamClient() {
+  while (!transfers_.empty()) Cancel(transfers_.begin()->first);
+  for (void* easy : idle_easy_) curl_easy_cleanup(static_cast<CURL*>(easy));
+  if (curl_timer_ != 0) loop_->CancelTimer(curl_timer_);
+  curl_multi_cleanup(multi_);
+}
+
+void* UpstreamClient::AcquireEasy() {
+  if (!idle_easy_.empty()) {
+    CURL* easy = static_cast<CURL*>(idle_easy_.back());
+    idle_easy_.pop_back();
+    curl_easy_reset(easy);
+    return easy;
+  }
+  return curl_easy_init();
+}
+
+UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
+                                                 TransferHandler* handler) {
+  TransferId id = next_id_++;
+  int& active = active_per_pool_[request.pool_key];
+  if (active >= options_.max_connections_per_provider) {
+    loop_->Post([handler, limit = options_.max_connections_per_provider] {
+      TransferResult r;
+      r.kind = TransferResult::Kind::kOverloaded;
+      r.error = absl::StrCat("provider connection limit (", limit, ") reached");
+      r.error_type = "provider_overloaded";
+      handler->OnDone(r);
+    });
+    return id;
+  }
+  ++active;
+
+  auto t = std::make_unique<Transfer>();
+  t->id = id;
+  t->client = this;
+  t->handler = handler;
+  t->request = std::move(request);
+  t->easy = static_cast<CURL*>(AcquireEasy());
+  CURL* easy = t->easy;
+
+  // Suppress curl's own defaults that would change what the provider sees.
+  t->header_list = curl_slist_append(t->header_list, "Expect:");
+  bool has_content_type = false;
+  for (const auto& [name, value] : t->request.headers) {
+    if (EqualsIgnoreCase(name, "content-type")) has_content_type = true;
+    std::string line = value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
+    t->header_list = curl_slist_append(t->header_list, line.c_str());
+  }
+  if (!has_content_type) {
+    t->header_list = curl_slist_append(t->header_list, "Content-Type: application/json");
+  }
+
+  curl_easy_setopt(easy, CURLOPT_URL, t->request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->request.body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(t->request.body.size()));
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(t->request.timeouts.connect_ms));
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &UpstreamClient::OnHeaderLine);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &UpstreamClient::OnWrite);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+  // Providers are chosen by configuration, never by a redirect.
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+
+  const Timeouts& to = t->request.timeouts;
+  t->first_byte_timer = loop_->AddTimerAfter(
+      absl::Milliseconds(to.first_byte_ms),
+      [this, id, ms = to.first_byte_ms] { OnTimeout(id, TimeoutKind::kFirstByte, ms); });
+  if (to.total_ms) {
+    t->total_timer = loop_->AddTimerAfter(
+        absl::Milliseconds(*to.total_ms),
+        [this, id, ms = *to.total_ms] { OnTimeout(id, TimeoutKind::kTotal, ms); });
+  }
+
+  Transfer* raw = t.get();
+  transfers_.emplace(id, std::move(t));
+  curl_multi_add_handle(multi_, raw->easy);
+  return id;
+}
+
+void UpstreamClient::Cancel(TransferId id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  Release(it->second.get());
+  transfers_.erase(it);
+}
+
+void UpstreamClient::Pause(TransferId id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end() || it->second->paused) return;
+  Transfer* t = it->second.get();
+  // OnWrite answers CURL_WRITEFUNC_PAUSE from now on; that is safe even when
+  // Pause() is called from inside a body callback.
+  t->paused = true;
+  if (t->idle_timer != 0) {
+    loop_->CancelTimer(t->idle_timer);
+    t->idle_timer = 0;
+  }
+}
+
+void UpstreamClient::Resume(TransferId id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end() || !it->second->paused) return;
+  Transfer* t = it->second.get();
+  t->paused = false;
+  t->last_activity = MonoNow();
+  if (t->first_byte_seen) ArmIdleTimer(t);
+  curl_easy_pause(t->easy, CURLPAUSE_CONT);
+}
+
+void UpstreamClient::Release(Transfer* t) {
+  curl_multi_remove_handle(multi_, t->easy);
+  for (EventLoop::TimerId timer : {t->first_byte_timer, t->idle_timer, t->total_timer}) {
+    if (timer != 0) loop_->CancelTimer(timer);
+  }
+  curl_slist_free_all(t->header_list);
+  t->header_list = nullptr;
+  idle_easy_.push_back(t->easy);
+  auto pool = active_per_pool_.find(t->request.pool_key);
+  if (pool != active_per_pool_.end() && --pool->second <= 0) active_per_pool_.erase(pool);
+}
+
+void UpstreamClient::FinishTransfer(Transfer* t, TransferResult result) {
+  TransferHandler* handler = t->handler;
+  TransferId id = t->id;
+  Release(t);
+  transfers_.erase(id);  // destroys *t
+  handler->OnDone(result);
+}
+
+void UpstreamClient::OnTimeout(TransferId id, TimeoutKind kind, int64_t ms) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  Transfer* t = it->second.get();
+  if (kind == TimeoutKind::kFirstByte) t->first_byte_timer = 0;
+  if (kind == TimeoutKind::kTotal) t->total_timer = 0;
+  if (kind == TimeoutKind::kIdle) {
+    t->idle_timer = 0;
+    // The idle timer is re-armed lazily: bytes may have arrived since.
+    MonoTime quiet_until = t->last_activity + ms * 1'000'000;
+    if (MonoNow() < quiet_until) {
+      ArmIdleTimer(t);
+      return;
+    }
+  }
+  TransferResult r;
+  r.kind = TransferResult::Kind::kTimeout;
+  r.timeout_kind = kind;
+  r.timeout_ms = ms;
+  r.error = absl::StrCat(std::string(ToString(kind)), " timeout after ", ms, " ms");
+  r.error_type = absl::StrCat("timeout_", ms, "ms");
+  FinishTransfer(t, std::move(r));
+}
+
+void UpstreamClient::ArmIdleTimer(Transfer* t) {
+  int64_t ms = t->request.timeouts.idle_ms;
+  TransferId id = t->id;
+  t->idle_timer = loop_->AddTimer(t->last_activity + ms * 1'000'000,
+                                  [this, id, ms] { OnTimeout(id, TimeoutKind::kIdle, ms); });
+}
+
+size_t UpstreamClient::OnHeaderLine(char* data, size_t size, size_t n, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  std::string_view line(data, size * n);
+  if (line.substr(0, 5) == "HTTP/") {
+    // A new status line: an earlier 1xx block (if any) is discarded.
+    t->response_headers.clear();
+    size_t space = line.find(' ');
+    int status = 0;
+    if (space != std::string_view::npos && line.size() >= space + 4) {
+      std::from_chars(line.data() + space + 1, line.data() + space + 4, status);
+    }
+    t->http_status = status;
+    return size * n;
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) {
+    line.remove_suffix(1);
+  }
+  std::string_view trimmed = line;
+  if (trimmed.empty()) {
+    if (t->http_status >= 200 && !t->headers_delivered) {
+      t->headers_delivered = true;
+      t->handler->OnHeaders(t->http_status, std::move(t->response_headers));
+      t->response_headers.clear();
+    }
+    return size * n;
+  }
+  size_t colon = trimmed.find(':');
+  if (colon != std::string_view::npos) {
+    t->response_headers.emplace_back(
+        std::string(trimmed.substr(0, colon)),
+        std::string(trimmed.substr(trimmed.find_first_not_of(" \t", colon + 1) ==
+                                           std::string_view::npos
+                                       ? trimmed.size()
+                                       : trimmed.find_first_not_of(" \t", colon + 1))));
+  }
+  return size * n;
+}
+
+size_t UpstreamClient::OnWrite(char* data, size_t size, size_t n, void* userdata) {
+  auto* t = static_cast<Transfer*>(userdata);
+  if (t->paused) return CURL_WRITEFUNC_PAUSE;
+  UpstreamClient* self = t->client;
+  t->last_activity = MonoNow();
+  if (!t->first_byte_seen) {
+    t->first_byte_seen = true;
+    if (t->first_byte_timer != 0) {
+      self->loop_->CancelTimer(t->first_byte_timer);
+      t->first_byte_timer = 0;
+    }
+    self->ArmIdleTimer(t);
+  }
+  if (!t->headers_delivered) {
+    t->headers_delivered = true;
+    t->handler->OnHeaders(t->http_status, std::move(t->response_headers));
+  }
+  if (!t->handler->OnBody(std::string_view(data, size * n))) {
+    t->aborted_by_handler = true;
+    return 0;  // curl ends the transfer with CURLE_WRITE_ERROR
+  }
+  return size * n;
+}
+
+int UpstreamClient::OnSocket(void* /*easy*/, int fd, int what, void* client,
+                             void* /*socket_data*/) {
+  auto* self = static_cast<UpstreamClient*>(client);
+  if (what == CURL_POLL_REMOVE) {
+    self->loop_->UnwatchFd(fd);
+    return 0;
+  }
+  uint32_t events = 0;
+  if (what & CURL_POLL_IN) events |= EPOLLIN;
+  if (what & CURL_POLL_OUT) events |= EPOLLOUT;
+  self->loop_->WatchFd(fd, events, [self, fd](uint32_t ev) { self->DriveSocket(fd, ev); });
+  return 0;
+}
+
+int UpstreamClient::OnCurlTimer(void* /*multi*/, long timeout_ms, void* client) {
+  auto* self = static_cast<UpstreamClient*>(client);
+  if (self->curl_timer_ != 0) {
+    self->loop_->CancelTimer(self->curl_timer_);
+    self->curl_timer_ = 0;
+  }
+  if (timeout_ms >= 0) {
+    // curl must not be re-entered from its own callback: run on the loop.
+    self->curl_timer_ = self->loop_->AddTimerAfter(absl::Milliseconds(timeout_ms), [self] {
+      self->curl_timer_ = 0;
+      self->DriveTimeout();
+    });
+  }
+  return 0;
+}
+
+void UpstreamClient::DriveSocket(int fd, uint32_t epoll_events) {
+  int flags = 0;
+  if (epoll_events & EPOLLIN) flags |= CURL_CSELECT_IN;
+  if (epoll_events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+  if (epoll_events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+  int running = 0;
+  curl_multi_socket_action(multi_, fd, flags, &running);
+  CollectFinished();
+}
+
+void UpstreamClient::DriveTimeout() {
+  int running = 0;
+  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  CollectFinished();
+}
+
+void UpstreamClient::CollectFinished() {
+  int pending = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &pending)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (t == nullptr) continue;
+    TransferResult result;
+    if (t->aborted_by_handler) {
+      result.kind = TransferResult::Kind::kTooLarge;
+      result.error = "response rejected by the gateway (too large)";
+      result.error_type = "response_too_large";
+    } else {
+      result = ResultFromCurlCode(msg->data.result, t->error_buffer);
+      if (result.kind == TransferResult::Kind::kTimeout) {
+        result.timeout_ms = t->request.timeouts.connect_ms;
+        result.error_type = absl::StrCat("timeout_", result.timeout_ms, "ms");
+      }
+    }
+    if (result.kind == TransferResult::Kind::kCompleted && !t->headers_delivered) {
+      // A response without body bytes: deliver its headers now.
+      t->headers_delivered = true;
+      t->handler->OnHeaders(t->http_status, std::move(t->response_headers));
+    }
+    FinishTransfer(t, std::move(result));
+  }
+}
+
+}  // namespace rebound

@@ -1,0 +1,49 @@
+// Realistic provider payloads: OpenAI chat.completion / chat.completion.chunk
+// and Anthropic message / message stream events, plus the fake's error body.
+// Pure text builders; the caller decides timing and framing.
+#ifndef REBOUND_TESTS_FAKEPROVIDER_COMPLETION_BODIES_H_
+#define REBOUND_TESTS_FAKEPROVIDER_COMPLETION_BODIES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rebound::fake {
+
+enum class Api { kOpenAi, kAnthropic };
+
+// Anthropic for paths ending in "/messages" (query ignored), OpenAI for the rest.
+Api ApiForTarget(std::string_view target);
+
+struct Completion {
+  Api api = Api::kOpenAi;
+  std::string_view model;
+  uint64_t id = 0;
+  int64_t created_unix = 0;
+  int tokens = 5;
+  int prompt_tokens = 1;
+  int64_t pad_to_bytes = 0;  // non-stream only: grow the content to reach it
+  bool finished = true;      // false: no finish_reason / stop_reason / end marker
+};
+
+// Content token `index` (0-based) of every generated answer.
+std::string_view TokenText(int index);
+
+// The non-stream response body.
+std::string CompletionBody(const Completion& c);
+
+// The SSE events of a streamed answer, each complete with its terminating
+// blank line ("data: ...\n\n", or "event: ...\ndata: ...\n\n").
+std::vector<std::string> CompletionEvents(const Completion& c);
+
+// Replacement for an event whose JSON must not parse; keeps the event name
+// of an Anthropic event so that a client still tries to decode it.
+std::string MalformedEvent(std::string_view original_event);
+
+// {"error":{"message":"fake N","type":"fake_error","code":N}}
+std::string ErrorBody(int status);
+
+}  // namespace rebound::fake
+
+#endif  // REBOUND_TESTS_FAKEPROVIDER_COMPLETION_BODIES_H_

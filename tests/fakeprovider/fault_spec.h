@@ -1,0 +1,66 @@
+// The fault language of rebound-fakeprovider: what one response should do
+// wrong (or right). A spec is text such as "status=429;retry_after=2" and
+// comes from a request header, the control script, the model name or the
+// --default flag. Parsing is pure so that it is tested without sockets.
+#ifndef REBOUND_TESTS_FAKEPROVIDER_FAULT_SPEC_H_
+#define REBOUND_TESTS_FAKEPROVIDER_FAULT_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rebound::fake {
+
+// Upper bounds that keep a typo (or a hostile spec) from wedging the fake.
+inline constexpr int64_t kMaxDelayMs = 24 * 3600 * 1000;
+inline constexpr int kMaxTokens = 1'000'000;
+inline constexpr int64_t kMaxResponseBytes = 64 << 20;
+inline constexpr int kDefaultTokens = 5;
+
+// One parsed spec. Every field defaults to "behave like a healthy provider".
+struct FaultSpec {
+  // Response status; a non-2xx status answers with an error body.
+  std::optional<int> status;
+  // Literal response body (body= or body_b64=); replaces the generated one.
+  std::optional<std::string> body;
+
+  // Rate-limit signals, each written as a response header.
+  std::optional<std::string> retry_after;       // Retry-After, verbatim
+  std::optional<int64_t> retry_after_date_s;    // Retry-After as IMF-fixdate now + s
+  std::optional<int64_t> retry_after_ms;        // retry-after-ms
+  std::vector<std::pair<std::string, std::string>> headers;  // header=Name:Value
+
+  // Timing; all delays are event-loop timers in the fake.
+  int64_t delay_headers_ms = 0;
+  int64_t delay_first_token_ms = 0;
+  int64_t token_interval_ms = 0;
+
+  // Shape of a successful answer.
+  int tokens = kDefaultTokens;
+  int64_t response_bytes = 0;  // pad non-stream content to about this size
+
+  // Connection-level faults.
+  bool reset_before_headers = false;  // read the request, then RST
+  bool close_before_headers = false;  // read the request, then FIN (empty reply)
+  bool stall = false;                 // send nothing, keep the connection open
+  std::optional<int> stall_after_events;
+  std::optional<int> cut_after_events;
+  std::optional<int> malformed_event_at;  // 1-based
+  bool no_done = false;  // omit the stream's terminal marker
+  bool echo = false;     // answer with what was received
+};
+
+// Parses `text`: items separated by ';', each `key=value` or a bare flag.
+// Whitespace around keys and values is ignored; inside a value a backslash
+// escapes: "\;" ";", "\\" "\", "\n" LF, "\r" CR, "\t" TAB. An empty text
+// is a valid spec meaning "normal success". Errors name the offending item.
+absl::StatusOr<FaultSpec> ParseFaultSpec(std::string_view text);
+
+}  // namespace rebound::fake
+
+#endif  // REBOUND_TESTS_FAKEPROVIDER_FAULT_SPEC_H_

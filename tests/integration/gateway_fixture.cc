@@ -1,0 +1,63 @@
+#include "tests/integration/gateway_fixture.h"
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "server/http_types.h"
+
+namespace rebound::testing {
+
+absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(std::string_view config_yaml,
+                                                                      HeaderList env) {
+  std::unique_ptr<GatewayProcess> g(new GatewayProcess());
+  g->config_path_ = WriteTempFile("rebound.yaml", config_yaml);
+  SubprocessOptions options;
+  options.binary = BinaryPath("rebound-server");
+  options.args = {"--config", g->config_path_};
+  options.env = std::move(env);
+  auto process = Subprocess::Start(std::move(options));
+  if (!process.ok()) return process.status();
+  g->process_ = *std::move(process);
+  auto line = g->process_->WaitForLine("rebound-server ready", absl::Seconds(20));
+  if (!line.ok()) return line.status();
+  std::smatch m;
+  std::regex re("grpc=(\\S+) metrics=\\S+:(\\d+)");
+  if (!std::regex_search(*line, m, re)) {
+    return absl::InternalError(absl::StrCat("unexpected ready line: ", *line));
+  }
+  g->address_ = m[1];
+  g->metrics_port_ = std::stoi(m[2]);
+  auto client = client::GatewayClient::Create(g->address_, {});
+  if (!client.ok()) return client.status();
+  g->client_ = *std::move(client);
+  return g;
+}
+
+std::string GatewayProcess::ScrapeMetrics() {
+  HttpOptions options;
+  options.url = absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics");
+  return HttpFetch(options).body;
+}
+
+std::string ServerSection(std::string_view extra) {
+  return absl::StrCat("server:\n  listen: 127.0.0.1:0\n  metrics_listen: 127.0.0.1:0\n",
+                      std::string(extra));
+}
+
+v1::CompletionRequest ChatRequest(std::string_view model, bool stream) {
+  v1::CompletionRequest request;
+  request.set_model(std::string(model));
+  request.set_body(absl::StrCat(R"({"model":"placeholder","messages":[{"role":"user","content":"hi"}])",
+                                stream ? R"(,"stream":true})" : "}"));
+  return request;
+}
+
+std::string HeaderValue(const google::protobuf::RepeatedPtrField<v1::Header>& headers,
+                        std::string_view name) {
+  for (const v1::Header& h : headers) {
+    if (EqualsIgnoreCase(h.name(), name)) return h.value();
+  }
+  return "";
+}
+
+}  // namespace rebound::testing
