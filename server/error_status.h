@@ -12,6 +12,16 @@
 
 namespace rebound {
 
+// gRPC clients reject trailers above 8 KiB by default (and then lose the
+// real status), so a detail is kept under this size.
+inline constexpr size_t kMaxErrorDetailBytes = 6 << 10;
+
+// Shrinks `detail` to at most `max_bytes` serialized: the upstream body is
+// cut first (upstream_body_truncated set), then upstream headers dropped,
+// then the oldest attempt records. The status, reason and JSON stay.
+void ShrinkErrorDetail(v1::ErrorDetail* detail, size_t max_bytes = kMaxErrorDetailBytes);
+
+// Packs `detail` (shrunk to kMaxErrorDetailBytes) into the status.
 grpc::Status MakeErrorStatus(grpc::StatusCode code, const std::string& message,
                              const v1::ErrorDetail& detail);
 

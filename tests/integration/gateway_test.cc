@@ -551,3 +551,25 @@ TEST(GatewayConfigTest, InvalidConfigExitsOneAndNamesTheLines) {
 
 }  // namespace
 }  // namespace rebound::testing
+
+namespace rebound::testing {
+namespace {
+
+TEST_F(GatewayTest, PythonExampleClientWorksAgainstARealServer) {
+  StartGateway();
+  SubprocessOptions options;
+  options.binary = "/usr/bin/python3";
+  options.args = {std::string(REBOUND_SOURCE_DIR) + "/tests/python/example_client.py",
+                  "--addr", gateway_->address(), "--model", "openai/gpt-4o",
+                  "--expect-model", "openai/gpt-4o"};
+  options.env = {{"PYTHONPATH", REBOUND_PYTHON_STUBS_DIR}};
+  auto python = Subprocess::Start(options);
+  ASSERT_TRUE(python.ok()) << python.status();
+  int code = (*python)->Wait(absl::Seconds(60));
+  EXPECT_EQ(code, 0) << (*python)->Stdout() << (*python)->Stderr();
+  // Both the unary and the streaming call reached the provider.
+  EXPECT_EQ(primary_->RequestCount(), 2);
+}
+
+}  // namespace
+}  // namespace rebound::testing
