@@ -30,14 +30,14 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   if (c >= 0xC2 && c <= 0xDF) return cont(byte(1)) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
     const unsigned b1 = byte(1);
-    const bool ok1 = c == 0xE0 ? (b1 >= 0xA0 && b1 <= 0xBF)
+    const bool ok1 = c == 0xE0   ? (b1 >= 0xA0 && b1 <= 0xBF)
                      : c == 0xED ? (b1 >= 0x80 && b1 <= 0x9F)
                                  : cont(b1);
     return ok1 && cont(byte(2)) ? 3 : 0;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     const unsigned b1 = byte(1);
-    const bool ok1 = c == 0xF0 ? (b1 >= 0x90 && b1 <= 0xBF)
+    const bool ok1 = c == 0xF0   ? (b1 >= 0x90 && b1 <= 0xBF)
                      : c == 0xF4 ? (b1 >= 0x80 && b1 <= 0x8F)
                                  : cont(b1);
     return ok1 && cont(byte(2)) && cont(byte(3)) ? 4 : 0;
@@ -81,8 +81,8 @@ inline bool WordNeedsAttention(const char* p) {
   constexpr uint64_t kHigh = 0x8080808080808080ull;
   const auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
   const uint64_t below_space = (v - kOnes * 0x20) & ~v & kHigh;
-  return ((v & kHigh) | below_space | has_zero(v ^ (kOnes * '"')) |
-          has_zero(v ^ (kOnes * '\\'))) != 0;
+  return ((v & kHigh) | below_space | has_zero(v ^ (kOnes * '"')) | has_zero(v ^ (kOnes * '\\'))) !=
+         0;
 }
 
 constexpr bool IsHighSurrogate(int32_t u) { return u >= 0xD800 && u <= 0xDBFF; }

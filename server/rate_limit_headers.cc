@@ -97,8 +97,8 @@ struct CivilTime {
 
 // HH:MM:SS
 bool ReadTimeOfDay(Cursor* c, CivilTime* t) {
-  return c->Digits(2, &t->hour) && c->Literal(":") && c->Digits(2, &t->minute) &&
-         c->Literal(":") && c->Digits(2, &t->second);
+  return c->Digits(2, &t->hour) && c->Literal(":") && c->Digits(2, &t->minute) && c->Literal(":") &&
+         c->Digits(2, &t->second);
 }
 
 bool ReadMonth(Cursor* c, CivilTime* t) {
@@ -109,8 +109,9 @@ bool ReadMonth(Cursor* c, CivilTime* t) {
 }
 
 std::optional<absl::Time> ToTime(const CivilTime& t) {
-  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > DaysInMonth(t.year, t.month) ||
-      t.hour > 23 || t.minute > 59 || t.second > 60) {
+  if (t.month < 1 || t.month > 12 || t.day < 1 ||
+      t.day > DaysInMonth(t.year, static_cast<int>(t.month)) || t.hour > 23 || t.minute > 59 ||
+      t.second > 60) {
     return std::nullopt;
   }
   const int64_t days = DaysFromCivil(t.year, static_cast<int>(t.month), static_cast<int>(t.day));
@@ -177,9 +178,9 @@ bool IsAnthropicReset(const std::string& name) {
 int64_t DaysFromCivil(int64_t year, int month, int day) {
   year -= month <= 2 ? 1 : 0;
   const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t yoe = year - era * 400;                                  // [0, 399]
+  const int64_t yoe = year - era * 400;                                          // [0, 399]
   const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;  // [0, 365]
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             // [0, 146096]
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                     // [0, 146096]
   return era * 146097 + doe - 719468;
 }
 
@@ -195,9 +196,9 @@ std::optional<absl::Time> ParseHttpDate(std::string_view value, absl::Time now) 
   // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
   {
     Cursor c(value);
-    if (c.OneOf(kDayNames, &ignored) && c.Literal(", ") && c.Digits(2, &t.day) &&
-        c.Literal(" ") && ReadMonth(&c, &t) && c.Literal(" ") && c.Digits(4, &t.year) &&
-        c.Literal(" ") && ReadTimeOfDay(&c, &t) && c.Literal(" GMT") && c.AtEnd()) {
+    if (c.OneOf(kDayNames, &ignored) && c.Literal(", ") && c.Digits(2, &t.day) && c.Literal(" ") &&
+        ReadMonth(&c, &t) && c.Literal(" ") && c.Digits(4, &t.year) && c.Literal(" ") &&
+        ReadTimeOfDay(&c, &t) && c.Literal(" GMT") && c.AtEnd()) {
       return ToTime(t);
     }
   }

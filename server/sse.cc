@@ -37,7 +37,8 @@ class LineEndFinder {
 
   size_t Find(char c, size_t from) const {
     const void* hit = std::memchr(s_.data() + from, c, s_.size() - from);
-    return hit == nullptr ? s_.size() : static_cast<size_t>(static_cast<const char*>(hit) - s_.data());
+    return hit == nullptr ? s_.size()
+                          : static_cast<size_t>(static_cast<const char*>(hit) - s_.data());
   }
 
   std::string_view s_;
@@ -241,8 +242,7 @@ struct UsageMember {
 };
 
 // The members of a (valid) usage object, or false when there are too many.
-bool CollectMembers(std::string_view object,
-                    absl::InlinedVector<UsageMember, 8>* members) {
+bool CollectMembers(std::string_view object, absl::InlinedVector<UsageMember, 8>* members) {
   json::MemberReader reader(object);
   while (reader.Next()) {
     if (members->size() == kMaxMergedMembers) return false;

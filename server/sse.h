@@ -66,15 +66,15 @@ class SseParser {
   bool Exceeds(size_t pending_bytes);
 
   const size_t max_event_bytes_;
-  std::string line_;           // an unfinished line carried to the next chunk
-  std::string data_;           // data lines joined by '\n'
-  std::string event_;          // event type
-  std::string last_id_;        // last event ID (persists across events)
-  std::string bom_;            // leading bytes that may be a BOM
-  bool bom_done_ = false;      // the leading BOM check is over
-  bool skip_lf_ = false;       // the previous chunk ended in CR: drop a leading LF
-  bool has_data_ = false;      // the pending event has a data line
-  bool event_started_ = false; // a field line arrived since the last dispatch
+  std::string line_;            // an unfinished line carried to the next chunk
+  std::string data_;            // data lines joined by '\n'
+  std::string event_;           // event type
+  std::string last_id_;         // last event ID (persists across events)
+  std::string bom_;             // leading bytes that may be a BOM
+  bool bom_done_ = false;       // the leading BOM check is over
+  bool skip_lf_ = false;        // the previous chunk ended in CR: drop a leading LF
+  bool has_data_ = false;       // the pending event has a data line
+  bool event_started_ = false;  // a field line arrived since the last dispatch
   absl::Status error_;
 };
 

@@ -7,8 +7,8 @@
 namespace rebound::fake {
 namespace {
 
-constexpr std::string_view kTokens[] = {"Hello", " from", " the", " fake",
-                                        " provider", ",", " token", " by", " token", "."};
+constexpr std::string_view kTokens[] = {"Hello", " from",  " the", " fake",  " provider",
+                                        ",",     " token", " by",  " token", "."};
 constexpr std::string_view kFiller = "lorem ipsum dolor sit amet ";
 
 std::string Content(const Completion& c) {
@@ -34,24 +34,23 @@ std::string OpenAiBody(const Completion& c, std::string_view content) {
 }
 
 std::string AnthropicBody(const Completion& c, std::string_view content) {
-  return absl::StrCat(
-      R"({"id":"msg_fake_)", c.id, R"(","type":"message","role":"assistant","model":)",
-      Quoted(c.model), R"(,"content":[{"type":"text","text":)", Quoted(content),
-      R"(}],"stop_reason":)", c.finished ? R"("end_turn")" : "null",
-      R"(,"stop_sequence":null,"usage":{"input_tokens":)", c.prompt_tokens,
-      R"(,"output_tokens":)", c.tokens, "}}");
+  return absl::StrCat(R"({"id":"msg_fake_)", c.id,
+                      R"(","type":"message","role":"assistant","model":)", Quoted(c.model),
+                      R"(,"content":[{"type":"text","text":)", Quoted(content),
+                      R"(}],"stop_reason":)", c.finished ? R"("end_turn")" : "null",
+                      R"(,"stop_sequence":null,"usage":{"input_tokens":)", c.prompt_tokens,
+                      R"(,"output_tokens":)", c.tokens, "}}");
 }
 
 std::vector<std::string> OpenAiEvents(const Completion& c) {
   std::vector<std::string> events;
   events.reserve(c.tokens + 2);
-  std::string prefix =
-      absl::StrCat(R"(data: {"id":"chatcmpl-fake-)", c.id,
-                   R"(","object":"chat.completion.chunk","created":)", c.created_unix,
-                   R"(,"model":)", Quoted(c.model), R"(,"choices":[{"index":0,"delta":{)");
+  std::string prefix = absl::StrCat(
+      R"(data: {"id":"chatcmpl-fake-)", c.id, R"(","object":"chat.completion.chunk","created":)",
+      c.created_unix, R"(,"model":)", Quoted(c.model), R"(,"choices":[{"index":0,"delta":{)");
   for (int i = 0; i < c.tokens; ++i) {
-    events.push_back(absl::StrCat(prefix, i == 0 ? R"("role":"assistant",)" : "",
-                                  R"("content":)", Quoted(TokenText(i)),
+    events.push_back(absl::StrCat(prefix, i == 0 ? R"("role":"assistant",)" : "", R"("content":)",
+                                  Quoted(TokenText(i)),
                                   R"(},"logprobs":null,"finish_reason":null}]})", "\n\n"));
   }
   if (c.finished) {
@@ -68,8 +67,7 @@ std::vector<std::string> AnthropicEvents(const Completion& c) {
   std::vector<std::string> events;
   events.reserve(c.tokens + 5);
   events.push_back(absl::StrCat(
-      "event: message_start\n",
-      R"(data: {"type":"message_start","message":{"id":"msg_fake_)", c.id,
+      "event: message_start\n", R"(data: {"type":"message_start","message":{"id":"msg_fake_)", c.id,
       R"(","type":"message","role":"assistant","model":)", Quoted(c.model),
       R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":)",
       c.prompt_tokens, R"(,"output_tokens":1}}})", "\n\n"));
@@ -145,8 +143,8 @@ std::string MalformedEvent(std::string_view original_event) {
 }
 
 std::string ErrorBody(int status) {
-  return absl::StrCat(R"({"error":{"message":"fake )", status,
-                      R"(","type":"fake_error","code":)", status, "}}");
+  return absl::StrCat(R"({"error":{"message":"fake )", status, R"(","type":"fake_error","code":)",
+                      status, "}}");
 }
 
 }  // namespace rebound::fake

@@ -336,9 +336,7 @@ void EventLoop::RunSteps(Connection& conn) {
         conn.close_when_flushed = true;
         Flush(conn);
         return;
-      case ResponseStep::Kind::kReset:
-        CloseConnection(conn, /*reset=*/true);
-        return;
+      case ResponseStep::Kind::kReset: CloseConnection(conn, /*reset=*/true); return;
     }
   }
   conn.busy = false;

@@ -63,8 +63,7 @@ void BuildHead(const FaultSpec& spec, const ProviderRequest& request, const Answ
     return EqualsIgnoreCase(h.first, "content-type");
   });
   if (!custom_type) {
-    headers.emplace_back("Content-Type",
-                         answer.stream ? "text/event-stream" : "application/json");
+    headers.emplace_back("Content-Type", answer.stream ? "text/event-stream" : "application/json");
   }
   if (answer.stream) {
     headers.emplace_back("Transfer-Encoding", "chunked");
@@ -134,8 +133,7 @@ void BuildStream(const FaultSpec& spec, const Completion& completion, ResponsePl
 
 }  // namespace
 
-void BuildFaultResponse(const FaultSpec& spec, const ProviderRequest& request,
-                        ResponsePlan& plan) {
+void BuildFaultResponse(const FaultSpec& spec, const ProviderRequest& request, ResponsePlan& plan) {
   if (spec.reset_before_headers || spec.close_before_headers) {
     plan.Wait(spec.delay_headers_ms);
     if (spec.reset_before_headers) {

@@ -23,8 +23,7 @@ struct ProviderRequest {
 };
 
 // Fills `plan` with the answer to `request` under `spec`.
-void BuildFaultResponse(const FaultSpec& spec, const ProviderRequest& request,
-                        ResponsePlan& plan);
+void BuildFaultResponse(const FaultSpec& spec, const ProviderRequest& request, ResponsePlan& plan);
 
 }  // namespace rebound::fake
 

@@ -72,9 +72,9 @@ absl::StatusOr<std::string> Unescape(std::string_view raw) {
       case 'r': out.push_back('\r'); break;
       case 't': out.push_back('\t'); break;
       default:
-        return absl::InvalidArgumentError(
-            absl::StrCat("unknown escape '\\", absl::string_view(&raw[i], 1),
-                         "' (known: \\; \\\\ \\n \\r \\t)"));
+        return absl::InvalidArgumentError(absl::StrCat("unknown escape '\\",
+                                                       absl::string_view(&raw[i], 1),
+                                                       "' (known: \\; \\\\ \\n \\r \\t)"));
     }
   }
   return out;
@@ -240,8 +240,7 @@ absl::StatusOr<FaultSpec> ParseFaultSpec(std::string_view text) {
     if (absl::Status s = ApplyValue(raw.key, *std::move(value), spec); !s.ok()) return s;
   }
   if (spec.stall_after_events && spec.cut_after_events) {
-    return absl::InvalidArgumentError(
-        "stall_after_events and cut_after_events exclude each other");
+    return absl::InvalidArgumentError("stall_after_events and cut_after_events exclude each other");
   }
   return spec;
 }

@@ -30,9 +30,9 @@ struct FaultSpec {
   std::optional<std::string> body;
 
   // Rate-limit signals, each written as a response header.
-  std::optional<std::string> retry_after;       // Retry-After, verbatim
-  std::optional<int64_t> retry_after_date_s;    // Retry-After as IMF-fixdate now + s
-  std::optional<int64_t> retry_after_ms;        // retry-after-ms
+  std::optional<std::string> retry_after;                    // Retry-After, verbatim
+  std::optional<int64_t> retry_after_date_s;                 // Retry-After as IMF-fixdate now + s
+  std::optional<int64_t> retry_after_ms;                     // retry-after-ms
   std::vector<std::pair<std::string, std::string>> headers;  // header=Name:Value
 
   // Timing; all delays are event-loop timers in the fake.
@@ -51,8 +51,8 @@ struct FaultSpec {
   std::optional<int> stall_after_events;
   std::optional<int> cut_after_events;
   std::optional<int> malformed_event_at;  // 1-based
-  bool no_done = false;  // omit the stream's terminal marker
-  bool echo = false;     // answer with what was received
+  bool no_done = false;                   // omit the stream's terminal marker
+  bool echo = false;                      // answer with what was received
 };
 
 // Parses `text`: items separated by ';', each `key=value` or a bare flag.

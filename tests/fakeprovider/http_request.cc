@@ -52,8 +52,7 @@ std::optional<std::string_view> HttpRequest::FindHeader(std::string_view name) c
   return std::nullopt;
 }
 
-ParseResult ParseRequest(std::string_view buffer, const ParseLimits& limits,
-                         HttpRequest& request) {
+ParseResult ParseRequest(std::string_view buffer, const ParseLimits& limits, HttpRequest& request) {
   // RFC 9112 2.2: a server should ignore empty lines before a request line
   // (some clients send a stray CRLF after a body).
   size_t start = 0;

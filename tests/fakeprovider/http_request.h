@@ -45,8 +45,8 @@ enum class ParseStatus {
 struct ParseResult {
   ParseStatus status = ParseStatus::kIncomplete;
   size_t consumed = 0;
-  int error_status = 0;             // 400, 411, 413, 431, 505
-  std::string_view error_message;   // static text, for the error body
+  int error_status = 0;            // 400, 411, 413, 431, 505
+  std::string_view error_message;  // static text, for the error body
   // The head is complete, the body is not, and the client asked for
   // "Expect: 100-continue": it waits for an interim 100 before sending it.
   bool expects_continue = false;
@@ -54,8 +54,7 @@ struct ParseResult {
 
 // Parses the request at the start of `buffer` into `request` (whose header
 // vector is reused to avoid allocating per request).
-ParseResult ParseRequest(std::string_view buffer, const ParseLimits& limits,
-                         HttpRequest& request);
+ParseResult ParseRequest(std::string_view buffer, const ParseLimits& limits, HttpRequest& request);
 
 }  // namespace rebound::fake
 

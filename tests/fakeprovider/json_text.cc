@@ -61,8 +61,7 @@ class Scanner {
           AppendUtf8(out, *cp);
           break;
         }
-        default:
-          return std::nullopt;
+        default: return std::nullopt;
       }
     }
     return std::nullopt;

@@ -275,8 +275,8 @@ TEST_F(FakeProviderTest, AnthropicStreamEventSequence) {
     EXPECT_EQ(StringMember(data, "type"), names.back());
   }
   EXPECT_THAT(names, ElementsAre("message_start", "content_block_start", "content_block_delta",
-                                 "content_block_delta", "content_block_delta",
-                                 "content_block_stop", "message_delta", "message_stop"));
+                                 "content_block_delta", "content_block_delta", "content_block_stop",
+                                 "message_delta", "message_stop"));
   EXPECT_THAT(r.body, HasSubstr(R"("stop_reason":"end_turn")"));
 }
 
@@ -330,8 +330,7 @@ TEST_F(FakeProviderTest, StallAfterEventsKeepsTheConnectionSilent) {
 }
 
 TEST_F(FakeProviderTest, StallSendsNothingAtAll) {
-  HttpResult r =
-      PostWithFault("/v1/chat/completions", kChatBody, "stall", absl::Milliseconds(300));
+  HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, "stall", absl::Milliseconds(300));
   EXPECT_EQ(r.curl_code, CURLE_OPERATION_TIMEDOUT) << r.error;
   EXPECT_EQ(r.status, 0);
   EXPECT_TRUE(r.body.empty());
@@ -378,8 +377,7 @@ TEST_F(FakeProviderTest, ConcurrentDelaysDoNotSerialise) {
   absl::Time start = absl::Now();
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&, i] {
-      statuses[i] =
-          PostWithFault("/v1/chat/completions", kChatBody, "delay_headers_ms=300").status;
+      statuses[i] = PostWithFault("/v1/chat/completions", kChatBody, "delay_headers_ms=300").status;
     });
   }
   for (auto& t : threads) t.join();
@@ -412,8 +410,7 @@ TEST_F(FakeProviderTest, RetryAfterAsHttpDate) {
   std::string date = r.Header("retry-after").value_or("");
   absl::Time at;
   std::string error;
-  ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", date, absl::UTCTimeZone(), &at,
-                              &error))
+  ASSERT_TRUE(absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", date, absl::UTCTimeZone(), &at, &error))
       << date << ": " << error;
   EXPECT_GE(at, now + absl::Seconds(58));
   EXPECT_LE(at, now + absl::Seconds(62));
@@ -421,10 +418,10 @@ TEST_F(FakeProviderTest, RetryAfterAsHttpDate) {
 }
 
 TEST_F(FakeProviderTest, RetryAfterVerbatimAndMsAndRateLimitHeaders) {
-  HttpResult r = PostWithFault(
-      "/v1/chat/completions", kChatBody,
-      "status=429;retry_after=Wed, 21 Oct 2015 07:28:00 GMT;retry_after_ms=1500;"
-      "header=x-ratelimit-reset-requests:6m0s;header=X-Mixed-Case:Value");
+  HttpResult r =
+      PostWithFault("/v1/chat/completions", kChatBody,
+                    "status=429;retry_after=Wed, 21 Oct 2015 07:28:00 GMT;retry_after_ms=1500;"
+                    "header=x-ratelimit-reset-requests:6m0s;header=X-Mixed-Case:Value");
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.Header("retry-after"), "Wed, 21 Oct 2015 07:28:00 GMT");
   EXPECT_EQ(r.Header("retry-after-ms"), "1500");
@@ -474,8 +471,9 @@ TEST_F(FakeProviderTest, InvalidSpecsAnswer400SayingWhy) {
 
 TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   // Odd whitespace, key order, a nested "model", UTF-8 and escapes survive.
-  std::string body = "{ \"messages\" : [],\n\t\"model\":\"gpt-4o\", "
-                     "\"metadata\":{\"model\":\"x\"}, \"t\":\"caf\xc3\xa9 \\\"q\\\" \\u00e9\" }";
+  std::string body =
+      "{ \"messages\" : [],\n\t\"model\":\"gpt-4o\", "
+      "\"metadata\":{\"model\":\"x\"}, \"t\":\"caf\xc3\xa9 \\\"q\\\" \\u00e9\" }";
   HttpResult r = Post("/v1/chat/completions?beta=true", body,
                       {"x-fake-fault: echo", "X-Custom-Header: Some Value"});
   ASSERT_TRUE(r.ok()) << r.error;
@@ -511,8 +509,8 @@ TEST_F(FakeProviderTest, HeaderBeatsScriptWhichBeatsModel) {
 }
 
 TEST_F(FakeProviderTest, ModelFaultOnlyFromTopLevelModel) {
-  HttpResult r = Post("/v1/chat/completions",
-                      R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o"})");
+  HttpResult r =
+      Post("/v1/chat/completions", R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o"})");
   EXPECT_EQ(r.status, 200);
 }
 
@@ -529,13 +527,13 @@ TEST(FakeProviderDefaultTest, DefaultSpecAppliesWhenNothingElseDoes) {
                  .url = (*fake)->base_url() + "/v1/chat/completions",
                  .body = std::string(kChatBody),
                  .headers = {"x-fake-fault;"}});  // curl's syntax for an empty value
-  EXPECT_EQ(r.status, 200);  // an empty header spec means success
+  EXPECT_EQ(r.status, 200);                       // an empty header spec means success
 }
 
 TEST(FakeProviderDefaultTest, InvalidDefaultFailsAtStartup) {
-  absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
-      {.binary = BinaryPath("rebound-fakeprovider"),
-       .args = {"--listen", "127.0.0.1:0", "--default", "status=nope"}});
+  absl::StatusOr<std::unique_ptr<Subprocess>> p =
+      Subprocess::Start({.binary = BinaryPath("rebound-fakeprovider"),
+                         .args = {"--listen", "127.0.0.1:0", "--default", "status=nope"}});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ((*p)->Wait(absl::Seconds(5)), 2);
   EXPECT_THAT((*p)->Stderr(), HasSubstr("--default"));
@@ -583,10 +581,11 @@ TEST_F(FakeProviderTest, RecordsProviderRequestsExactly) {
 
 TEST_F(FakeProviderTest, ControlApiErrors) {
   EXPECT_EQ(HttpFetch({.url = fake_->base_url() + "/_fake/nope"}).status, 404);
-  EXPECT_EQ(HttpFetch({.method = "POST", .url = fake_->base_url() + "/_fake/requests",
-                       .body = std::string()})
-                .status,
-            405);
+  EXPECT_EQ(
+      HttpFetch(
+          {.method = "POST", .url = fake_->base_url() + "/_fake/requests", .body = std::string()})
+          .status,
+      405);
   EXPECT_EQ(fake_->RequestCount(), 0);
 }
 
@@ -613,11 +612,11 @@ TEST_F(FakeProviderTest, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 TEST_F(FakeProviderTest, MalformedInputGets400AndAClose) {
-  for (std::string_view bad : {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
-                               "GET / HTTP/1.1\r\nHost: a\nb\r\n\r\n",
-                               "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
-                               "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                               "GET / HTTP/1.1\r\n folded: x\r\n\r\n"}) {
+  for (std::string_view bad :
+       {"GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\nb\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET / HTTP/1.1\r\n folded: x\r\n\r\n"}) {
     std::string response = RawExchange(fake_->port(), bad);
     EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 400 ")) << bad << " -> " << response;
   }
@@ -655,9 +654,8 @@ TEST_F(FakeProviderTest, Http10ClosesAfterTheResponse) {
 // ---------------------------------------------------------------- process
 
 TEST_F(FakeProviderTest, SigtermExitsZeroPromptlyEvenWithStalledClients) {
-  std::thread stalled([&] {
-    PostWithFault("/v1/chat/completions", kChatBody, "stall", absl::Seconds(3));
-  });
+  std::thread stalled(
+      [&] { PostWithFault("/v1/chat/completions", kChatBody, "stall", absl::Seconds(3)); });
   absl::SleepFor(absl::Milliseconds(100));
   absl::Time start = absl::Now();
   fake_->process().Signal(SIGTERM);

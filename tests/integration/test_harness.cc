@@ -54,8 +54,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::string SanitizeForPath(std::string name) {
   for (char& c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' &&
-        c != '_') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
       c = '_';
     }
   }
@@ -69,14 +68,12 @@ std::string SanitizeForPath(std::string name) {
 std::string TestTempDir() {
   const char* root = std::getenv("TEST_TMPDIR");
   std::string test = "no_test";
-  if (const ::testing::TestInfo* info =
-          ::testing::UnitTest::GetInstance()->current_test_info()) {
+  if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
     test = absl::StrCat(info->test_suite_name(), ".", info->name());
   }
   std::filesystem::path dir =
-      std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") /
-      "rebound-tests" / absl::StrCat(program_invocation_short_name, "-", getpid()) /
-      SanitizeForPath(test);
+      std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") / "rebound-tests" /
+      absl::StrCat(program_invocation_short_name, "-", getpid()) / SanitizeForPath(test);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir.string();
@@ -98,9 +95,8 @@ std::string BinaryPath(std::string_view name) {
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(SubprocessOptions options) {
   std::unique_ptr<Subprocess> p(new Subprocess());
-  p->name_ = options.name.empty()
-                 ? std::filesystem::path(options.binary).filename().string()
-                 : options.name;
+  p->name_ = options.name.empty() ? std::filesystem::path(options.binary).filename().string()
+                                  : options.name;
   // Several starts under one name in one test (a restart) keep every output.
   std::string dir = TestTempDir();
   std::string base = (std::filesystem::path(dir) / p->name_).string();
@@ -254,8 +250,7 @@ absl::StatusOr<std::string> Subprocess::WaitForStderrLine(std::string_view regex
 }
 
 absl::StatusOr<std::string> Subprocess::WaitForLineIn(const std::string& path,
-                                                      std::string_view what,
-                                                      std::string_view regex,
+                                                      std::string_view what, std::string_view regex,
                                                       absl::Duration timeout) {
   std::regex re{std::string(regex)};
   absl::Time deadline = absl::Now() + timeout;
@@ -281,9 +276,8 @@ absl::StatusOr<std::string> Subprocess::WaitForLineIn(const std::string& path,
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          name_, " printed no line matching '", ToAbsl(regex), "' on ", ToAbsl(what),
-          " within ", absl::FormatDuration(timeout), "; stderr:\n",
-          Tail(Stderr(), kStderrTail)));
+          name_, " printed no line matching '", ToAbsl(regex), "' on ", ToAbsl(what), " within ",
+          absl::FormatDuration(timeout), "; stderr:\n", Tail(Stderr(), kStderrTail)));
     }
     absl::SleepFor(kPollInterval);
   }
@@ -453,8 +447,7 @@ bool FakeProvider::SetScript(const std::vector<std::string>& specs) {
 bool FakeProvider::ClearRequests() {
   HttpResult r = HttpFetch({.method = "DELETE", .url = base_url() + "/_fake/requests"});
   if (!r.ok() || r.status != 200) {
-    ADD_FAILURE() << "ClearRequests: "
-                  << (r.ok() ? absl::StrCat(r.status, " ", r.body) : r.error);
+    ADD_FAILURE() << "ClearRequests: " << (r.ok() ? absl::StrCat(r.status, " ", r.body) : r.error);
     return false;
   }
   return true;
@@ -538,8 +531,7 @@ absl::StatusOr<RecordedRequest> ParseRecordedRequest(std::string_view object) {
       } else {
         r.time = absl::FromUnixMicros(n);
       }
-    } else if (m.key == "method" || m.key == "path" || m.key == "body" ||
-               m.key == "body_b64") {
+    } else if (m.key == "method" || m.key == "path" || m.key == "body" || m.key == "body_b64") {
       absl::StatusOr<std::string> text = DecodeStringMember(m);
       if (!text.ok()) return fail(text.status());
       if (m.key == "method") r.method = *std::move(text);

@@ -34,10 +34,10 @@ std::string WriteTempFile(std::string_view name, std::string_view contents);
 std::string BinaryPath(std::string_view name);
 
 struct SubprocessOptions {
-  std::string binary{};           // path to execute
+  std::string binary{};             // path to execute
   std::vector<std::string> args{};  // without argv[0]
-  HeaderList env{};               // added to (or replacing in) this process's environment
-  std::string name{};             // names the output files; default: the binary's basename
+  HeaderList env{};                 // added to (or replacing in) this process's environment
+  std::string name{};               // names the output files; default: the binary's basename
 };
 
 // A child process whose stdout and stderr go to files in TestTempDir(). Not
@@ -133,7 +133,7 @@ absl::StatusOr<std::vector<RecordedRequest>> ParseRecordedRequests(std::string_v
 struct HttpOptions {
   std::string method = "GET";
   std::string url{};
-  std::optional<std::string> body{};  // sent as is (binary-safe)
+  std::optional<std::string> body{};   // sent as is (binary-safe)
   std::vector<std::string> headers{};  // "Name: value"
   absl::Duration timeout = absl::Seconds(10);
 };

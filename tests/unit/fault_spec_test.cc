@@ -61,7 +61,9 @@ TEST(FaultSpecTest, RetryAfterDateTakesSignedSeconds) {
   EXPECT_THAT(ErrorOf("retry_after_date=soon"), HasSubstr("retry_after_date"));
 }
 
-TEST(FaultSpecTest, RetryAfterMs) { EXPECT_EQ(ParseOk("retry_after_ms=1500").retry_after_ms, 1500); }
+TEST(FaultSpecTest, RetryAfterMs) {
+  EXPECT_EQ(ParseOk("retry_after_ms=1500").retry_after_ms, 1500);
+}
 
 TEST(FaultSpecTest, WhitespaceAroundItemsKeysAndValuesIsIgnored) {
   FaultSpec spec = ParseOk("  status = 429 ;  retry_after= 7 ; ");
@@ -69,9 +71,7 @@ TEST(FaultSpecTest, WhitespaceAroundItemsKeysAndValuesIsIgnored) {
   EXPECT_EQ(spec.retry_after, "7");
 }
 
-TEST(FaultSpecTest, EmptyItemsAreSkipped) {
-  EXPECT_EQ(ParseOk(";;status=500;;").status, 500);
-}
+TEST(FaultSpecTest, EmptyItemsAreSkipped) { EXPECT_EQ(ParseOk(";;status=500;;").status, 500); }
 
 TEST(FaultSpecTest, HeadersAreRepeatableAndKeepOrder) {
   FaultSpec spec = ParseOk(
@@ -93,9 +93,7 @@ TEST(FaultSpecTest, BodyUnescapesSemicolonBackslashAndNewline) {
   EXPECT_EQ(spec.body, "{\"a\":1;\"b\":\"c\\d\"}\n");
 }
 
-TEST(FaultSpecTest, BodyValueMayContainEquals) {
-  EXPECT_EQ(ParseOk("body=a=b").body, "a=b");
-}
+TEST(FaultSpecTest, BodyValueMayContainEquals) { EXPECT_EQ(ParseOk("body=a=b").body, "a=b"); }
 
 TEST(FaultSpecTest, BodyB64GivesExactBytes) {
   // "; \x00\xff" in base64.
@@ -204,7 +202,6 @@ TEST(ScriptTest, ErrorNamesTheLine) {
   EXPECT_THAT(std::string(script.status().message()), HasSubstr("script line 2"));
 }
 
-
 // ---------------------------------------------------------------- HTTP parsing
 
 ParseResult Parse(std::string_view bytes, HttpRequest& request, ParseLimits limits = {}) {
@@ -295,8 +292,7 @@ TEST(HttpRequestParseTest, MalformedRequestsAre400) {
   EXPECT_EQ(ErrorStatus(std::string("GET / HTTP/1.1\r\nA: \0\r\n\r\n", 24)), 400);
   EXPECT_EQ(ErrorStatus("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
   EXPECT_EQ(ErrorStatus("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorStatus("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-            400);
+  EXPECT_EQ(ErrorStatus("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"), 400);
 }
 
 TEST(HttpRequestParseTest, UnsupportedFramingAndLimits) {
@@ -304,12 +300,10 @@ TEST(HttpRequestParseTest, UnsupportedFramingAndLimits) {
   EXPECT_EQ(ErrorStatus("GET / HTTP/2.0\r\n\r\n"), 505);
   ParseLimits small{.max_header_bytes = 64, .max_body_bytes = 10};
   EXPECT_EQ(ErrorStatus("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", small), 413);
-  EXPECT_EQ(ErrorStatus(absl::StrCat("GET / HTTP/1.1\r\nA: ", std::string(100, 'a')), small),
-            431);
-  EXPECT_EQ(ErrorStatus(absl::StrCat("GET / HTTP/1.1\r\nA: ", std::string(100, 'a'),
-                                     "\r\n\r\n"),
-                        small),
-            431);
+  EXPECT_EQ(ErrorStatus(absl::StrCat("GET / HTTP/1.1\r\nA: ", std::string(100, 'a')), small), 431);
+  EXPECT_EQ(
+      ErrorStatus(absl::StrCat("GET / HTTP/1.1\r\nA: ", std::string(100, 'a'), "\r\n\r\n"), small),
+      431);
 }
 
 TEST(HttpRequestParseTest, NeverCrashesOnRandomInput) {
@@ -418,9 +412,9 @@ TEST_F(FaultResponseTest, ErrorsIgnoreStreamingAndCarryRetryHeaders) {
 }
 
 TEST(JsonTextTest, ScanFindsTopLevelMembersOnly) {
-  RequestFields f = ScanRequestFields(
-      R"( {"metadata":{"model":"inner","stream":true},"messages":[{"a":"}"}],)"
-      R"("model":"gpt-\u00e9\"x","stream":true} )");
+  RequestFields f =
+      ScanRequestFields(R"( {"metadata":{"model":"inner","stream":true},"messages":[{"a":"}"}],)"
+                        R"("model":"gpt-\u00e9\"x","stream":true} )");
   EXPECT_EQ(f.model, "gpt-\xc3\xa9\"x");
   EXPECT_TRUE(f.stream);
   EXPECT_FALSE(ScanRequestFields(R"({"stream":false,"model":1})").stream);

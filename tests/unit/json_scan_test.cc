@@ -25,9 +25,27 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 TEST(JsonValidateTest, AcceptsEveryKindOfValue) {
   for (std::string_view text : {
-           "null", "true", "false", "0", "-0", "7", "-12", "3.25", "-0.5", "1e10", "1E10",
-           "1e+10", "1e-10", "-1.5E-3", "123456789012345678901234567890", "\"\"", "\"abc\"",
-           "[]", "{}", "[1,\"a\",null,true,false,{},[]]", "{\"a\":{\"b\":[1,{\"c\":null}]}}",
+           "null",
+           "true",
+           "false",
+           "0",
+           "-0",
+           "7",
+           "-12",
+           "3.25",
+           "-0.5",
+           "1e10",
+           "1E10",
+           "1e+10",
+           "1e-10",
+           "-1.5E-3",
+           "123456789012345678901234567890",
+           "\"\"",
+           "\"abc\"",
+           "[]",
+           "{}",
+           "[1,\"a\",null,true,false,{},[]]",
+           "{\"a\":{\"b\":[1,{\"c\":null}]}}",
        }) {
     EXPECT_TRUE(Validate(text).ok()) << text << ": " << Validate(text);
   }
@@ -40,7 +58,9 @@ TEST(JsonValidateTest, AllowsTheFourWhitespaceCharactersEverywhere) {
 TEST(JsonValidateTest, RejectsOtherWhitespace) {
   EXPECT_FALSE(Validate("\v1").ok());
   EXPECT_FALSE(Validate("\f1").ok());
-  EXPECT_FALSE(Validate("[1,\xC2\xA0" "2]").ok());  // no-break space
+  EXPECT_FALSE(Validate("[1,\xC2\xA0"
+                        "2]")
+                   .ok());  // no-break space
 }
 
 TEST(JsonValidateTest, AcceptsAllEscapes) {
@@ -48,7 +68,8 @@ TEST(JsonValidateTest, AcceptsAllEscapes) {
 }
 
 TEST(JsonValidateTest, AcceptsRawUtf8OfEveryLength) {
-  EXPECT_TRUE(Validate("\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBF \xF4\x8F\xBF\xBF\"").ok());
+  EXPECT_TRUE(
+      Validate("\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBF \xF4\x8F\xBF\xBF\"").ok());
 }
 
 struct Bad {
@@ -78,8 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"{\"a\":1 \"b\":2}",
             "unexpected character '\"', expected ',' or '}' in object at byte 7"},
         Bad{"01", "leading zero in number at byte 0"},
-        Bad{"-01", "leading zero in number at byte 0"},
-        Bad{"-", "invalid number at byte 0"},
+        Bad{"-01", "leading zero in number at byte 0"}, Bad{"-", "invalid number at byte 0"},
         Bad{"-a", "invalid number at byte 0"},
         Bad{"1.", "expected a digit after the decimal point at byte 2"},
         Bad{"1.e5", "expected a digit after the decimal point at byte 2"},
@@ -89,8 +109,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"1e+", "expected a digit in the exponent at byte 3"},
         Bad{"NaN", "unexpected character 'N', expected a value at byte 0"},
         Bad{"Infinity", "unexpected character 'I', expected a value at byte 0"},
-        Bad{"tru", "invalid literal at byte 0"},
-        Bad{"nul", "invalid literal at byte 0"},
+        Bad{"tru", "invalid literal at byte 0"}, Bad{"nul", "invalid literal at byte 0"},
         Bad{"True", "unexpected character 'T', expected a value at byte 0"},
         Bad{"[truex]", "unexpected character 'x', expected ',' or ']' in array at byte 5"},
         Bad{"{} {}", "unexpected data after the JSON value at byte 3"},
@@ -274,7 +293,8 @@ TEST(JsonForEachMemberTest, EmptyObjectCallsNothing) {
 
 TEST(JsonForEachMemberTest, RejectsNonObjectsNamingWhatWasFound) {
   const auto no_calls = [](const Member&) { return true; };
-  EXPECT_EQ(Message(ForEachMember("[1]", no_calls)), "expected an object, found an array at byte 0");
+  EXPECT_EQ(Message(ForEachMember("[1]", no_calls)),
+            "expected an object, found an array at byte 0");
   EXPECT_EQ(Message(ForEachMember("  \"x\"", no_calls)),
             "expected an object, found a string at byte 2");
   EXPECT_EQ(Message(ForEachMember("12", no_calls)), "expected an object, found a number at byte 0");
@@ -383,8 +403,8 @@ TEST(JsonDecodeStringTest, KeepsRawUtf8AndPlainText) {
 
 TEST(JsonDecodeStringTest, RejectsInvalidStrings) {
   for (std::string_view bad :
-       {"", "abc", "\"abc", "\"a\"b\"", "\"a\" ", " \"a\"", "\"\\q\"", "\"\\ud800\"",
-        "\"\\udc00\"", "\"\\u00\"", "\"\x01\"", "\"\xC3\"", "'a'"}) {
+       {"", "abc", "\"abc", "\"a\"b\"", "\"a\" ", " \"a\"", "\"\\q\"", "\"\\ud800\"", "\"\\udc00\"",
+        "\"\\u00\"", "\"\x01\"", "\"\xC3\"", "'a'"}) {
     EXPECT_EQ(DecodeString(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -399,12 +419,16 @@ TEST(JsonEncodeStringTest, EscapesQuotesBackslashesAndControlCharacters) {
 
 TEST(JsonEncodeStringTest, KeepsUtf8SlashesAndPrintableAsciiAsIs) {
   EXPECT_EQ(EncodeString("openai/gpt-4o"), "\"openai/gpt-4o\"");
-  EXPECT_EQ(EncodeString("caf\xC3\xA9 \xF0\x9F\x98\x80 \x7F"), "\"caf\xC3\xA9 \xF0\x9F\x98\x80 \x7F\"");
+  EXPECT_EQ(EncodeString("caf\xC3\xA9 \xF0\x9F\x98\x80 \x7F"),
+            "\"caf\xC3\xA9 \xF0\x9F\x98\x80 \x7F\"");
   EXPECT_EQ(EncodeString(""), "\"\"");
 }
 
 TEST(JsonEncodeStringTest, ReplacesInvalidUtf8SoTheOutputIsAlwaysValidJson) {
-  EXPECT_EQ(EncodeString("a\xFF" "b"), "\"a\xEF\xBF\xBD" "b\"");
+  EXPECT_EQ(EncodeString("a\xFF"
+                         "b"),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
   EXPECT_EQ(EncodeString("\xC3"), "\"\xEF\xBF\xBD\"");
   EXPECT_EQ(EncodeString("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
 }

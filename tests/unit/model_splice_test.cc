@@ -49,9 +49,10 @@ TEST(SpliceTopLevelModelTest, NeverTouchesNestedModelKeys) {
       R"({"metadata":{"model":"keep-1"},"messages":[{"role":"user","content":"\"model\":\"keep-2\""},)"
       R"({"model":"keep-3"}],"tools":[[{"model":"keep-4"}]],"model":"old"})";
   const std::string out = Splice(body, "new");
-  EXPECT_EQ(out,
-            R"({"metadata":{"model":"keep-1"},"messages":[{"role":"user","content":"\"model\":\"keep-2\""},)"
-            R"({"model":"keep-3"}],"tools":[[{"model":"keep-4"}]],"model":"new"})");
+  EXPECT_EQ(
+      out,
+      R"({"metadata":{"model":"keep-1"},"messages":[{"role":"user","content":"\"model\":\"keep-2\""},)"
+      R"({"model":"keep-3"}],"tools":[[{"model":"keep-4"}]],"model":"new"})");
 }
 
 TEST(SpliceTopLevelModelTest, NestedModelOnlyMeansTheTopLevelMemberIsMissing) {

@@ -25,8 +25,7 @@ SseEvent Ev(std::string data, std::string event = "", std::string id = "") {
 }
 
 // Feeds `chunks` to a fresh parser; every Feed must succeed.
-std::vector<SseEvent> Parse(const std::vector<std::string_view>& chunks,
-                            bool* partial = nullptr) {
+std::vector<SseEvent> Parse(const std::vector<std::string_view>& chunks, bool* partial = nullptr) {
   SseParser parser;
   std::vector<SseEvent> events;
   for (std::string_view chunk : chunks) {
@@ -124,10 +123,17 @@ TEST(SseParserTest, PassesBytesThroughUnchanged) {
 }
 
 TEST(SseParserTest, SkipsALeadingByteOrderMarkEvenWhenSplit) {
-  EXPECT_THAT(ParseOne("\xEF\xBB\xBF" "data: a\n\n"), ElementsAre(Ev("a")));
-  EXPECT_THAT(Parse({"\xEF", "\xBB", "", "\xBF" "data: a\n\n"}), ElementsAre(Ev("a")));
+  EXPECT_THAT(ParseOne("\xEF\xBB\xBF"
+                       "data: a\n\n"),
+              ElementsAre(Ev("a")));
+  EXPECT_THAT(Parse({"\xEF", "\xBB", "",
+                     "\xBF"
+                     "data: a\n\n"}),
+              ElementsAre(Ev("a")));
   // A BOM later in the stream is ordinary content (here: an unknown field).
-  EXPECT_THAT(ParseOne("data: a\n\n\xEF\xBB\xBF" "data: b\n\n"), ElementsAre(Ev("a")));
+  EXPECT_THAT(ParseOne("data: a\n\n\xEF\xBB\xBF"
+                       "data: b\n\n"),
+              ElementsAre(Ev("a")));
 }
 
 TEST(SseParserTest, AnIncompleteBomPrefixIsContent) {
@@ -172,9 +178,8 @@ constexpr std::string_view kMixedStream =
     "data: [DONE]\r\n\r\n";
 
 std::vector<SseEvent> MixedStreamEvents() {
-  return {Ev("{\"type\":\"message_start\"}", "message_start", "1"),
-          Ev("first\n second", "", "1"), Ev("{\"text\":\"caf\xC3\xA9\"}", "delta", "1"),
-          Ev("", "", "1"), Ev("[DONE]", "", "1")};
+  return {Ev("{\"type\":\"message_start\"}", "message_start", "1"), Ev("first\n second", "", "1"),
+          Ev("{\"text\":\"caf\xC3\xA9\"}", "delta", "1"), Ev("", "", "1"), Ev("[DONE]", "", "1")};
 }
 
 TEST(SseParserSplitTest, WholeStreamParsesAsExpected) {
@@ -193,9 +198,9 @@ TEST(SseParserSplitTest, EveryTwoWaySplitGivesTheSameEvents) {
 TEST(SseParserSplitTest, EveryThreeWaySplitGivesTheSameEvents) {
   for (size_t i = 0; i <= kMixedStream.size(); ++i) {
     for (size_t j = i; j <= kMixedStream.size(); ++j) {
-      ASSERT_EQ(Parse({kMixedStream.substr(0, i), kMixedStream.substr(i, j - i),
-                       kMixedStream.substr(j)}),
-                MixedStreamEvents())
+      ASSERT_EQ(
+          Parse({kMixedStream.substr(0, i), kMixedStream.substr(i, j - i), kMixedStream.substr(j)}),
+          MixedStreamEvents())
           << "split at " << i << " and " << j;
     }
   }
@@ -326,8 +331,9 @@ SseEvent Data(std::string data) { return Ev(std::move(data)); }
 
 TEST(StreamTrackerOpenAiTest, ForwardsChunksWithoutMarkingTheEnd) {
   StreamTracker t(StreamDialect::kOpenAi);
-  EXPECT_EQ(t.Observe(Data(R"({"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]})")),
-            EventVerdict::kForward);
+  EXPECT_EQ(
+      t.Observe(Data(R"({"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]})")),
+      EventVerdict::kForward);
   EXPECT_FALSE(t.terminal_seen());
   EXPECT_EQ(t.malformed_count(), 0);
   EXPECT_EQ(t.usage_json(), "");
@@ -375,7 +381,8 @@ TEST(StreamTrackerOpenAiTest, AStreamWithoutDoneOrFinishReasonIsNotComplete) {
 
 TEST(StreamTrackerOpenAiTest, MalformedEventsAreDroppedAndCounted) {
   StreamTracker t(StreamDialect::kOpenAi);
-  EXPECT_EQ(t.Observe(Data(R"({"choices":[{"delta":{"content":"x"})")), EventVerdict::kDropMalformed);
+  EXPECT_EQ(t.Observe(Data(R"({"choices":[{"delta":{"content":"x"})")),
+            EventVerdict::kDropMalformed);
   EXPECT_EQ(t.Observe(Data("not json")), EventVerdict::kDropMalformed);
   EXPECT_EQ(t.Observe(Data("")), EventVerdict::kDropMalformed);
   EXPECT_EQ(t.Observe(Data("[DONE] ")), EventVerdict::kDropMalformed);
@@ -387,8 +394,9 @@ TEST(StreamTrackerOpenAiTest, MalformedEventsAreDroppedAndCounted) {
 
 TEST(StreamTrackerOpenAiTest, AMalformedEventNeverMarksTheEndOrSetsUsage) {
   StreamTracker t(StreamDialect::kOpenAi);
-  EXPECT_EQ(t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}],"usage":{"total_tokens":3}},)")),
-            EventVerdict::kDropMalformed);
+  EXPECT_EQ(
+      t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}],"usage":{"total_tokens":3}},)")),
+      EventVerdict::kDropMalformed);
   EXPECT_FALSE(t.terminal_seen());
   EXPECT_EQ(t.usage_json(), "");
 }
@@ -414,7 +422,8 @@ TEST(StreamTrackerOpenAiTest, KeepsTheLastNonNullUsageObjectVerbatim) {
   t.Observe(Data(R"({"choices":[],"usage":{"prompt_tokens":1}})"));
   t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}],"usage":null})"));
   EXPECT_EQ(t.usage_json(), R"({"prompt_tokens":1})");
-  t.Observe(Data(R"({"choices":[],"usage": {"prompt_tokens":9, "completion_tokens":12,"total_tokens":21} })"));
+  t.Observe(Data(
+      R"({"choices":[],"usage": {"prompt_tokens":9, "completion_tokens":12,"total_tokens":21} })"));
   EXPECT_EQ(t.usage_json(), R"({"prompt_tokens":9, "completion_tokens":12,"total_tokens":21})");
   t.Observe(Data(R"({"usage":7})"));  // not an object: ignored
   EXPECT_EQ(t.usage_json(), R"({"prompt_tokens":9, "completion_tokens":12,"total_tokens":21})");
@@ -482,11 +491,14 @@ TEST(StreamTrackerAnthropicTest, MergesStartUsageWithTheDeltaUsage) {
 
 TEST(StreamTrackerAnthropicTest, DeltaMembersOverrideInPlaceAndNewOnesAreAppended) {
   StreamTracker t(StreamDialect::kAnthropic);
-  t.Observe(Ev(R"({"type":"message_start","message":{"usage":{"input_tokens":25,"cache_read_input_tokens":0,"output_tokens":1}}})"));
+  t.Observe(Ev(
+      R"({"type":"message_start","message":{"usage":{"input_tokens":25,"cache_read_input_tokens":0,"output_tokens":1}}})"));
   t.Observe(Ev(R"({"type":"message_delta","usage":{"output_tokens":3}})"));
-  t.Observe(Ev(R"({"type":"message_delta","usage":{"output_tokens":15,"cache_read_input_tokens":7,"server_tool_use":{"web_search_requests":1}}})"));
-  EXPECT_EQ(t.usage_json(),
-            R"({"input_tokens":25,"cache_read_input_tokens":7,"output_tokens":15,"server_tool_use":{"web_search_requests":1}})");
+  t.Observe(Ev(
+      R"({"type":"message_delta","usage":{"output_tokens":15,"cache_read_input_tokens":7,"server_tool_use":{"web_search_requests":1}}})"));
+  EXPECT_EQ(
+      t.usage_json(),
+      R"({"input_tokens":25,"cache_read_input_tokens":7,"output_tokens":15,"server_tool_use":{"web_search_requests":1}})");
 }
 
 TEST(StreamTrackerAnthropicTest, EitherUsageAloneIsUsedAsIs) {
@@ -547,9 +559,10 @@ TEST(StreamTrackerAnthropicTest, AStreamCutAfterMessageDeltaIsNotComplete) {
 
 TEST(StreamTrackerAnthropicTest, AnErrorEventDoesNotEndTheStream) {
   StreamTracker t(StreamDialect::kAnthropic);
-  EXPECT_EQ(t.Observe(Ev(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
-                         "error")),
-            EventVerdict::kForward);
+  EXPECT_EQ(
+      t.Observe(Ev(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
+                   "error")),
+      EventVerdict::kForward);
   EXPECT_FALSE(t.terminal_seen());
 }
 
@@ -575,7 +588,8 @@ TEST(StreamTrackerAnthropicTest, EveryProperPrefixOfAnEventIsMalformed) {
 
 TEST(StreamTrackerAnthropicTest, EndToEndWithTheParserAtEverySplitPoint) {
   std::string wire;
-  for (const SseEvent& e : AnthropicStream()) wire += "event: " + e.event + "\ndata: " + e.data + "\n\n";
+  for (const SseEvent& e : AnthropicStream())
+    wire += "event: " + e.event + "\ndata: " + e.data + "\n\n";
   for (size_t i = 0; i <= wire.size(); i += 7) {
     SseParser parser;
     StreamTracker t(StreamDialect::kAnthropic);

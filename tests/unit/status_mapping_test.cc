@@ -27,8 +27,8 @@ TEST(GrpcCodeForHttpStatusTest, NamedClientErrors) {
 }
 
 TEST(GrpcCodeForHttpStatusTest, OtherClientErrorsAreFailedPrecondition) {
-  for (int s : {405, 406, 407, 410, 411, 412, 414, 415, 416, 417, 418, 421, 423, 424, 425, 426,
-                428, 431, 451, 498}) {
+  for (int s : {405, 406, 407, 410, 411, 412, 414, 415, 416, 417,
+                418, 421, 423, 424, 425, 426, 428, 431, 451, 498}) {
     EXPECT_EQ(GrpcCodeForHttpStatus(s), Code::kFailedPrecondition) << s;
   }
 }
@@ -39,7 +39,8 @@ TEST(GrpcCodeForHttpStatusTest, EveryServerErrorIncluding529IsUnavailable) {
 }
 
 TEST(GrpcCodeForHttpStatusTest, InformationalRedirectsAndOutOfRangeAreUnknown) {
-  for (int s : {-1, 0, 99, 100, 101, 103, 199, 300, 301, 304, 307, 399, 600, 999, 1000, 2147483647}) {
+  for (int s :
+       {-1, 0, 99, 100, 101, 103, 199, 300, 301, 304, 307, 399, 600, 999, 1000, 2147483647}) {
     EXPECT_EQ(GrpcCodeForHttpStatus(s), Code::kUnknown) << s;
   }
 }
