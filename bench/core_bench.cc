@@ -6,8 +6,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "policy/config_loader.h"
+#include "server/block_table.h"
+#include "server/latency_tracker.h"
 #include "server/model_splice.h"
+#include "server/retry_state.h"
 #include "server/sse.h"
 
 namespace rebound {
@@ -95,6 +100,74 @@ void BM_SseParserAndTracker(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 100));
 }
 BENCHMARK(BM_SseParserAndTracker);
+
+// One retry decision as a request makes it: a RetryState is built, Begin
+// picks the primary, the primary answers 429 and OnAttemptDone fails over to
+// the secondary (P429 of SCENARIOS.md). The process-wide table holds 100
+// unrelated blocks, so the block lookups are not of an empty table. With
+// Arg(1) the 429 carries "Retry-After: 30", adding the header parse and a
+// merge into the global table.
+void BM_RetryStateFailover429(benchmark::State& state) {
+  LoadResult loaded = LoadConfigFromString(R"(model_providers:
+  - model: openai/gpt-4o
+    base_url: http://127.0.0.1:1
+    access_key: key-primary
+    default: true
+    retry_policy:
+      fallback_models: [anthropic/claude-3-5-sonnet]
+      default_strategy: different_provider
+      default_max_attempts: 2
+      on_status_codes:
+        - codes: [429]
+          strategy: different_provider
+          max_attempts: 2
+  - model: anthropic/claude-3-5-sonnet
+    base_url: http://127.0.0.1:2
+    access_key: key-secondary
+    provider_interface: openai
+  - model: mistral/mistral-large
+    base_url: http://127.0.0.1:3
+    access_key: key-tertiary
+)",
+                                           "bench.yaml", [](std::string_view) {
+                                             return std::optional<std::string>();
+                                           });
+  if (!loaded.ok()) {
+    state.SkipWithError("config did not load");
+    return;
+  }
+  const Config* config = loaded.config.get();
+  const ModelProvider* primary = config->Find("openai/gpt-4o");
+  const bool with_retry_after = state.range(0) != 0;
+  BlockTable blocks;
+  LatencyTracker latency;
+  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  for (int i = 0; i < 100; ++i) {
+    blocks.Merge(BlockKey::Model("other/m" + std::to_string(i)), BlockKind::kRetryAfter,
+                 now + absl::Hours(1));
+  }
+  AttemptResult failure;
+  failure.kind = AttemptResult::Kind::kHttpError;
+  failure.target = primary;
+  failure.http_status = 429;
+  failure.error_type = "http_429";
+  failure.headers = {{"content-type", "application/json"}, {"x-request-id", "req-1"}};
+  if (with_retry_after) failure.headers.emplace_back("retry-after", "30");
+  for (auto _ : state) {
+    RetryState::Options options;
+    options.global_blocks = &blocks;
+    options.latency = &latency;
+    options.random = [] { return 0.5; };
+    RetryState retry(config, primary, std::move(options));
+    benchmark::DoNotOptimize(retry.Begin(now));
+    Decision next = retry.OnAttemptDone(failure, now);
+    benchmark::DoNotOptimize(next.target);
+    if (with_retry_after) blocks.Remove(BlockKey::Model("openai/gpt-4o"));
+    now += absl::Microseconds(1);
+  }
+  state.SetLabel(with_retry_after ? "429 with Retry-After, block merged" : "429, no header");
+}
+BENCHMARK(BM_RetryStateFailover429)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace rebound

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -200,6 +202,55 @@ void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Confi
            "is a plano section that rebound does not support; it is ignored");
 }
 
+// Where each document of a YAML stream starts. Only the starts matter, so
+// every other event is dropped.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct DocumentScan {
+  int second_document_line = 0;  // 1-based; 0 when there is one document
+  int stray_token_line = 0;       // 1-based; 0 when the stream is sound
+};
+
+// yaml-cpp 0.7's LoadAll never returns on a stray flow token at the top
+// level (a lone ","): each HandleNextDocument call reports a new, empty
+// document at the same position, and LoadAll allocates until the process
+// dies. So the documents are counted here with a bounded loop, and a
+// document that starts where the previous one did is reported as the stray
+// token it is. Throws YAML::Exception on syntax errors, like Load.
+DocumentScan ScanDocuments(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  for (int i = 0; i < 3 && parser.HandleNextDocument(handler); ++i) {
+  }
+  DocumentScan scan;
+  const std::vector<YAML::Mark>& starts = handler.starts;
+  for (size_t i = 1; i < starts.size(); ++i) {
+    if (starts[i].pos == starts[i - 1].pos) {
+      scan.stray_token_line = starts[i].line + 1;
+      return scan;
+    }
+  }
+  if (starts.size() > 1) scan.second_document_line = starts[1].line + 1;
+  return scan;
+}
+
 }  // namespace
 
 EnvLookup ProcessEnv() {
@@ -225,13 +276,17 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
   // yaml-cpp reports syntax errors, and a few others (nesting too deep), by
   // throwing; the loader's contract is errors as values, so nothing escapes.
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
-      reporter.Error(static_cast<int>(documents[1].Mark().line) + 1, "",
+    std::string text(yaml);
+    DocumentScan scan = ScanDocuments(text);
+    if (scan.stray_token_line > 0) {
+      reporter.Error(scan.stray_token_line, "",
+                     "invalid YAML: unexpected token where a document or value should start");
+    } else if (scan.second_document_line > 0) {
+      reporter.Error(scan.second_document_line, "",
                      "a configuration is one YAML document; this file holds more (---)");
     } else {
       YamlReader reader(&reporter);
-      ReadRoot(&reader, documents.empty() ? YAML::Node() : documents[0], env, config.get());
+      ReadRoot(&reader, YAML::Load(text), env, config.get());
     }
   } catch (const YAML::Exception& e) {
     reporter.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, "",

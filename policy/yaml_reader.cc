@@ -195,8 +195,10 @@ std::optional<bool> YamlReader::Bool(const Located& v) {
 
 MapFields::MapFields(YamlReader* reader, const Located& map)
     : reader_(reader), path_(map.path), line_(map.line) {
-  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  // By value: yaml-cpp's iterator yields a temporary pair, so a reference
+  // to it->first would dangle.
+  for (const auto& pair : map.node) {
+    const YAML::Node key = pair.first;
     int key_line = LineOfNode(key, map.line);
     if (!key.IsScalar()) {
       reader_->reporter().Error(key_line, path_, "keys must be plain names, got " + Describe(key));
@@ -211,7 +213,7 @@ MapFields::MapFields(YamlReader* reader, const Located& map)
           absl::StrCat("duplicate key; it is already set at line ", duplicate->key_line));
       continue;
     }
-    entries_.push_back(Entry{name, key_line, it->second});
+    entries_.push_back(Entry{name, key_line, pair.second});
   }
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/error_status.h"
+#include "server/log.h"
 #include "server/status_mapping.h"
 
 namespace rebound {
@@ -81,6 +82,15 @@ void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
   }
 }
 
+// The first `max` bytes of an error body for a log line, cut on a UTF-8
+// boundary. Error bodies are provider messages, never request bodies or keys.
+std::string SafePreview(std::string_view body, size_t max) {
+  if (body.size() <= max) return std::string(body);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(body.substr(0, cut)) + "...";
+}
+
 StreamDialect DialectFor(const ModelProvider& target) {
   return target.interface == ProviderInterface::kAnthropic ? StreamDialect::kAnthropic
                                                            : StreamDialect::kOpenAi;
@@ -108,8 +118,13 @@ struct Call::Attempt {
 };
 
 Call::Call(CallEnv env, std::shared_ptr<const Config> config,
-           const v1::CompletionRequest& request, bool streaming, CallOutput* output)
-    : env_(env), config_(std::move(config)), streaming_(streaming), output_(output) {
+           const v1::CompletionRequest& request, bool streaming, absl::Time deadline,
+           CallOutput* output)
+    : env_(env),
+      config_(std::move(config)),
+      streaming_(streaming),
+      output_(output),
+      deadline_(deadline) {
   started_ = MonoNow();
   body_ = request.body();
   caller_.path = request.path().empty() ? std::string(kDefaultPath) : request.path();
@@ -125,9 +140,18 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config,
   options.disable_retries = request.retry().disable_retries();
   options.max_attempts = static_cast<int>(request.retry().max_attempts());
   for (const std::string& id : request.retry().allowed_models()) {
-    options.allowed_models.push_back(config_->Find(id));  // null = unknown, checked in Start
+    const ModelProvider* allowed = config_->Find(id);
+    if (allowed == nullptr) unknown_allowed_model_ = true;
+    options.allowed_models.push_back(allowed);
   }
-  if (primary != nullptr) retry_.emplace(config_.get(), primary, std::move(options));
+  if (primary != nullptr) {
+    RetryState::Options retry_options;
+    retry_options.narrowing = std::move(options);
+    retry_options.global_blocks = env_.blocks;
+    retry_options.latency = env_.latency;
+    retry_options.deadline = deadline_;
+    retry_.emplace(config_.get(), primary, std::move(retry_options));
+  }
 }
 
 Call::~Call() = default;
@@ -148,6 +172,11 @@ void Call::Start() {
                         : "model is not configured; use one of the configured model ids "
                           "(provider/model)",
                     nullptr);
+    return;
+  }
+  if (unknown_allowed_model_) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                    "retry.allowed_models names a model that is not configured", nullptr);
     return;
   }
   if (caller_.request_id.empty()) {
@@ -179,8 +208,26 @@ void Call::ResumeUpstream() {
 }
 
 void Call::Execute(const Decision& decision) {
+  if (output_ == nullptr) return;
   switch (decision.kind) {
     case Decision::Kind::kAttempt: {
+      if (!retry_->attempts().empty()) {
+        const AttemptResult& last = retry_->attempts().back();
+        env_.metrics->RecordRetry(model_label_, last.target->model_id, decision.target->model_id,
+                                  absl::ToDoubleSeconds(decision.wait),
+                                  decision.block_wait > decision.backoff ? "retry_after"
+                                                                         : "backoff");
+        ResetStreamIfNeeded(decision);
+      } else if (decision.wait > absl::ZeroDuration()) {
+        env_.metrics->RecordWait(absl::ToDoubleSeconds(decision.wait), "retry_after");
+      }
+      if (LogEnabled(LogLevel::kInfo)) {
+        LogInfo("decision", {{"request_id", caller_.request_id},
+                             {"action", "attempt"},
+                             {"target", decision.target->model_id},
+                             {"attempt", std::to_string(retry_->attempts().size() + 1)},
+                             {"wait_ms", std::to_string(absl::ToInt64Milliseconds(decision.wait))}});
+      }
       if (decision.wait <= absl::ZeroDuration()) {
         StartAttempt(decision.target, absl::ZeroDuration());
         return;
@@ -200,11 +247,51 @@ void Call::Execute(const Decision& decision) {
     case Decision::Kind::kDeliver:
       Deliver();
       return;
-    case Decision::Kind::kExhausted:
-      // Filled in by the retry engine; until then every answer is delivered.
-      Deliver();
+    case Decision::Kind::kExhausted: {
+      env_.metrics->RecordExhausted(model_label_, ToString(decision.end_reason));
+      LogInfo("decision", {{"request_id", caller_.request_id},
+                           {"action", "exhausted"},
+                           {"reason", ToString(decision.end_reason)},
+                           {"attempts", std::to_string(retry_->attempts().size())},
+                           {"pushback_ms",
+                            std::to_string(absl::ToInt64Milliseconds(decision.pushback))}});
+      const AttemptResult* last =
+          retry_->attempts().empty() ? nullptr : &retry_->attempts().back();
+      bool stream_cut = last != nullptr && last->kind == AttemptResult::Kind::kStreamInterrupted;
+      FinishWithError(static_cast<grpc::StatusCode>(decision.code),
+                      stream_cut ? v1::ERROR_REASON_STREAM_INTERRUPTED
+                                 : v1::ERROR_REASON_RETRY_EXHAUSTED,
+                      decision.message, last, &decision);
       return;
+    }
   }
+}
+
+void Call::ResetStreamIfNeeded(const Decision& decision) {
+  // The caller saw events of the attempt that just failed: tell it to
+  // discard them before the next attempt streams from its beginning.
+  if (!streaming_ || attempt_ == nullptr || attempt_->events_forwarded == 0) return;
+  v1::StreamEvent reset;
+  reset.mutable_reset()->set_next_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
+  reset.mutable_reset()->set_reason(absl::StrCat(retry_->attempts().back().error_type, "; next: ",
+                                                 decision.target->model_id));
+  output_->Write(std::move(reset));
+}
+
+void Call::LogAttempt(const AttemptResult& r) const {
+  if (!LogEnabled(LogLevel::kInfo)) return;
+  LogInfo("attempt", {{"request_id", caller_.request_id},
+                      {"attempt", std::to_string(retry_->attempts().size())},
+                      {"model", r.target->model_id},
+                      {"outcome", OutcomeLabel(r.kind)},
+                      {"http_status", std::to_string(r.http_status)},
+                      {"error_type", r.error_type},
+                      {"ttfb_ms", std::to_string(absl::ToInt64Milliseconds(r.ttfb))},
+                      {"duration_ms", std::to_string(absl::ToInt64Milliseconds(r.duration))},
+                      {"error_preview",
+                       r.kind == AttemptResult::Kind::kHttpError && attempt_ != nullptr
+                           ? SafePreview(attempt_->body, 160)
+                           : std::string()}});
 }
 
 void Call::StartAttempt(const ModelProvider* target, absl::Duration waited) {
@@ -356,7 +443,9 @@ void Call::OnDone(const TransferResult& result) {
   if (output_ == nullptr) return;
   if (attempt_->sse) ForwardEvents();  // nothing is pending normally; keeps the invariant
   AttemptResult r = Classify(result);
-  Execute(retry_->OnAttemptDone(r, WallNow()));
+  Decision decision = retry_->OnAttemptDone(r, WallNow());
+  LogAttempt(retry_->attempts().back());
+  Execute(decision);
 }
 
 void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const {
@@ -462,10 +551,14 @@ void Call::FinishOk(v1::CompletionResponse response) {
 }
 
 void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
-                           const AttemptResult* last) {
+                           const AttemptResult* last, const Decision* exhausted) {
   v1::ErrorDetail detail;
   detail.set_reason(reason);
   detail.set_request_id(caller_.request_id);
+  if (exhausted != nullptr) {
+    detail.set_retry_exhausted_json(exhausted->exhausted_json);
+    detail.set_retry_pushback_ms(absl::ToInt64Milliseconds(exhausted->pushback));
+  }
   if (last != nullptr) {
     detail.set_upstream_http_status(last->http_status);
     CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());

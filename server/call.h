@@ -15,7 +15,9 @@
 
 #include "policy/config.h"
 #include "rebound/v1/gateway.pb.h"
+#include "server/block_table.h"
 #include "server/event_loop.h"
+#include "server/latency_tracker.h"
 #include "server/metrics.h"
 #include "server/retry_state.h"
 #include "server/sse.h"
@@ -44,13 +46,16 @@ struct CallEnv {
   EventLoop* loop = nullptr;
   UpstreamClient* upstream = nullptr;
   Metrics* metrics = nullptr;
+  BlockTable* blocks = nullptr;       // process-wide Retry-After and latency blocks
+  LatencyTracker* latency = nullptr;  // process-wide slow-answer counters
   int64_t max_body_bytes = 8 << 20;
 };
 
 class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
  public:
+  // `deadline` is the caller's gRPC deadline (InfiniteFuture when none).
   Call(CallEnv env, std::shared_ptr<const Config> config, const v1::CompletionRequest& request,
-       bool streaming, CallOutput* output);
+       bool streaming, absl::Time deadline, CallOutput* output);
   ~Call() override;
 
   // Validates the request and starts the first attempt.
@@ -69,12 +74,15 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   struct Attempt;
 
   void Execute(const Decision& decision);
+  void ResetStreamIfNeeded(const Decision& decision);
+  void LogAttempt(const AttemptResult& result) const;
   void StartAttempt(const ModelProvider* target, absl::Duration waited);
   void ForwardEvents();
   AttemptResult Classify(const TransferResult& transfer);
   void Deliver();
+  // `exhausted`: the retry engine's verdict (JSON, pushback), or null.
   void FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
-                       const AttemptResult* last);
+                       const AttemptResult* last, const Decision* exhausted = nullptr);
   void FinishOk(v1::CompletionResponse response);
   void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
                std::string_view outcome);
@@ -85,6 +93,8 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   bool streaming_;
   CallOutput* output_;  // null once the call has ended
   std::string model_label_ = "unknown";
+  absl::Time deadline_;
+  bool unknown_allowed_model_ = false;
 
   CallerRequest caller_;
   std::string body_;  // owned copy: the call may outlive the gRPC request

@@ -75,7 +75,15 @@ absl::Status GatewayServer::Start() {
     worker->loop.StartThread();
     workers_.push_back(std::move(worker));
   }
-  service_ = std::make_unique<GatewayService>(config_, &workers_, &metrics_);
+  blocks_.SetListener([this](const BlockKey& key, const Block& block) {
+    metrics_.RecordBlockCreated(ToString(block.kind), ToString(key.scope));
+    LogInfo("block", {{"key", key.ToString()},
+                      {"kind", ToString(block.kind)},
+                      {"until_ms_from_now",
+                       std::to_string(absl::ToInt64Milliseconds(block.until - absl::Now()))}});
+  });
+  service_ = std::make_unique<GatewayService>(config_, &workers_, &metrics_, &blocks_, &latency_);
+  workers_[0]->loop.Post([this] { SweepBlocks(); });
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(settings.tls);
@@ -106,6 +114,23 @@ absl::Status GatewayServer::Start() {
   LogInfo("server_started", {{"grpc", absl::StrCat(host, ":", port)},
                              {"providers", absl::StrCat(config_->providers.size())}});
   return absl::OkStatus();
+}
+
+void GatewayServer::SweepBlocks() {
+  absl::Time now = absl::Now();
+  blocks_.Sweep(now);
+  latency_.Sweep(now);
+  int counts[2][2] = {};  // [kind][scope]
+  for (const auto& [key, block] : blocks_.Snapshot(now)) {
+    ++counts[block.kind == BlockKind::kLatency][key.scope == BlockScope::kProvider];
+  }
+  for (BlockKind kind : {BlockKind::kRetryAfter, BlockKind::kLatency}) {
+    for (BlockScope scope : {BlockScope::kModel, BlockScope::kProvider}) {
+      metrics_.SetActiveBlocks(ToString(kind), ToString(scope),
+                               counts[kind == BlockKind::kLatency][scope == BlockScope::kProvider]);
+    }
+  }
+  workers_[0]->loop.AddTimerAfter(absl::Seconds(1), [this] { SweepBlocks(); });
 }
 
 void GatewayServer::Reload(const char* why) {

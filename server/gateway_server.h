@@ -40,10 +40,15 @@ class GatewayServer {
  private:
   void Reload(const char* why);
   void Drain();
+  // Every second on the first worker: sweeps expired blocks and publishes
+  // the active-block gauges.
+  void SweepBlocks();
 
   std::string config_path_;
   std::shared_ptr<const Config> config_;
   Metrics metrics_;
+  BlockTable blocks_;
+  LatencyTracker latency_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<std::unique_ptr<UpstreamWorker>> workers_;
   std::unique_ptr<GatewayService> service_;

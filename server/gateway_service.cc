@@ -157,8 +157,12 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
 
 GatewayService::GatewayService(std::shared_ptr<const Config> config,
                                std::vector<std::unique_ptr<UpstreamWorker>>* workers,
-                               Metrics* metrics)
-    : config_(std::move(config)), workers_(workers), metrics_(metrics) {}
+                               Metrics* metrics, BlockTable* blocks, LatencyTracker* latency)
+    : config_(std::move(config)),
+      workers_(workers),
+      metrics_(metrics),
+      blocks_(blocks),
+      latency_(latency) {}
 
 void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
   absl::MutexLock lock(&mu_);
@@ -176,8 +180,8 @@ void GatewayService::CallEnded() {
 }
 
 template <typename Reactor>
-void GatewayService::Dispatch(Reactor* reactor, const v1::CompletionRequest& request,
-                              bool streaming) {
+void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* context,
+                              const v1::CompletionRequest& request, bool streaming) {
   in_flight_.fetch_add(1);
   metrics_->in_flight().Increment();
   std::shared_ptr<const Config> config = this->config();
@@ -204,8 +208,13 @@ void GatewayService::Dispatch(Reactor* reactor, const v1::CompletionRequest& req
   }
   UpstreamWorker& worker =
       *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
-  CallEnv env{&worker.loop, worker.client.get(), metrics_, config->server.max_body_bytes};
-  auto call = std::make_shared<Call>(env, std::move(config), request, streaming, reactor);
+  CallEnv env{&worker.loop, worker.client.get(), metrics_, blocks_, latency_,
+              config->server.max_body_bytes};
+  absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                            ? absl::InfiniteFuture()
+                            : absl::FromChrono(context->deadline());
+  auto call =
+      std::make_shared<Call>(env, std::move(config), request, streaming, deadline, reactor);
   reactor->Bind(call, &worker.loop);
   worker.loop.Post([call = std::move(call)] { call->Start(); });
 }
@@ -214,14 +223,14 @@ grpc::ServerUnaryReactor* GatewayService::Complete(grpc::CallbackServerContext* 
                                                    const v1::CompletionRequest* request,
                                                    v1::CompletionResponse* response) {
   auto* reactor = new UnaryReactor(this, context, response);
-  Dispatch(reactor, *request, /*streaming=*/false);
+  Dispatch(reactor, context, *request, /*streaming=*/false);
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::StreamEvent>* GatewayService::StreamComplete(
     grpc::CallbackServerContext* context, const v1::CompletionRequest* request) {
   auto* reactor = new StreamReactor(this, context);
-  Dispatch(reactor, *request, /*streaming=*/true);
+  Dispatch(reactor, context, *request, /*streaming=*/true);
   return reactor;
 }
 

@@ -10,7 +10,9 @@
 #include "absl/synchronization/mutex.h"
 #include "policy/config.h"
 #include "rebound/v1/gateway.grpc.pb.h"
+#include "server/block_table.h"
 #include "server/event_loop.h"
+#include "server/latency_tracker.h"
 #include "server/metrics.h"
 #include "server/upstream_client.h"
 
@@ -24,9 +26,10 @@ struct UpstreamWorker {
 
 class GatewayService final : public v1::Gateway::CallbackService {
  public:
-  // `workers` and `metrics` must outlive the service.
+  // `workers`, `metrics`, `blocks` and `latency` must outlive the service.
   GatewayService(std::shared_ptr<const Config> config,
-                 std::vector<std::unique_ptr<UpstreamWorker>>* workers, Metrics* metrics);
+                 std::vector<std::unique_ptr<UpstreamWorker>>* workers, Metrics* metrics,
+                 BlockTable* blocks, LatencyTracker* latency);
 
   grpc::ServerUnaryReactor* Complete(grpc::CallbackServerContext* context,
                                      const v1::CompletionRequest* request,
@@ -46,13 +49,16 @@ class GatewayService final : public v1::Gateway::CallbackService {
   class UnaryReactor;
   class StreamReactor;
   template <typename Reactor>
-  void Dispatch(Reactor* reactor, const v1::CompletionRequest& request, bool streaming);
+  void Dispatch(Reactor* reactor, grpc::CallbackServerContext* context,
+                const v1::CompletionRequest& request, bool streaming);
   void CallEnded();
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<UpstreamWorker>>* workers_;
   Metrics* metrics_;
+  BlockTable* blocks_;
+  LatencyTracker* latency_;
   std::atomic<bool> draining_{false};
   std::atomic<int> in_flight_{0};
   std::atomic<uint32_t> next_worker_{0};

@@ -52,6 +52,30 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name("rebound_config_loads_total")
                        .Help("Configuration loads and reloads by result.")
                        .Register(*registry_);
+  retries_ = &prometheus::BuildCounter()
+                  .Name("rebound_retries_total")
+                  .Help("Attempts after the first, by primary model.")
+                  .Register(*registry_);
+  failovers_ = &prometheus::BuildCounter()
+                    .Name("rebound_failovers_total")
+                    .Help("Retries sent to a different model than the one that just failed.")
+                    .Register(*registry_);
+  exhaustions_ = &prometheus::BuildCounter()
+                      .Name("rebound_exhaustions_total")
+                      .Help("Calls that ended with retries exhausted, by primary model and reason.")
+                      .Register(*registry_);
+  waits_ = &prometheus::BuildHistogram()
+                .Name("rebound_wait_seconds")
+                .Help("Backoff and Retry-After waits before an attempt, by the longer kind.")
+                .Register(*registry_);
+  blocks_created_ = &prometheus::BuildCounter()
+                         .Name("rebound_blocks_created_total")
+                         .Help("Global blocks created or extended by this process.")
+                         .Register(*registry_);
+  active_blocks_ = &prometheus::BuildGauge()
+                        .Name("rebound_active_blocks")
+                        .Help("Global blocks in force, by kind and scope.")
+                        .Register(*registry_);
   in_flight_ = &prometheus::BuildGauge()
                     .Name("rebound_in_flight_requests")
                     .Help("Gateway calls currently being served.")
@@ -82,6 +106,31 @@ void Metrics::RecordAttempt(std::string_view model, std::string_view provider,
     ttfb_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(ttfb_seconds);
   }
   duration_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(duration_seconds);
+}
+
+void Metrics::RecordRetry(std::string_view model, std::string_view from, std::string_view to,
+                          double wait_seconds, std::string_view wait_kind) {
+  retries_->Add({{"model", std::string(model)}}).Increment();
+  if (from != to) {
+    failovers_->Add({{"from", std::string(from)}, {"to", std::string(to)}}).Increment();
+  }
+  if (wait_seconds > 0) RecordWait(wait_seconds, wait_kind);
+}
+
+void Metrics::RecordWait(double seconds, std::string_view kind) {
+  waits_->Add({{"kind", std::string(kind)}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::RecordExhausted(std::string_view model, std::string_view reason) {
+  exhaustions_->Add({{"model", std::string(model)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::RecordBlockCreated(std::string_view kind, std::string_view scope) {
+  blocks_created_->Add({{"kind", std::string(kind)}, {"scope", std::string(scope)}}).Increment();
+}
+
+void Metrics::SetActiveBlocks(std::string_view kind, std::string_view scope, double count) {
+  active_blocks_->Add({{"kind", std::string(kind)}, {"scope", std::string(scope)}}).Set(count);
 }
 
 void Metrics::RecordOverhead(double seconds) { overhead_->Observe(seconds); }

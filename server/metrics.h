@@ -33,6 +33,17 @@ class Metrics {
   void RecordOverhead(double seconds);
   void RecordMalformedEvent(std::string_view model);
   void RecordConfigLoad(bool ok);
+  // A retry of a request whose primary is `model`, from the model that just
+  // failed to the next target, after `wait_seconds` (kind: backoff or
+  // retry_after, whichever was longer).
+  void RecordRetry(std::string_view model, std::string_view from, std::string_view to,
+                   double wait_seconds, std::string_view wait_kind);
+  void RecordWait(double seconds, std::string_view kind);
+  // reason: RetryState's EndReason (attempt_cap, class_budget, ...).
+  void RecordExhausted(std::string_view model, std::string_view reason);
+  // kind: retry_after or latency; scope: model or provider.
+  void RecordBlockCreated(std::string_view kind, std::string_view scope);
+  void SetActiveBlocks(std::string_view kind, std::string_view scope, double count);
 
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
@@ -45,6 +56,12 @@ class Metrics {
   prometheus::Histogram* overhead_;
   prometheus::Family<prometheus::Counter>* malformed_events_;
   prometheus::Family<prometheus::Counter>* config_loads_;
+  prometheus::Family<prometheus::Counter>* retries_;
+  prometheus::Family<prometheus::Counter>* failovers_;
+  prometheus::Family<prometheus::Counter>* exhaustions_;
+  prometheus::Family<prometheus::Histogram>* waits_;
+  prometheus::Family<prometheus::Counter>* blocks_created_;
+  prometheus::Family<prometheus::Gauge>* active_blocks_;
   prometheus::Gauge* in_flight_;
 };
 

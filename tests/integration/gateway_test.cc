@@ -467,7 +467,14 @@ TEST_F(GatewayTest, MetricsAreExposedWithBoundedLabels) {
   StartGateway();
   ASSERT_TRUE(Complete(ChatRequest("openai/gpt-4o")).ok());
   Complete(ChatRequest("attacker/\"injected\nlabel"));
+  // The gauge drops when gRPC reports the call done, just after the client
+  // has its answer: poll briefly for it to return to zero.
   std::string metrics = gateway_->ScrapeMetrics();
+  for (absl::Time give_up = absl::Now() + absl::Seconds(2);
+       !absl::StrContains(metrics, "rebound_in_flight_requests 0") && absl::Now() < give_up;
+       metrics = gateway_->ScrapeMetrics()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_requests_total counter"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_attempts_total counter"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_upstream_ttfb_seconds histogram"));

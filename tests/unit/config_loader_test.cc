@@ -1202,7 +1202,23 @@ model_providers:
 TEST(ConfigLoaderTest, OnlyOneDocument) {
   LoadResult r = Load("model_providers: []\n---\nmodel_providers: []\n");
   EXPECT_FALSE(r.ok());
-  EXPECT_THAT(r.diagnostics, ElementsAre(Error(3, "", "one YAML document")));
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(2, "", "one YAML document")));
+}
+
+TEST(ConfigLoaderTest, StrayTopLevelCommaIsAnErrorNotAHang) {
+  // yaml-cpp's LoadAll allocates forever on these; the loader must not.
+  LoadResult r = Load(",");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(1, "", "invalid YAML: unexpected token")));
+  r = Load(",model_providers: []\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(1, "", "invalid YAML")));
+  r = Load("model_providers: []\n,\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(2, "", "invalid YAML")));
+  r = Load("[a]\n,\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(2, "", "invalid YAML: unexpected token")));
 }
 
 TEST(ConfigLoaderTest, DeepNestingIsAnErrorNotACrash) {

@@ -1,0 +1,160 @@
+// The process-wide table of blocks (RETRY.md section 6): "do not send to X
+// until T", X being a model id or a provider.
+//
+// One BlockTable is shared by every request of a process (blocks with
+// `apply_to: global`) and fed by the control plane with the blocks other
+// replicas created. Merging keeps the later deadline, so the table is a
+// state-based CRDT: any order of reports, repeated or not, converges to the
+// same table (ARCHITECTURE.md, "The control plane").
+//
+// Pure: no clock of its own; `now` is passed in. Thread-safe.
+#ifndef REBOUND_SERVER_BLOCK_TABLE_H_
+#define REBOUND_SERVER_BLOCK_TABLE_H_
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "policy/config.h"
+
+namespace rebound {
+
+// What a block covers: one model id or every model of one provider.
+struct BlockKey {
+  BlockScope scope = BlockScope::kModel;
+  std::string name;  // model id ("openai/gpt-4o") or provider ("openai")
+
+  static BlockKey Model(std::string_view model_id) {
+    return {BlockScope::kModel, std::string(model_id)};
+  }
+  static BlockKey Provider(std::string_view provider) {
+    return {BlockScope::kProvider, std::string(provider)};
+  }
+  // The key a signal from `target` creates under `scope` (the policy's
+  // retry_after_handling.scope or on_high_latency.scope).
+  static BlockKey For(BlockScope scope, const ModelProvider& target) {
+    return scope == BlockScope::kModel ? Model(target.model_id) : Provider(target.provider);
+  }
+
+  // Stable text form, used on the wire and in logs: "model:openai/gpt-4o",
+  // "provider:openai".
+  std::string ToString() const;
+  // The inverse of ToString; nullopt for anything else (an unknown prefix or
+  // an empty name).
+  static std::optional<BlockKey> Parse(std::string_view text);
+
+  bool operator==(const BlockKey&) const = default;
+  auto operator<=>(const BlockKey&) const = default;
+};
+
+enum class BlockKind { kRetryAfter, kLatency };
+std::string_view ToString(BlockKind kind);
+
+struct Block {
+  BlockKind kind = BlockKind::kRetryAfter;
+  absl::Time until = absl::InfinitePast();  // the block is active while now < until
+  std::string origin;                       // replica id that created it; "" = this process
+
+  bool operator==(const Block&) const = default;
+};
+
+// The blocks covering one model: its model-scoped and its provider-scoped
+// entry, either possibly absent. Returned by one lookup under one lock.
+struct CoveringBlocks {
+  std::optional<Block> model;
+  std::optional<Block> provider;
+};
+
+class BlockTable {
+ public:
+  static constexpr size_t kDefaultMaxEntries = 100000;
+
+  // Called after a local Merge (empty origin) changed the table, outside the
+  // table's lock, with the entry as it now is. The control-plane client uses
+  // it to report the block to the other replicas.
+  using Listener = std::function<void(const BlockKey&, const Block&)>;
+
+  explicit BlockTable(size_t max_entries = kDefaultMaxEntries);
+
+  BlockTable(const BlockTable&) = delete;
+  BlockTable& operator=(const BlockTable&) = delete;
+
+  // Installs the listener (replacing any previous one). Set it before the
+  // table is shared; a Merge racing with SetListener may miss the new one.
+  void SetListener(Listener listener);
+
+  // Merges "blocked until `until`" into the entry for `key`. Returns true when
+  // the table changed.
+  //
+  // - A later deadline replaces an earlier one; an earlier one never shortens
+  //   an entry (RETRY.md 6).
+  // - Equal deadlines: a Retry-After entry wins over a latency entry (the
+  //   stronger signal), then the larger origin, so that every replica
+  //   converges to the same entry whatever the order of reports. Merging an
+  //   identical entry changes nothing.
+  // - When the table is full, the entry that expires soonest is evicted to
+  //   make room; expired entries therefore go first. A new entry that would
+  //   itself expire before every stored one is dropped instead (false).
+  //   Memory stays bounded whatever the number of distinct keys.
+  bool Merge(const BlockKey& key, BlockKind kind, absl::Time until, std::string_view origin = "");
+
+  // The active entry for `key` (until > now), or nullopt.
+  std::optional<Block> Find(const BlockKey& key, absl::Time now) const;
+  // The active model- and provider-scoped entries covering `target`.
+  CoveringBlocks Covering(const ModelProvider& target, absl::Time now) const;
+  // The later deadline of the active blocks covering `target`, or
+  // InfinitePast when none is active: `target` is blocked iff the result is
+  // after `now`.
+  absl::Time BlockedUntil(const ModelProvider& target, absl::Time now) const;
+
+  // Removes the entry for `key` (an operator's ClearBlock). True if present.
+  bool Remove(const BlockKey& key);
+  // Removes every entry expired at `now`; returns how many.
+  size_t Sweep(absl::Time now);
+  // Every active entry, ordered by key.
+  std::vector<std::pair<BlockKey, Block>> Snapshot(absl::Time now) const;
+  // Entries stored, expired ones included until swept or evicted.
+  size_t size() const;
+
+ private:
+  // Expiry order: (until, scope, name); the first element expires soonest.
+  using ExpiryIndex = std::set<std::tuple<absl::Time, BlockScope, std::string>>;
+
+  absl::flat_hash_map<std::string, Block>& MapFor(BlockScope scope)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return scope == BlockScope::kModel ? model_blocks_ : provider_blocks_;
+  }
+  const absl::flat_hash_map<std::string, Block>& MapFor(BlockScope scope) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return scope == BlockScope::kModel ? model_blocks_ : provider_blocks_;
+  }
+  std::optional<Block> FindLocked(BlockScope scope, std::string_view name, absl::Time now) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Erases the soonest-expiring entry.
+  void EvictFirstLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_entries_;
+  mutable absl::Mutex mu_;
+  // Two maps rather than one keyed by BlockKey, so that the hot lookup (every
+  // candidate of every request) needs no key string built.
+  absl::flat_hash_map<std::string, Block> model_blocks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Block> provider_blocks_ ABSL_GUARDED_BY(mu_);
+  ExpiryIndex expiry_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex listener_mu_;
+  Listener listener_ ABSL_GUARDED_BY(listener_mu_);
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_SERVER_BLOCK_TABLE_H_
