@@ -71,14 +71,19 @@ METRICS=$(echo "$READY" | sed -E 's/.*metrics=([^ ]+).*/\1/')
 echo "==> $READY"
 
 echo
-echo "==> rebound complete --model openai/gpt-4o   (the primary answers 429)"
-"$BIN/rebound" complete --addr "$ADDR" --model openai/gpt-4o || true
+echo "==> rebound complete --model openai/gpt-4o"
+echo "    The primary answers 429 with Retry-After: 30; rebound fails over at once."
+"$BIN/rebound" complete --addr "$ADDR" --model openai/gpt-4o
 echo
-echo "==> rebound stream --model anthropic/claude-3-5-sonnet"
-"$BIN/rebound" stream --addr "$ADDR" --model anthropic/claude-3-5-sonnet
+echo "==> the same call again"
+echo "    The primary is now blocked for 30 s: rebound goes straight to the fallback."
+"$BIN/rebound" complete --addr "$ADDR" --model openai/gpt-4o 2>&1 >/dev/null | grep -E "attempt|served"
+echo
+echo "==> rebound stream --model openai/gpt-4o   (events arrive as the fallback produces them)"
+"$BIN/rebound" stream --addr "$ADDR" --model openai/gpt-4o
 echo
 echo "==> a few metrics from http://$METRICS/metrics"
-curl -s "http://$METRICS/metrics" 2>/dev/null | grep -E '^rebound_(requests|attempts)_total' || true
+curl -s "http://$METRICS/metrics" 2>/dev/null | grep -E '^rebound_(requests|attempts|failovers)_total|^rebound_blocks_created_total' || true
 
 if [ -t 0 ]; then
   echo
