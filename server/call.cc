@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/error_status.h"
+#include "server/json_scan.h"
 #include "server/log.h"
 #include "server/status_mapping.h"
 
@@ -72,13 +73,24 @@ bool IsDetailHeader(std::string_view name) {
          StartsWithIgnoreCase(name, "anthropic-ratelimit-");
 }
 
+// proto3 `string` fields must hold UTF-8 or the caller's parser rejects the
+// whole message; an upstream's SSE event name or id may not be. Invalid bytes
+// become U+FFFD. ASCII, the normal case, is returned untouched.
+std::string Utf8Safe(std::string text) {
+  bool ascii = std::all_of(text.begin(), text.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (ascii) return text;
+  absl::StatusOr<std::string> decoded = json::DecodeString(json::EncodeString(text));
+  return decoded.ok() ? *std::move(decoded) : std::string();
+}
+
 void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
                  google::protobuf::RepeatedPtrField<v1::Header>* to) {
   for (const auto& [name, value] : from) {
     if (!keep(name)) continue;
     v1::Header* h = to->Add();
-    h->set_name(name);
-    h->set_value(value);
+    h->set_name(Utf8Safe(name));
+    h->set_value(Utf8Safe(value));
   }
 }
 
@@ -367,9 +379,9 @@ void Call::ForwardEvents() {
     }
     v1::StreamEvent out;
     v1::SseEvent* data = out.mutable_data();
-    data->set_event(std::move(event.event));
+    data->set_event(Utf8Safe(std::move(event.event)));
     data->set_data(std::move(event.data));
-    data->set_id(std::move(event.id));
+    data->set_id(Utf8Safe(std::move(event.id)));
     ++a.events_forwarded;
     events_sent_ = true;
     if (!output_->Write(std::move(out)) && !paused_) {
