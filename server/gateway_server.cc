@@ -134,6 +134,8 @@ void GatewayServer::SweepBlocks() {
 }
 
 void GatewayServer::Reload(const char* why) {
+  // Whatever triggered it, this load has seen the file as it is now.
+  config_mtime_ns_ = FileMtimeNs(config_path_);
   LoadResult result = LoadConfigFromFile(config_path_, ProcessEnv());
   for (const Diagnostic& d : result.diagnostics) LogWarn("config_diagnostic", {{"detail", d.ToString()}});
   metrics_.RecordConfigLoad(result.ok());

@@ -580,3 +580,106 @@ TEST_F(GatewayTest, PythonExampleClientWorksAgainstARealServer) {
 
 }  // namespace
 }  // namespace rebound::testing
+
+namespace rebound::testing {
+namespace {
+
+TEST_F(GatewayTest, InFlightLimitFailsFastWithPushback) {
+  StartGateway("  max_in_flight: 1\n");
+  ASSERT_TRUE(primary_->SetScript({"delay_headers_ms=1500"}));
+  client::CallResult slow;
+  std::thread caller([&] { slow = Complete(ChatRequest("openai/gpt-4o")); });
+  absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (primary_->RequestCount() == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  absl::Time start = absl::Now();
+  client::CallResult refused = Complete(ChatRequest("openai/gpt-4o"));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << "must fail fast, not queue";
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ASSERT_TRUE(refused.error_detail.has_value());
+  EXPECT_EQ(refused.error_detail->reason(), v1::ERROR_REASON_OVERLOADED);
+  EXPECT_GT(refused.pushback_ms.value_or(0), 0);
+  caller.join();
+  EXPECT_TRUE(slow.ok()) << slow.status.error_message();
+  EXPECT_EQ(primary_->RequestCount(), 1);
+}
+
+TEST_F(GatewayTest, ProviderConnectionLimitFailsFast) {
+  StartGateway("  max_connections_per_provider: 1\n");
+  ASSERT_TRUE(primary_->SetScript({"delay_headers_ms=1500"}));
+  client::CallResult slow;
+  std::thread caller([&] { slow = Complete(ChatRequest("openai/gpt-4o")); });
+  absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (primary_->RequestCount() == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  client::CallResult refused = Complete(ChatRequest("openai/gpt-4o"));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Another provider is not affected by the first one's limit.
+  v1::CompletionRequest other = ChatRequest("anthropic/claude-3-5-sonnet");
+  other.set_path("/v1/messages");
+  EXPECT_TRUE(Complete(other).ok());
+  caller.join();
+  EXPECT_TRUE(slow.ok()) << slow.status.error_message();
+  EXPECT_EQ(primary_->RequestCount(), 1);
+}
+
+TEST_F(GatewayTest, CallerDeadlineCancelsTheUpstreamTransfer) {
+  // One connection per provider: if the cancelled transfer kept running,
+  // the follow-up call would be refused as over the limit.
+  StartGateway("  max_connections_per_provider: 1\n");
+  ASSERT_TRUE(primary_->SetScript({"delay_headers_ms=5000", ""}));
+  constexpr absl::Duration kDeadline = absl::Milliseconds(400);
+  absl::Time start = absl::Now();
+  client::CallResult expired = Complete(ChatRequest("openai/gpt-4o"), kDeadline);
+  ExpectElapsedBetween(start, kDeadline, kDeadline + absl::Milliseconds(700));
+  EXPECT_EQ(expired.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server notices the cancellation on its own schedule; give it a
+  // bounded moment, then the provider's only connection slot must be free.
+  client::CallResult next;
+  for (absl::Time give_up = absl::Now() + absl::Seconds(2); absl::Now() < give_up;) {
+    next = Complete(ChatRequest("openai/gpt-4o"));
+    if (next.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(next.ok()) << next.status.error_message();
+}
+
+TEST_F(GatewayTest, SighupReloadsAValidConfigAndKeepsTheOldOneOnErrors) {
+  StartGateway();
+  const std::string path = gateway_->config_path();
+  auto write = [&](const std::string& yaml) {
+    std::string tmp = path + ".tmp";
+    FILE* f = fopen(tmp.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fwrite(yaml.data(), 1, yaml.size(), f);
+    fclose(f);
+    ASSERT_EQ(rename(tmp.c_str(), path.c_str()), 0);
+  };
+  // An invalid config: the reload is rejected and the old one keeps serving.
+  write("model_providers:\n  - model: broken\n");
+  gateway_->process().Signal(SIGHUP);
+  ASSERT_TRUE(gateway_->process()
+                  .WaitForStderrLine("config_reload_rejected", absl::Seconds(5))
+                  .ok());
+  EXPECT_TRUE(Complete(ChatRequest("openai/gpt-4o")).ok());
+
+  // A valid config with a new model: served after the reload.
+  write(absl::StrCat(ServerSection(), "model_providers:\n",
+                     Provider("mistral/mistral-large", *secondary_, "key-3",
+                              "    default: true\n")));
+  gateway_->process().Signal(SIGHUP);
+  ASSERT_TRUE(gateway_->process().WaitForStderrLine("config_reloaded", absl::Seconds(5)).ok());
+  client::CallResult result = Complete(ChatRequest("mistral/mistral-large"));
+  ASSERT_TRUE(result.ok()) << result.status.error_message();
+  EXPECT_EQ(result.response.served_model(), "mistral/mistral-large");
+  EXPECT_EQ(Complete(ChatRequest("openai/gpt-4o")).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // SIGHUP and the file watcher may both have seen the broken file.
+  EXPECT_THAT(gateway_->ScrapeMetrics(),
+              ::testing::ContainsRegex(R"(rebound_config_loads_total\{result="rejected"\} [12]\b)"));
+}
+
+}  // namespace
+}  // namespace rebound::testing
