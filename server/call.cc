@@ -233,8 +233,10 @@ void Call::Execute(const Decision& decision) {
       } else if (decision.wait > absl::ZeroDuration()) {
         env_.metrics->RecordWait(absl::ToDoubleSeconds(decision.wait), "retry_after");
       }
-      if (LogEnabled(LogLevel::kInfo)) {
-        LogInfo("decision", {{"request_id", caller_.request_id},
+      // The first attempt of a call is routine: logged at debug level only.
+      LogLevel level = retry_->attempts().empty() ? LogLevel::kDebug : LogLevel::kInfo;
+      if (LogEnabled(level)) {
+        Log(level, "decision", {{"request_id", caller_.request_id},
                              {"action", "attempt"},
                              {"target", decision.target->model_id},
                              {"attempt", std::to_string(retry_->attempts().size() + 1)},
@@ -291,8 +293,13 @@ void Call::ResetStreamIfNeeded(const Decision& decision) {
 }
 
 void Call::LogAttempt(const AttemptResult& r) const {
-  if (!LogEnabled(LogLevel::kInfo)) return;
-  LogInfo("attempt", {{"request_id", caller_.request_id},
+  // A first attempt that succeeded is routine: debug level. Failures and
+  // retries are what operators read, at info.
+  bool routine = r.kind == AttemptResult::Kind::kSuccess && retry_->attempts().size() == 1 &&
+                 r.error_type.empty();
+  LogLevel level = routine ? LogLevel::kDebug : LogLevel::kInfo;
+  if (!LogEnabled(level)) return;
+  Log(level, "attempt", {{"request_id", caller_.request_id},
                       {"attempt", std::to_string(retry_->attempts().size())},
                       {"model", r.target->model_id},
                       {"outcome", OutcomeLabel(r.kind)},
@@ -456,8 +463,13 @@ void Call::OnDone(const TransferResult& result) {
   if (attempt_->sse) ForwardEvents();  // nothing is pending normally; keeps the invariant
   AttemptResult r = Classify(result);
   Decision decision = retry_->OnAttemptDone(r, WallNow());
-  LogAttempt(retry_->attempts().back());
-  Execute(decision);
+  if (decision.kind == Decision::Kind::kAttempt) {
+    LogAttempt(retry_->attempts().back());  // before attempt_ is replaced
+    Execute(decision);
+  } else {
+    Execute(decision);  // the answer first, the log line after it
+    LogAttempt(retry_->attempts().back());
+  }
 }
 
 void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const {
@@ -600,11 +612,12 @@ void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
   if (output_ == nullptr) return;
   CallOutput* output = output_;
   output_ = nullptr;
-  env_.metrics->RecordRequest(model_label_, outcome);
   absl::Duration total = absl::Nanoseconds(MonoNow() - started_);
+  // The caller's answer first; bookkeeping after it is off the latency path.
+  output->End(status, std::move(response), pushback_ms);
+  env_.metrics->RecordRequest(model_label_, outcome);
   env_.metrics->RecordOverhead(absl::ToDoubleSeconds(std::max(total - upstream_time_,
                                                               absl::ZeroDuration())));
-  output->End(status, std::move(response), pushback_ms);
 }
 
 }  // namespace rebound

@@ -1,7 +1,28 @@
 #include "server/metrics.h"
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+
 namespace rebound {
 namespace {
+
+// Family::Add builds a label map and takes the family's mutex on every call.
+// Label values are bounded, so each thread remembers the metric it got for a
+// given (family, label values) key and skips both afterwards. Metrics live as
+// long as their family, which lives as long as the registry.
+template <typename T>
+T& Cached(prometheus::Family<T>* family, std::initializer_list<std::string_view> values,
+          absl::FunctionRef<T&()> add) {
+  thread_local absl::flat_hash_map<std::string, void*> cache;
+  std::string key(reinterpret_cast<const char*>(&family), sizeof(family));
+  for (std::string_view v : values) {
+    key.append(v.data(), v.size());
+    key.push_back('\x1f');
+  }
+  auto [it, inserted] = cache.try_emplace(std::move(key), nullptr);
+  if (inserted) it->second = &add();
+  return *static_cast<T*>(it->second);
+}
 
 using prometheus::Histogram;
 
@@ -90,22 +111,30 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 void Metrics::RecordRequest(std::string_view model, std::string_view outcome) {
-  requests_->Add({{"model", std::string(model)}, {"outcome", std::string(outcome)}}).Increment();
+  Cached<prometheus::Counter>(requests_, {model, outcome}, [&]() -> prometheus::Counter& {
+    return requests_->Add({{"model", std::string(model)}, {"outcome", std::string(outcome)}});
+  }).Increment();
 }
 
 void Metrics::RecordAttempt(std::string_view model, std::string_view provider,
                             std::string_view outcome, std::string_view status_class,
                             double ttfb_seconds, double duration_seconds) {
-  attempts_
-      ->Add({{"model", std::string(model)},
-             {"provider", std::string(provider)},
-             {"outcome", std::string(outcome)},
-             {"status_class", std::string(status_class)}})
+  Cached<prometheus::Counter>(attempts_, {model, provider, outcome, status_class},
+                              [&]() -> prometheus::Counter& {
+                                return attempts_->Add({{"model", std::string(model)},
+                                                       {"provider", std::string(provider)},
+                                                       {"outcome", std::string(outcome)},
+                                                       {"status_class", std::string(status_class)}});
+                              })
       .Increment();
   if (ttfb_seconds > 0) {
-    ttfb_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(ttfb_seconds);
+    Cached<prometheus::Histogram>(ttfb_, {model}, [&]() -> prometheus::Histogram& {
+      return ttfb_->Add({{"model", std::string(model)}}, LatencyBuckets());
+    }).Observe(ttfb_seconds);
   }
-  duration_->Add({{"model", std::string(model)}}, LatencyBuckets()).Observe(duration_seconds);
+  Cached<prometheus::Histogram>(duration_, {model}, [&]() -> prometheus::Histogram& {
+    return duration_->Add({{"model", std::string(model)}}, LatencyBuckets());
+  }).Observe(duration_seconds);
 }
 
 void Metrics::RecordRetry(std::string_view model, std::string_view from, std::string_view to,

@@ -26,17 +26,21 @@ wait_for_line() {
   return 1
 }
 
-start_fake() {  # name, default fault spec
+start_fake() {  # name, default fault spec; runs in this shell so PIDS keeps the pid
   "$BIN/rebound-fakeprovider" --listen 127.0.0.1:0 --default "$2" \
     >"$WORK/$1.out" 2>"$WORK/$1.err" &
   PIDS+=($!)
+}
+port_of() {  # name
   wait_for_line "$WORK/$1.out" "listening on" | sed -E 's/.*:([0-9]+)$/\1/'
 }
 
 # The primary rate-limits every call with a 30 s Retry-After; the
 # secondary is healthy.
-PRIMARY_PORT=$(start_fake primary "status=429;retry_after=30")
-SECONDARY_PORT=$(start_fake secondary "")
+start_fake primary "status=429;retry_after=30"
+start_fake secondary ""
+PRIMARY_PORT=$(port_of primary)
+SECONDARY_PORT=$(port_of secondary)
 
 cat >"$WORK/rebound.yaml" <<YAML
 server:
