@@ -27,7 +27,13 @@ std::string ConfigYaml(int fake_port, int upstream_threads) {
       "  - model: ", kBenchModel, "\n"
       "    base_url: http://127.0.0.1:", fake_port, "\n"
       "    access_key: ", kBenchAccessKey, "\n"
-      "    default: true\n");
+      "    default: true\n"
+      "  - model: ", kFailoverModel, "\n"
+      "    base_url: http://127.0.0.1:", fake_port, "\n"
+      "    access_key: ", kBenchAccessKey, "\n"
+      "    retry_policy:\n"
+      "      fallback_models: [", kBenchModel, "]\n"
+      "      on_status_codes: [{codes: [503], strategy: different_provider, max_attempts: 2}]\n");
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ inline constexpr char kBenchModel[] = "openai/bench-model";
 // The credential the config gives that provider; the direct baseline sends
 // the same Authorization header so that both paths carry the same bytes.
 inline constexpr char kBenchAccessKey[] = "bench-key";
+// A model whose every attempt fails (the fake reads "fault:SPEC" model names)
+// and whose policy fails over to kBenchModel: each call makes one hop.
+inline constexpr char kFailoverModel[] = "flaky/fault:status=503";
 
 struct StackOptions {
   int fake_threads = 1;      // rebound-fakeprovider --threads

@@ -127,6 +127,10 @@ int Run() {
     return 1;
   }
   GatewayTarget gateway(channel, kBenchModel, workload, kCallDeadline);
+  Workload no_fault = workload;
+  no_fault.fault.clear();  // the model names decide what the fake does
+  GatewayTarget gateway_plain(channel, kBenchModel, no_fault, kCallDeadline);
+  GatewayTarget gateway_failover(channel, kFailoverModel, no_fault, kCallDeadline);
   DirectSyncTarget direct_sync((*stack)->direct_url(), workload, kCallDeadline);
   DirectAsyncTarget direct_async((*stack)->direct_url(), workload, kCallDeadline);
   absl::StatusOr<std::unique_ptr<NoopGateway>> noop =
@@ -157,6 +161,8 @@ int Run() {
       .grpc_floor_sync = &grpc_noop,
       .direct_async = &direct_async,
       .gateway_async = &gateway,
+      .gateway_plain_sync = &gateway_plain,
+      .gateway_failover_sync = &gateway_failover,
   };
   std::vector<ResultSet> passes;
   for (int pass = 0; pass < settings.repeat; ++pass) {

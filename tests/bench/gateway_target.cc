@@ -35,9 +35,11 @@ GatewayTarget::GatewayTarget(std::shared_ptr<grpc::Channel> channel, const std::
     : stub_(v1::Gateway::NewStub(channel)), deadline_(deadline) {
   request_.set_model(model);
   request_.set_body(workload.body);
-  v1::Header* fault = request_.add_headers();
-  fault->set_name(kFaultHeader);
-  fault->set_value(workload.fault);
+  if (!workload.fault.empty()) {
+    v1::Header* fault = request_.add_headers();
+    fault->set_name(kFaultHeader);
+    fault->set_value(workload.fault);
+  }
 }
 
 absl::StatusOr<CallInfo> GatewayTarget::Call() {

@@ -119,6 +119,25 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
   Row(out, "gateway/direct", Cell(r.Get("saturation.gateway_to_direct"), 3));
   std::fprintf(out, "  rebound-server used %.2f CPU cores during the gateway window\n",
                r.Get("saturation.gateway.server_cpu_cores"));
+
+  std::fprintf(out,
+               "\n4. Failover hop: sequential gateway calls; the first attempt of a hop call "
+               "answers 503\n   and the policy fails over to the healthy model\n");
+  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
+  for (const char* path : {"plain", "hop"}) {
+    std::string p = absl::StrCat("failover.", path, ".");
+    Row(out, path,
+        absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
+                     Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")), " ",
+                     CountCell(r.Get(p + "errors"))));
+  }
+  Row(out, "hop cost", absl::StrCat(Cell(r.Get("failover.hop_cost.p50_ms")), "          ",
+                                    Cell(r.Get("failover.hop_cost.p99_ms"))));
+  std::fprintf(out,
+               "  hop cost p50 = %.3f ms: one more upstream round trip (direct p50 %.3f ms) "
+               "+ %.3f ms in the gateway\n",
+               r.Get("failover.hop_cost.p50_ms"), r.Get("sequential.direct.p50_ms"),
+               r.Get("failover.gateway_share.p50_ms"));
 }
 
 absl::Status WriteJson(const std::string& path, const BenchSettings& s, const ResultSet& combined,

@@ -83,6 +83,24 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
           out.Get("sequential.gateway.outside_attempt.p50_ms") -
               out.Get("sequential.grpc_noop.p50_ms"));
 
+  std::fprintf(stderr, "rebound-bench: pass %d: failover hop\n", pass + 1);
+  std::vector<PathResult> hop =
+      RunSequential({targets.gateway_plain_sync, targets.gateway_failover_sync},
+                    options.sequential);
+  ReportErrors("failover", "plain", hop[0]);
+  ReportErrors("failover", "hop", hop[1]);
+  SetLatency(&out, "failover.plain", hop[0]);
+  SetLatency(&out, "failover.hop", hop[1]);
+  for (const char* q : {"p50_ms", "p99_ms"}) {
+    double cost = out.Get(std::string("failover.hop.") + q) -
+                  out.Get(std::string("failover.plain.") + q);
+    out.Set(std::string("failover.hop_cost.") + q, cost);
+  }
+  // The hop includes one more upstream round trip (the failed attempt);
+  // the direct p50 of this pass stands for it, leaving the gateway's share.
+  out.Set("failover.gateway_share.p50_ms",
+          out.Get("failover.hop_cost.p50_ms") - out.Get("sequential.direct.p50_ms"));
+
   std::fprintf(stderr, "rebound-bench: pass %d: fixed rate\n", pass + 1);
   PathResult rate_direct;
   PathResult rate_gateway;

@@ -17,6 +17,10 @@ struct SuiteTargets {
   SyncTarget* grpc_floor_sync = nullptr;  // the no-op gRPC Gateway
   AsyncTarget* direct_async = nullptr;
   AsyncTarget* gateway_async = nullptr;
+  // Without the fault header (the model names decide): a call that needs no
+  // retry and one that fails over once.
+  SyncTarget* gateway_plain_sync = nullptr;
+  SyncTarget* gateway_failover_sync = nullptr;
 };
 
 struct SuiteOptions {
