@@ -26,6 +26,10 @@ struct UpstreamClient::Transfer {
   bool first_byte_seen = false;
   bool paused = false;
   bool aborted_by_handler = false;
+  // curl's pre-request hook runs once per HTTP request it sends; a second
+  // run is curl's hidden re-send on a fresh connection (see OnPreRequest).
+  int requests_sent = 0;
+  bool hidden_retry_refused = false;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   MonoTime last_activity = 0;
@@ -159,6 +163,8 @@ UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
   // Providers are chosen by configuration, never by a redirect.
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &UpstreamClient::OnPreRequest);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, t.get());
 
   const Timeouts& to = t->request.timeouts;
   t->first_byte_timer = loop_->AddTimerAfter(
@@ -295,6 +301,19 @@ size_t UpstreamClient::OnHeaderLine(char* data, size_t size, size_t n, void* use
   return size * n;
 }
 
+// libcurl re-sends a request once, on a fresh connection, when a reused
+// connection dies before any response byte (Curl_retry_request). For a POST
+// to an LLM provider that is a second upstream request the retry engine
+// never sees: the provider may have received and billed the first. Refuse
+// the re-send: the attempt ends as a connection reset, a transport error the
+// retry policy handles (and counts) like any other.
+int UpstreamClient::OnPreRequest(void* userdata, char*, char*, int, int) {
+  auto* t = static_cast<Transfer*>(userdata);
+  if (t->requests_sent++ == 0) return CURL_PREREQFUNC_OK;
+  t->hidden_retry_refused = true;
+  return CURL_PREREQFUNC_ABORT;
+}
+
 size_t UpstreamClient::OnWrite(char* data, size_t size, size_t n, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   if (t->paused) return CURL_WRITEFUNC_PAUSE;
@@ -377,6 +396,10 @@ void UpstreamClient::CollectFinished() {
       result.kind = TransferResult::Kind::kTooLarge;
       result.error = "response rejected by the gateway (too large)";
       result.error_type = "response_too_large";
+    } else if (t->hidden_retry_refused) {
+      result.kind = TransferResult::Kind::kTransportError;
+      result.error = "connection reset before the response (curl's re-send refused)";
+      result.error_type = "connection_reset";
     } else {
       result = ResultFromCurlCode(msg->data.result, t->error_buffer);
       if (result.kind == TransferResult::Kind::kTimeout) {

@@ -89,6 +89,8 @@ class UpstreamClient {
   static int OnCurlTimer(void* multi, long timeout_ms, void* client);
   static size_t OnHeaderLine(char* data, size_t size, size_t n, void* transfer);
   static size_t OnWrite(char* data, size_t size, size_t n, void* transfer);
+  static int OnPreRequest(void* transfer, char* conn_primary_ip, char* conn_local_ip,
+                          int conn_primary_port, int conn_local_port);
 
   void DriveSocket(int fd, uint32_t epoll_events);
   void DriveTimeout();
