@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -37,6 +38,8 @@ GatewayServer::GatewayServer(std::string config_path, std::shared_ptr<const Conf
 
 GatewayServer::~GatewayServer() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
+  // Before the workers go: their block listener may still report.
+  if (controlplane_) controlplane_->Stop();
   for (auto& worker : workers_) {
     // Tear the curl client down on its own thread, then stop the loop.
     worker->loop.Post([w = worker.get()] { w->client.reset(); });
@@ -55,8 +58,14 @@ void GatewayServer::BlockSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+std::shared_ptr<const Config> GatewayServer::config() const {
+  absl::MutexLock lock(&config_mu_);
+  return config_;
+}
+
 absl::Status GatewayServer::Start() {
-  const ServerSettings& settings = config_->server;
+  std::shared_ptr<const Config> config = this->config();
+  const ServerSettings& settings = config->server;
   metrics_.RecordConfigLoad(true);
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(settings.metrics_address);
@@ -81,8 +90,13 @@ absl::Status GatewayServer::Start() {
                       {"kind", ToString(block.kind)},
                       {"until_ms_from_now",
                        std::to_string(absl::ToInt64Milliseconds(block.until - absl::Now()))}});
+    // Shared at once with every other replica, stamped for their
+    // propagation-latency measurement.
+    if (ControlPlaneClient* reporter = controlplane_reporter_.load()) {
+      reporter->ReportBlock(key, block, absl::Now());
+    }
   });
-  service_ = std::make_unique<GatewayService>(config_, &workers_, &metrics_, &blocks_, &latency_);
+  service_ = std::make_unique<GatewayService>(config, &workers_, &metrics_, &blocks_, &latency_);
   workers_[0]->loop.Post([this] { SweepBlocks(); });
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -111,8 +125,55 @@ absl::Status GatewayServer::Start() {
       settings.metrics_address.substr(0, settings.metrics_address.rfind(':'));
   std::cout << "rebound-server ready grpc=" << host << ":" << port << " metrics=" << metrics_host
             << ":" << (metrics_ports.empty() ? 0 : metrics_ports[0]) << std::endl;
+  if (absl::Status s = StartControlPlane(port); !s.ok()) return s;
   LogInfo("server_started", {{"grpc", absl::StrCat(host, ":", port)},
-                             {"providers", absl::StrCat(config_->providers.size())}});
+                             {"providers", absl::StrCat(config->providers.size())}});
+  return absl::OkStatus();
+}
+
+absl::Status GatewayServer::StartControlPlane(int grpc_port) {
+  std::shared_ptr<const Config> config = this->config();
+  // Without addresses: the embedded default, blocks shared only in-process.
+  if (config->control_plane.addresses.empty()) return absl::OkStatus();
+  ControlPlaneClient::Options options;
+  options.settings = config->control_plane;
+  options.replica_id = config->control_plane.replica_id;
+  if (options.replica_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) snprintf(host, sizeof(host), "localhost");
+    options.replica_id = absl::StrCat(host, ":", grpc_port);
+  }
+  controlplane_ = std::make_unique<ControlPlaneClient>(
+      std::move(options), &blocks_, &metrics_,
+      [this](std::string_view yaml) { return ApplyPushedPolicy(yaml); });
+  if (absl::Status s = controlplane_->Start(); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("control plane: ", s.message()));
+  }
+  controlplane_reporter_.store(controlplane_.get());
+  return absl::OkStatus();
+}
+
+absl::Status GatewayServer::ApplyPushedPolicy(std::string_view yaml) {
+  LoadResult result = LoadConfigFromString(yaml, "control-plane policy", ProcessEnv());
+  if (!result.ok()) {
+    // The NACK reason: every error with its line, as `--check` prints them.
+    std::string reason;
+    for (const Diagnostic& d : result.diagnostics) {
+      if (d.severity != Diagnostic::Severity::kError) continue;
+      if (!reason.empty()) reason += "\n";
+      reason += d.ToString();
+    }
+    if (reason.empty()) reason = "invalid policy";
+    return absl::InvalidArgumentError(reason);
+  }
+  for (const Diagnostic& d : result.diagnostics) {
+    LogWarn("policy_diagnostic", {{"detail", d.ToString()}});
+  }
+  absl::MutexLock lock(&config_mu_);
+  pushed_policy_ = result.config;
+  config_ = MergePushedPolicy(*result.config, *config_);
+  service_->SetConfig(config_);
+  LogInfo("policy_in_force", {{"providers", absl::StrCat(config_->providers.size())}});
   return absl::OkStatus();
 }
 
@@ -144,15 +205,24 @@ void GatewayServer::Reload(const char* why) {
              {{"trigger", why}, {"file", config_path_}, {"kept", "previous configuration"}});
     return;
   }
+  absl::MutexLock lock(&config_mu_);
   if (result.config->server.listen_address != config_->server.listen_address ||
       result.config->server.metrics_address != config_->server.metrics_address ||
       result.config->server.upstream_threads != config_->server.upstream_threads) {
     LogWarn("config_reload_partial",
             {{"detail", "listen addresses and upstream_threads change only on restart"}});
   }
-  config_ = result.config;
+  if (result.config->control_plane != config_->control_plane) {
+    LogWarn("config_reload_partial", {{"detail", "control_plane changes only on restart"}});
+  }
+  // Once a policy was pushed, the control plane owns model_providers: the
+  // file still brings its server settings (controlplane_client.h).
+  config_ = pushed_policy_ ? MergePushedPolicy(*pushed_policy_, *result.config) : result.config;
   service_->SetConfig(config_);
-  LogInfo("config_reloaded", {{"trigger", why}, {"providers", absl::StrCat(config_->providers.size())}});
+  LogInfo("config_reloaded",
+          {{"trigger", why},
+           {"providers", absl::StrCat(config_->providers.size())},
+           {"model_providers", pushed_policy_ ? "pushed policy kept" : "from file"}});
 }
 
 void GatewayServer::RunUntilTerminated() {
@@ -181,7 +251,7 @@ void GatewayServer::RunUntilTerminated() {
 }
 
 void GatewayServer::Drain() {
-  int64_t grace_ms = config_->server.drain_grace_ms;
+  int64_t grace_ms = config()->server.drain_grace_ms;
   LogInfo("draining", {{"in_flight", absl::StrCat(service_->in_flight())},
                        {"grace_ms", absl::StrCat(grace_ms)}});
   service_->StartDraining();
@@ -190,6 +260,9 @@ void GatewayServer::Drain() {
   // deadline, then cancels the rest.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   server_->Wait();
+  // Kept until the calls are done, so blocks they create still reach the
+  // other replicas.
+  if (controlplane_) controlplane_->Stop();
   LogInfo("drained", {});
 }
 

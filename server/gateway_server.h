@@ -1,17 +1,24 @@
 // The rebound-server process: wires config, upstream workers, the gRPC
 // server (Gateway, health, reflection) and the metrics exposer, and handles
-// SIGTERM (drain) and SIGHUP / file changes (validated reload).
+// SIGTERM (drain) and SIGHUP / file changes (validated reload). With
+// control_plane.addresses set, it also runs the ControlPlaneClient, which
+// shares blocks with the other replicas and applies pushed policies (see
+// controlplane_client.h for how those interact with reloads).
 #ifndef REBOUND_SERVER_GATEWAY_SERVER_H_
 #define REBOUND_SERVER_GATEWAY_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <grpcpp/server.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "policy/config.h"
+#include "server/controlplane_client.h"
 #include "server/gateway_service.h"
 #include "server/metrics.h"
 
@@ -40,12 +47,26 @@ class GatewayServer {
  private:
   void Reload(const char* why);
   void Drain();
+  // The ControlPlaneClient's PolicyApplier: validates a pushed
+  // `model_providers` YAML like a local file and swaps it in with this
+  // replica's own server and control_plane sections.
+  absl::Status ApplyPushedPolicy(std::string_view yaml);
+  // Starts the control-plane client; `grpc_port` names the replica when
+  // control_plane.replica_id is empty.
+  absl::Status StartControlPlane(int grpc_port);
+  std::shared_ptr<const Config> config() const;
   // Every second on the first worker: sweeps expired blocks and publishes
   // the active-block gauges.
   void SweepBlocks();
 
   std::string config_path_;
-  std::shared_ptr<const Config> config_;
+  // Written by reloads (main thread) and pushed policies (control-plane
+  // client thread).
+  mutable absl::Mutex config_mu_;
+  std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(config_mu_);
+  // The last pushed policy applied (its model_providers are in force), or
+  // null while the local file rules.
+  std::shared_ptr<const Config> pushed_policy_ ABSL_GUARDED_BY(config_mu_);
   Metrics metrics_;
   BlockTable blocks_;
   LatencyTracker latency_;
@@ -54,6 +75,10 @@ class GatewayServer {
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
   int64_t config_mtime_ns_ = 0;
+  std::unique_ptr<ControlPlaneClient> controlplane_;
+  // What the BlockTable listener (upstream threads) reports to; set once the
+  // client is started.
+  std::atomic<ControlPlaneClient*> controlplane_reporter_{nullptr};
 };
 
 }  // namespace rebound

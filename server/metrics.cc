@@ -40,6 +40,13 @@ const Histogram::BucketBoundaries& OverheadBuckets() {
   return kBuckets;
 }
 
+// Block propagation between replicas: 100 us to 1 s.
+const Histogram::BucketBoundaries& PropagationBuckets() {
+  static const Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+  return kBuckets;
+}
+
 }  // namespace
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -102,6 +109,38 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Help("Gateway calls currently being served.")
                     .Register(*registry_)
                     .Add({});
+  controlplane_connected_ = &prometheus::BuildGauge()
+                                 .Name("rebound_controlplane_connected")
+                                 .Help("1 while the Sync stream to this control-plane address "
+                                       "is up.")
+                                 .Register(*registry_);
+  policy_version_ = &prometheus::BuildGauge()
+                         .Name("rebound_policy_version")
+                         .Help("Counter of the policy version in force; 0: the local file.")
+                         .Register(*registry_)
+                         .Add({});
+  policy_nacks_ = &prometheus::BuildCounter()
+                       .Name("rebound_policy_nacks_total")
+                       .Help("Pushed policy versions this replica could not apply.")
+                       .Register(*registry_)
+                       .Add({});
+  controlplane_blocks_received_ = &prometheus::BuildCounter()
+                                       .Name("rebound_controlplane_blocks_received_total")
+                                       .Help("Blocks received from the control plane and merged.")
+                                       .Register(*registry_)
+                                       .Add({});
+  controlplane_blocks_sent_ = &prometheus::BuildCounter()
+                                   .Name("rebound_controlplane_blocks_sent_total")
+                                   .Help("Locally created blocks reported to a control plane "
+                                         "(once per stream).")
+                                   .Register(*registry_)
+                                   .Add({});
+  controlplane_propagation_ = &prometheus::BuildHistogram()
+                                   .Name("rebound_controlplane_propagation_seconds")
+                                   .Help("From a block's creation on another replica to its "
+                                         "merge here.")
+                                   .Register(*registry_)
+                                   .Add({}, PropagationBuckets());
   prometheus::BuildGauge()
       .Name("rebound_build_info")
       .Help("Always 1; the version label says which build runs.")
@@ -166,6 +205,26 @@ void Metrics::RecordOverhead(double seconds) { overhead_->Observe(seconds); }
 
 void Metrics::RecordMalformedEvent(std::string_view model) {
   malformed_events_->Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::SetControlPlaneConnected(std::string_view address, bool connected) {
+  controlplane_connected_->Add({{"address", std::string(address)}}).Set(connected ? 1 : 0);
+}
+
+void Metrics::SetPolicyVersion(double counter) { policy_version_->Set(counter); }
+
+void Metrics::RecordPolicyNack() { policy_nacks_->Increment(); }
+
+void Metrics::RecordControlPlaneBlocksReceived(int count) {
+  if (count > 0) controlplane_blocks_received_->Increment(count);
+}
+
+void Metrics::RecordControlPlaneBlocksSent(int count) {
+  if (count > 0) controlplane_blocks_sent_->Increment(count);
+}
+
+void Metrics::RecordControlPlanePropagation(double seconds) {
+  controlplane_propagation_->Observe(seconds);
 }
 
 void Metrics::RecordConfigLoad(bool ok) {

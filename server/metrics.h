@@ -45,6 +45,17 @@ class Metrics {
   void RecordBlockCreated(std::string_view kind, std::string_view scope);
   void SetActiveBlocks(std::string_view kind, std::string_view scope, double count);
 
+  // Control-plane client (server/controlplane_client.h). `address` is a
+  // configured control-plane address.
+  void SetControlPlaneConnected(std::string_view address, bool connected);
+  // The counter of the policy version in force (0: the local file).
+  void SetPolicyVersion(double counter);
+  void RecordPolicyNack();
+  void RecordControlPlaneBlocksReceived(int count);
+  void RecordControlPlaneBlocksSent(int count);
+  // From a block's creation on its origin replica to its merge here.
+  void RecordControlPlanePropagation(double seconds);
+
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
  private:
@@ -63,6 +74,12 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* blocks_created_;
   prometheus::Family<prometheus::Gauge>* active_blocks_;
   prometheus::Gauge* in_flight_;
+  prometheus::Family<prometheus::Gauge>* controlplane_connected_;
+  prometheus::Gauge* policy_version_;
+  prometheus::Counter* policy_nacks_;
+  prometheus::Counter* controlplane_blocks_received_;
+  prometheus::Counter* controlplane_blocks_sent_;
+  prometheus::Histogram* controlplane_propagation_;
 };
 
 }  // namespace rebound

@@ -1,0 +1,154 @@
+#include "controlplane/block_store.h"
+
+#include <algorithm>
+
+namespace rebound::controlplane {
+namespace {
+
+using rebound::v1::Block;
+
+// Equal deadlines: a Retry-After block wins over a latency block (the
+// upstream said it will refuse, not merely that it was slow), matching the
+// replicas' BlockTable so that both sides pick the same entry.
+int KindRank(rebound::v1::BlockKind kind) {
+  return kind == rebound::v1::BLOCK_KIND_RETRY_AFTER ? 1 : 0;
+}
+
+// A total order on everything but relayed_at_unix_us (which each control
+// plane sets for itself): what makes merging commutative.
+bool Supersedes(const Block& candidate, const Block& current) {
+  if (candidate.until_unix_ms() != current.until_unix_ms()) {
+    return candidate.until_unix_ms() > current.until_unix_ms();
+  }
+  int a = KindRank(candidate.kind()), b = KindRank(current.kind());
+  if (a != b) return a > b;
+  if (candidate.origin() != current.origin()) return candidate.origin() > current.origin();
+  return candidate.created_at_unix_us() > current.created_at_unix_us();
+}
+
+}  // namespace
+
+std::string_view ToString(MergeOutcome outcome) {
+  switch (outcome) {
+    case MergeOutcome::kChanged: return "changed";
+    case MergeOutcome::kUnchanged: return "unchanged";
+    case MergeOutcome::kInvalid: return "invalid";
+    case MergeOutcome::kTombstoned: return "tombstoned";
+    case MergeOutcome::kDropped: return "dropped";
+  }
+  return "invalid";
+}
+
+BlockStore::BlockStore(size_t max_entries) : max_entries_(std::max<size_t>(1, max_entries)) {}
+
+std::string BlockStore::Validate(const Block& block, absl::Time now) {
+  if (block.name().empty()) return "empty name";
+  if (block.name().size() > kMaxNameBytes) return "name too long";
+  if (block.origin().size() > kMaxOriginBytes) return "origin too long";
+  if (block.scope() != rebound::v1::BLOCK_SCOPE_MODEL &&
+      block.scope() != rebound::v1::BLOCK_SCOPE_PROVIDER) {
+    return "unknown scope";
+  }
+  if (block.kind() != rebound::v1::BLOCK_KIND_RETRY_AFTER &&
+      block.kind() != rebound::v1::BLOCK_KIND_LATENCY) {
+    return "unknown kind";
+  }
+  int64_t now_ms = absl::ToUnixMillis(now);
+  if (block.until_unix_ms() <= now_ms) return "deadline not in the future";
+  if (block.until_unix_ms() - now_ms > absl::ToInt64Milliseconds(kMaxAhead)) {
+    return "deadline more than 24 h ahead";
+  }
+  return "";
+}
+
+MergeOutcome BlockStore::Merge(const Block& block, absl::Time now) {
+  if (!Validate(block, now).empty()) return MergeOutcome::kInvalid;
+  StoreKey key{block.scope(), block.name()};
+
+  if (auto t = tombstones_.find(key); t != tombstones_.end()) {
+    if (block.until_unix_ms() <= t->second) return MergeOutcome::kTombstoned;
+    // A block outliving the cleared one is a new signal: the tombstone is
+    // no longer needed.
+    tombstone_expiry_.erase({t->second, key});
+    tombstones_.erase(t);
+  }
+
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    if (!Supersedes(block, it->second)) return MergeOutcome::kUnchanged;
+    expiry_.erase({it->second.until_unix_ms(), key});
+    it->second = block;
+    expiry_.insert({block.until_unix_ms(), std::move(key)});
+    return MergeOutcome::kChanged;
+  }
+  if (entries_.size() >= max_entries_) {
+    // Full: the soonest-expiring entry goes (expired ones first); a block
+    // that would go first itself is not worth storing.
+    if (block.until_unix_ms() <= expiry_.begin()->first) return MergeOutcome::kDropped;
+    EvictFirst();
+  }
+  entries_.emplace(key, block);
+  expiry_.insert({block.until_unix_ms(), std::move(key)});
+  return MergeOutcome::kChanged;
+}
+
+bool BlockStore::Clear(rebound::v1::BlockScope scope, std::string_view name, absl::Time now) {
+  StoreKey key{scope, std::string(name)};
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  int64_t until = it->second.until_unix_ms();
+  expiry_.erase({until, key});
+  entries_.erase(it);
+  if (until > absl::ToUnixMillis(now)) {
+    // Tombstones share the entries' bound; the oldest goes first.
+    if (tombstones_.size() >= max_entries_) {
+      auto first = tombstone_expiry_.begin();
+      tombstones_.erase(first->second);
+      tombstone_expiry_.erase(first);
+    }
+    auto [t, inserted] = tombstones_.try_emplace(key, until);
+    if (!inserted) {
+      tombstone_expiry_.erase({t->second, key});
+      t->second = std::max(t->second, until);
+    }
+    tombstone_expiry_.insert({t->second, key});
+  }
+  return true;
+}
+
+size_t BlockStore::Sweep(absl::Time now) {
+  int64_t now_ms = absl::ToUnixMillis(now);
+  size_t removed = 0;
+  while (!expiry_.empty() && expiry_.begin()->first <= now_ms) {
+    EvictFirst();
+    ++removed;
+  }
+  while (!tombstone_expiry_.empty() && tombstone_expiry_.begin()->first <= now_ms) {
+    tombstones_.erase(tombstone_expiry_.begin()->second);
+    tombstone_expiry_.erase(tombstone_expiry_.begin());
+  }
+  return removed;
+}
+
+std::vector<Block> BlockStore::Snapshot(absl::Time now) const {
+  int64_t now_ms = absl::ToUnixMillis(now);
+  std::vector<Block> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, block] : entries_) {
+    if (block.until_unix_ms() > now_ms) out.push_back(block);
+  }
+  return out;
+}
+
+const Block* BlockStore::Find(rebound::v1::BlockScope scope, std::string_view name) const {
+  auto it = entries_.find(StoreKey{scope, std::string(name)});
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void BlockStore::EvictFirst() {
+  auto first = expiry_.begin();
+  entries_.erase(first->second);
+  expiry_.erase(first);
+}
+
+}  // namespace rebound::controlplane

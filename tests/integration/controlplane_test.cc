@@ -1,0 +1,789 @@
+// rebound-controlplane as a process: authentication, policy pushes and their
+// persistence, replicas' Sync streams (written here as fake replicas), block
+// fan-out and clearing, two instances side by side, and a flooding replica.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "rebound/v1/controlplane.grpc.pb.h"
+#include "tests/integration/test_harness.h"
+
+namespace rebound::testing {
+namespace {
+
+using rebound::v1::Block;
+using rebound::v1::ControlMessage;
+using rebound::v1::ReplicaMessage;
+using ::testing::HasSubstr;
+
+constexpr char kToken[] = "s3cret-token-for-tests";
+
+constexpr char kValidPolicy[] =
+    "model_providers:\n"
+    "  - model: openai/gpt-4o\n"
+    "    base_url: https://api.openai.com\n"
+    "    access_key: $OPENAI_API_KEY\n"
+    "    retry_policy:\n"
+    "      fallback_models: [anthropic/claude-3-5-sonnet]\n"
+    "  - model: anthropic/claude-3-5-sonnet\n"
+    "    base_url: https://api.anthropic.com\n"
+    "    access_key: $ANTHROPIC_API_KEY\n";
+
+// Errors on lines 5, 6 and 8 (and a server section on line 9).
+constexpr char kInvalidPolicy[] =
+    "model_providers:\n"
+    "  - model: openai/gpt-4o\n"
+    "    access_key: $OPENAI_API_KEY\n"
+    "    retry_policy:\n"
+    "      default_max_attempts: 0\n"
+    "      backoff: {base_ms: 0, apply_to: global}\n"
+    "      on_status_codes:\n"
+    "        - {codes: [700], strategy: same_model}\n"
+    "server:\n"
+    "  listen: 0.0.0.0:1\n";
+
+int64_t InMs(absl::Duration d) { return absl::ToUnixMillis(absl::Now() + d); }
+
+Block MakeBlock(std::string name, absl::Duration ahead, std::string origin = "",
+                rebound::v1::BlockScope scope = rebound::v1::BLOCK_SCOPE_MODEL) {
+  Block b;
+  b.set_scope(scope);
+  b.set_name(std::move(name));
+  b.set_kind(rebound::v1::BLOCK_KIND_RETRY_AFTER);
+  b.set_until_unix_ms(InMs(ahead));
+  b.set_origin(std::move(origin));
+  b.set_created_at_unix_us(absl::ToUnixMicros(absl::Now()));
+  return b;
+}
+
+// A running rebound-controlplane.
+class ControlPlaneProcess {
+ public:
+  static std::unique_ptr<ControlPlaneProcess> Start(const std::string& state_dir,
+                                                    std::vector<std::string> extra = {},
+                                                    std::string name = "controlplane") {
+    std::string token_file = WriteTempFile(name + ".token", absl::StrCat(kToken, "\n"));
+    std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--metrics-listen",
+                                     "127.0.0.1:0", "--state-dir", state_dir,
+                                     "--token-file", token_file};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto process = Subprocess::Start(
+        {.binary = BinaryPath("rebound-controlplane"), .args = args, .name = name});
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return nullptr;
+    absl::StatusOr<std::string> ready = (*process)->WaitForLine(
+        "^rebound-controlplane ready grpc=\\S+ metrics=\\S+$", absl::Seconds(20));
+    EXPECT_TRUE(ready.ok()) << ready.status();
+    if (!ready.ok()) return nullptr;
+    auto cp = std::unique_ptr<ControlPlaneProcess>(new ControlPlaneProcess);
+    cp->process = std::move(*process);
+    size_t g = ready->find("grpc=") + 5;
+    cp->grpc_address = ready->substr(g, ready->find(' ', g) - g);
+    cp->metrics_address = ready->substr(ready->find("metrics=") + 8);
+    // GetState lists every block; large tables exceed gRPC's 4 MiB default.
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(64 << 20);
+    cp->channel = grpc::CreateCustomChannel(cp->grpc_address, grpc::InsecureChannelCredentials(),
+                                            channel_args);
+    cp->stub = rebound::v1::ControlPlane::NewStub(cp->channel);
+    return cp;
+  }
+
+  // A client context with the token (or `token` instead), bounded in time.
+  static std::unique_ptr<grpc::ClientContext> Context(
+      std::optional<std::string> token = std::string(kToken),
+      absl::Duration timeout = absl::Seconds(10)) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (token) context->AddMetadata("authorization", absl::StrCat("Bearer ", *token));
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return context;
+  }
+
+  rebound::v1::GetStateResponse State() {
+    rebound::v1::GetStateResponse response;
+    grpc::Status status = stub->GetState(Context().get(), {}, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  rebound::v1::PushPolicyResponse Push(const std::string& yaml, bool dry_run = false) {
+    rebound::v1::PushPolicyRequest request;
+    request.set_yaml(yaml);
+    request.set_dry_run(dry_run);
+    rebound::v1::PushPolicyResponse response;
+    grpc::Status status = stub->PushPolicy(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  std::unique_ptr<Subprocess> process;
+  std::string grpc_address;
+  std::string metrics_address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<rebound::v1::ControlPlane::Stub> stub;
+
+ private:
+  ControlPlaneProcess() = default;
+};
+
+// A replica's side of Sync, written for the tests: sends what it is told and
+// records everything it receives on a reader thread.
+class FakeReplica {
+ public:
+  // `read`: false for a replica that never reads what it is sent.
+  FakeReplica(ControlPlaneProcess* cp, std::string id, std::optional<std::string> token = kToken,
+              bool read = true)
+      : id_(std::move(id)) {
+    context_ = ControlPlaneProcess::Context(token, absl::Minutes(5));
+    if (read) {
+      stream_ = cp->stub->Sync(context_.get());
+    } else {
+      // A connection of its own with a fixed 64 KiB window (no BDP probing,
+      // which would otherwise grow it from the other streams' traffic), so
+      // what it does not read stays at the control plane.
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.http2.bdp_probe", 0);
+      args.SetInt("grpc.channel_id", 1);  // not shared with the test's channel
+      own_stub_ = rebound::v1::ControlPlane::NewStub(grpc::CreateCustomChannel(
+          cp->grpc_address, grpc::InsecureChannelCredentials(), args));
+      stream_ = own_stub_->Sync(context_.get());
+      return;
+    }
+    reader_ = std::thread([this] {
+      ControlMessage message;
+      while (stream_->Read(&message)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        received_.push_back(message);
+        cv_.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ended_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~FakeReplica() {
+    context_->TryCancel();
+    if (reader_.joinable()) reader_.join();
+  }
+
+  bool Hello(std::vector<Block> blocks = {}, uint64_t running_counter = 0) {
+    ReplicaMessage m;
+    m.mutable_hello()->set_replica_id(id_);
+    m.mutable_hello()->set_build_version("test-1.0");
+    m.mutable_hello()->mutable_policy_version()->set_counter(running_counter);
+    for (Block& b : blocks) *m.mutable_hello()->add_active_blocks() = std::move(b);
+    return Send(m);
+  }
+  bool Report(std::vector<Block> blocks) {
+    ReplicaMessage m;
+    for (Block& b : blocks) *m.mutable_blocks()->add_blocks() = std::move(b);
+    return Send(m);
+  }
+  bool Ack(const rebound::v1::PolicyVersion& version, bool accepted, std::string error = "") {
+    ReplicaMessage m;
+    *m.mutable_ack()->mutable_version() = version;
+    m.mutable_ack()->set_accepted(accepted);
+    m.mutable_ack()->set_error(std::move(error));
+    return Send(m);
+  }
+  bool Send(const ReplicaMessage& m) {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return stream_->Write(m);
+  }
+
+  // The first received message (from the start) matching `match`.
+  std::optional<ControlMessage> WaitFor(std::function<bool(const ControlMessage&)> match,
+                                        absl::Duration timeout = absl::Seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline = absl::ToChronoTime(absl::Now() + timeout);
+    while (true) {
+      for (const ControlMessage& m : received_) {
+        if (match(m)) return m;
+      }
+      if (ended_) return std::nullopt;
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        for (const ControlMessage& m : received_) {
+          if (match(m)) return m;
+        }
+        return std::nullopt;
+      }
+    }
+  }
+  std::optional<ControlMessage> WaitForBlock(std::string_view name,
+                                             absl::Duration timeout = absl::Seconds(10)) {
+    return WaitFor(
+        [name](const ControlMessage& m) {
+          if (!m.has_blocks()) return false;
+          return std::any_of(m.blocks().blocks().begin(), m.blocks().blocks().end(),
+                             [name](const Block& b) { return b.name() == name; });
+        },
+        timeout);
+  }
+  std::vector<ControlMessage> Received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::vector<ControlMessage>(received_.begin(), received_.end());
+  }
+  // Waits for the server to end the stream; its status.
+  grpc::Status Finish() {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(10), [this] { return ended_; });
+    }
+    return stream_->Finish();
+  }
+  bool ended() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ended_;
+  }
+
+ private:
+  std::string id_;
+  std::unique_ptr<rebound::v1::ControlPlane::Stub> own_stub_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<ReplicaMessage, ControlMessage>> stream_;
+  std::thread reader_;
+  std::mutex write_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ControlMessage> received_;
+  bool ended_ = false;
+};
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_dir_ = TestTempDir() + "/state";
+    cp_ = ControlPlaneProcess::Start(state_dir_);
+    ASSERT_NE(cp_, nullptr);
+  }
+
+  std::string state_dir_;
+  std::unique_ptr<ControlPlaneProcess> cp_;
+};
+
+TEST_F(ControlPlaneTest, EveryRpcWithoutTheRightTokenIsUnauthenticatedAndChangesNothing) {
+  for (std::optional<std::string> token :
+       {std::optional<std::string>(), std::optional<std::string>("wrong"),
+        std::optional<std::string>(absl::StrCat(kToken, "x")), std::optional<std::string>("")}) {
+    rebound::v1::PushPolicyRequest push;
+    push.set_yaml(kValidPolicy);
+    rebound::v1::PushPolicyResponse push_response;
+    EXPECT_EQ(cp_->stub->PushPolicy(ControlPlaneProcess::Context(token).get(), push,
+                                    &push_response)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    rebound::v1::GetStateResponse state;
+    EXPECT_EQ(cp_->stub->GetState(ControlPlaneProcess::Context(token).get(), {}, &state)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    rebound::v1::ClearBlockRequest clear;
+    clear.set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+    clear.set_name("openai/gpt-4o");
+    rebound::v1::ClearBlockResponse cleared;
+    EXPECT_EQ(cp_->stub->ClearBlock(ControlPlaneProcess::Context(token).get(), clear, &cleared)
+                  .error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    FakeReplica replica(cp_.get(), "intruder", token);
+    replica.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))});
+    EXPECT_EQ(replica.Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_TRUE(replica.Received().empty());
+  }
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.policy_version().counter(), 0u);
+  EXPECT_EQ(state.replicas_size(), 0);
+  EXPECT_EQ(state.blocks_size(), 0);
+  // The token never shows in the output.
+  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kToken)));
+}
+
+TEST_F(ControlPlaneTest, InvalidPushListsEveryErrorWithItsLineAndChangesNothing) {
+  rebound::v1::PushPolicyResponse bad = cp_->Push(kInvalidPolicy);
+  EXPECT_FALSE(bad.accepted());
+  std::vector<int> error_lines;
+  for (const auto& d : bad.diagnostics()) {
+    if (d.severity() == rebound::v1::PolicyDiagnostic::SEVERITY_ERROR) {
+      error_lines.push_back(d.line());
+    }
+  }
+  for (int line : {5, 6, 8, 9}) {
+    EXPECT_THAT(error_lines, ::testing::Contains(line)) << "line " << line;
+  }
+  EXPECT_EQ(cp_->State().policy_version().counter(), 0u);
+
+  rebound::v1::PushPolicyResponse dry = cp_->Push(kValidPolicy, /*dry_run=*/true);
+  EXPECT_TRUE(dry.accepted());
+  EXPECT_EQ(dry.version().counter(), 1u);
+  EXPECT_EQ(cp_->State().policy_version().counter(), 0u);
+
+  rebound::v1::PushPolicyResponse good = cp_->Push(kValidPolicy);
+  EXPECT_TRUE(good.accepted());
+  EXPECT_FALSE(good.unchanged());
+  EXPECT_EQ(good.version().counter(), 1u);
+  EXPECT_EQ(good.version().hash().size(), 64u);
+  rebound::v1::PushPolicyResponse again = cp_->Push(kValidPolicy);
+  EXPECT_TRUE(again.accepted());
+  EXPECT_TRUE(again.unchanged());
+  EXPECT_EQ(again.version().counter(), 1u);
+
+  // Rejected after an accepted one: the published version stays.
+  EXPECT_FALSE(cp_->Push(kInvalidPolicy).accepted());
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.policy_version().counter(), 1u);
+  EXPECT_EQ(state.policy_version().hash(), good.version().hash());
+}
+
+TEST_F(ControlPlaneTest, HelloGetsThePolicyAndASnapshotAndBlocksFanOut) {
+  rebound::v1::PushPolicyResponse pushed = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(pushed.accepted());
+
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
+  auto policy = a.WaitFor([](const ControlMessage& m) { return m.has_policy(); });
+  ASSERT_TRUE(policy.has_value());
+  EXPECT_EQ(policy->policy().version().counter(), 1u);
+  EXPECT_EQ(policy->policy().yaml(), kValidPolicy);
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) {
+    return m.has_blocks() && m.blocks().full_snapshot();
+  }));
+  std::vector<ControlMessage> first = a.Received();
+  ASSERT_GE(first.size(), 2u);
+  EXPECT_TRUE(first[0].has_policy()) << "the policy comes first";
+
+  FakeReplica b(cp_.get(), "replica-b");
+  ASSERT_TRUE(b.Hello());
+  // B's snapshot carries A's Hello block, with A as origin.
+  auto snapshot = b.WaitFor([](const ControlMessage& m) {
+    return m.has_blocks() && m.blocks().full_snapshot() && m.blocks().blocks_size() == 1;
+  });
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->blocks().blocks(0).name(), "openai/gpt-4o");
+  EXPECT_EQ(snapshot->blocks().blocks(0).origin(), "replica-a");
+
+  // A block A reports reaches B as it happens, with the relay time set.
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(a.Report({MakeBlock("anthropic", absl::Seconds(30), "replica-a",
+                                  rebound::v1::BLOCK_SCOPE_PROVIDER)}));
+  auto update = b.WaitForBlock("anthropic");
+  ASSERT_TRUE(update.has_value());
+  absl::Duration propagation = absl::Now() - sent;
+  EXPECT_FALSE(update->blocks().full_snapshot());
+  const Block& relayed = update->blocks().blocks(0);
+  EXPECT_EQ(relayed.scope(), rebound::v1::BLOCK_SCOPE_PROVIDER);
+  EXPECT_GT(relayed.relayed_at_unix_us(), 0);
+  EXPECT_GT(relayed.created_at_unix_us(), 0);
+  EXPECT_LT(propagation, absl::Seconds(1));
+  std::cerr << "propagation A -> control plane -> B: " << absl::FormatDuration(propagation)
+            << "\n";
+  // ... and is not echoed back to A.
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(a.WaitForBlock("anthropic", absl::Milliseconds(1)).has_value());
+
+  // A shorter re-report changes nothing and is not fanned out.
+  size_t before = b.Received().size();
+  ASSERT_TRUE(a.Report({MakeBlock("anthropic", absl::Seconds(5), "replica-a",
+                                  rebound::v1::BLOCK_SCOPE_PROVIDER)}));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(b.Received().size(), before);
+  EXPECT_EQ(cp_->State().blocks_size(), 2);
+}
+
+TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
+  rebound::v1::PushPolicyResponse pushed = cp_->Push(kValidPolicy);
+  FakeReplica a(cp_.get(), "replica-a");
+  FakeReplica b(cp_.get(), "replica-b");
+  ASSERT_TRUE(a.Hello());
+  ASSERT_TRUE(b.Hello());
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) { return m.has_policy(); }));
+  ASSERT_TRUE(b.WaitFor([](const ControlMessage& m) { return m.has_policy(); }));
+  ASSERT_TRUE(a.Ack(pushed.version(), true));
+  ASSERT_TRUE(b.Ack(pushed.version(), false, "ANTHROPIC_API_KEY is not set in this environment"));
+  rebound::v1::GetStateResponse state;
+  for (int i = 0; i < 50; ++i) {
+    state = cp_->State();
+    if (state.replicas_size() == 2 && state.replicas(0).acked_version().counter() == 1 &&
+        state.replicas(1).nacked_version().counter() == 1) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(state.replicas_size(), 2);
+  EXPECT_EQ(state.replicas(0).replica_id(), "replica-a");
+  EXPECT_TRUE(state.replicas(0).connected());
+  EXPECT_EQ(state.replicas(0).build_version(), "test-1.0");
+  EXPECT_GT(state.replicas(0).connected_since_unix_ms(), 0);
+  EXPECT_EQ(state.replicas(0).acked_version().counter(), 1u);
+  EXPECT_EQ(state.replicas(0).acked_version().hash(), pushed.version().hash());
+  EXPECT_EQ(state.replicas(1).nacked_version().counter(), 1u);
+  EXPECT_THAT(state.replicas(1).last_nack(), HasSubstr("ANTHROPIC_API_KEY"));
+  EXPECT_EQ(state.replicas(1).acked_version().counter(), 0u);
+
+  // A new version reaches both connected replicas.
+  rebound::v1::PushPolicyResponse second =
+      cp_->Push(std::string(kValidPolicy) + "    retry_policy: {}\n");
+  ASSERT_TRUE(second.accepted()) << second.DebugString();
+  for (FakeReplica* r : {&a, &b}) {
+    EXPECT_TRUE(r->WaitFor([](const ControlMessage& m) {
+      return m.has_policy() && m.policy().version().counter() == 2;
+    }));
+  }
+}
+
+TEST_F(ControlPlaneTest, FirstMessageMustBeHello) {
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Report({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
+  grpc::Status status = a.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("Hello"));
+  EXPECT_EQ(cp_->State().blocks_size(), 0);
+}
+
+TEST_F(ControlPlaneTest, OversizedReportClosesTheStreamWithResourceExhausted) {
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello());
+  std::vector<Block> blocks;
+  for (int i = 0; i < 1001; ++i) {
+    blocks.push_back(MakeBlock(absl::StrCat("m/", i), absl::Seconds(60)));
+  }
+  a.Report(blocks);
+  EXPECT_EQ(a.Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(cp_->State().blocks_size(), 0);
+}
+
+TEST_F(ControlPlaneTest, RestartServesThePersistedPolicy) {
+  rebound::v1::PushPolicyResponse pushed = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(pushed.accepted());
+  {
+    // SIGTERM with a replica connected: its stream ends UNAVAILABLE (it
+    // reconnects elsewhere or later) and the process exits 0 promptly.
+    FakeReplica connected(cp_.get(), "replica-connected");
+    ASSERT_TRUE(connected.Hello());
+    ASSERT_TRUE(connected.WaitFor([](const ControlMessage& m) { return m.has_policy(); }));
+    absl::Time start = absl::Now();
+    cp_->process->Signal(SIGTERM);
+    EXPECT_EQ(connected.Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(cp_->process->Wait(absl::Seconds(10)), 0);
+    // gRPC's Shutdown may use its 2 s grace while client connections stay
+    // open; the exposer's stop adds up to a second.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(6));
+  }
+  cp_ = ControlPlaneProcess::Start(state_dir_, {}, "controlplane-restarted");
+  ASSERT_NE(cp_, nullptr);
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.policy_version().counter(), 1u);
+  EXPECT_EQ(state.policy_version().hash(), pushed.version().hash());
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({}, 1));
+  auto policy = a.WaitFor([](const ControlMessage& m) { return m.has_policy(); });
+  ASSERT_TRUE(policy.has_value());
+  EXPECT_EQ(policy->policy().yaml(), kValidPolicy);
+  // The next push continues the counter.
+  EXPECT_EQ(cp_->Push(std::string(kValidPolicy) + "    retry_policy: {}\n").version().counter(),
+            2u);
+}
+
+TEST_F(ControlPlaneTest, CorruptStateStartsWithoutAPolicy) {
+  cp_->process->Signal(SIGTERM);
+  EXPECT_EQ(cp_->process->Wait(absl::Seconds(10)), 0);
+  WriteTempFile("state/policy.state", "rebound-controlplane policy v1\ncounter 3\ngarbage");
+  cp_ = ControlPlaneProcess::Start(state_dir_, {}, "controlplane-corrupt");
+  ASSERT_NE(cp_, nullptr);
+  EXPECT_EQ(cp_->State().policy_version().counter(), 0u);
+  EXPECT_THAT(cp_->process->Stderr(), HasSubstr("policy_state_unusable"));
+  EXPECT_TRUE(cp_->Push(kValidPolicy).accepted());
+}
+
+TEST_F(ControlPlaneTest, TwoControlPlanesConvergeWhenReplicasReportToBoth) {
+  auto cp2 = ControlPlaneProcess::Start(TestTempDir() + "/state2", {}, "controlplane-2");
+  ASSERT_NE(cp2, nullptr);
+  FakeReplica a1(cp_.get(), "replica-a"), a2(cp2.get(), "replica-a");
+  FakeReplica b1(cp_.get(), "replica-b"), b2(cp2.get(), "replica-b");
+  FakeReplica c2(cp2.get(), "replica-c");  // talks to the second one only
+  for (FakeReplica* r : {&a1, &a2, &b1, &b2, &c2}) ASSERT_TRUE(r->Hello());
+
+  Block x60 = MakeBlock("openai/gpt-4o", absl::Seconds(60), "replica-a");
+  Block x90 = MakeBlock("openai/gpt-4o", absl::Seconds(90), "replica-b");
+  Block y30 = MakeBlock("mistral", absl::Seconds(30), "replica-a",
+                        rebound::v1::BLOCK_SCOPE_PROVIDER);
+  Block z_latency = MakeBlock("anthropic/claude", absl::Seconds(45), "replica-b");
+  z_latency.set_kind(rebound::v1::BLOCK_KIND_LATENCY);
+  Block z_retry = z_latency;
+  z_retry.set_kind(rebound::v1::BLOCK_KIND_RETRY_AFTER);
+  z_retry.set_origin("replica-a");
+  // Opposite orders at the two instances.
+  a1.Report({x60, y30});
+  b1.Report({x90, z_latency});
+  a1.Report({z_retry});
+  b2.Report({z_latency});
+  a2.Report({z_retry, y30});
+  b2.Report({x90});
+  a2.Report({x60});
+
+  auto blocks_of = [](ControlPlaneProcess* cp) {
+    std::vector<std::string> out;
+    rebound::v1::GetStateResponse state = cp->State();
+    for (Block b : state.blocks()) {
+      b.clear_relayed_at_unix_us();
+      out.push_back(b.ShortDebugString());
+    }
+    return out;
+  };
+  std::vector<std::string> one, two;
+  for (int i = 0; i < 100; ++i) {
+    one = blocks_of(cp_.get());
+    two = blocks_of(cp2.get());
+    if (one.size() == 3 && one == two) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(one.size(), 3u);
+  EXPECT_EQ(one, two);
+  rebound::v1::GetStateResponse state = cp2->State();
+  for (const Block& b : state.blocks()) {
+    if (b.name() == "openai/gpt-4o") {
+      EXPECT_EQ(b.origin(), "replica-b");
+    }
+    if (b.name() == "anthropic/claude") {
+      EXPECT_EQ(b.kind(), rebound::v1::BLOCK_KIND_RETRY_AFTER);
+    }
+  }
+  // The replica on the second instance only has heard of all of them.
+  EXPECT_TRUE(c2.WaitForBlock("openai/gpt-4o"));
+  EXPECT_TRUE(c2.WaitForBlock("mistral"));
+  EXPECT_TRUE(c2.WaitForBlock("anthropic/claude"));
+}
+
+TEST_F(ControlPlaneTest, AFloodingReplicaLeavesTheControlPlaneResponsive) {
+  FakeReplica quiet(cp_.get(), "replica-quiet");
+  ASSERT_TRUE(quiet.Hello());
+  auto flooder = std::make_unique<FakeReplica>(cp_.get(), "replica-flood");
+  ASSERT_TRUE(flooder->Hello());
+  std::atomic<bool> stop{false};
+  std::atomic<int> reports{0};
+  absl::Time flood_start = absl::Now();
+  std::thread flood([&] {
+    int n = 0;
+    while (!stop.load()) {
+      std::vector<Block> blocks;
+      for (int i = 0; i < 1000; ++i, ++n) {
+        // Every block new or longer: each one changes the table.
+        blocks.push_back(MakeBlock(absl::StrCat("m/", n % 5000),
+                                   absl::Seconds(60) + absl::Milliseconds(n)));
+      }
+      if (!flooder->Report(std::move(blocks))) break;
+      ++reports;
+    }
+  });
+
+  absl::Duration worst;
+  int calls = 0;
+  absl::Time end = absl::Now() + absl::Seconds(4);
+  while (absl::Now() < end) {
+    absl::Time start = absl::Now();
+    rebound::v1::GetStateResponse state;
+    grpc::Status status =
+        cp_->stub->GetState(ControlPlaneProcess::Context(kToken, absl::Seconds(2)).get(), {},
+                            &state);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    worst = std::max(worst, absl::Now() - start);
+    ++calls;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  // A block from the quiet replica still gets through promptly.
+  FakeReplica other(cp_.get(), "replica-other");
+  ASSERT_TRUE(other.Hello());
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(quiet.Report({MakeBlock("quiet/model", absl::Seconds(60))}));
+  EXPECT_TRUE(other.WaitForBlock("quiet/model", absl::Seconds(2)));
+  absl::Duration quiet_propagation = absl::Now() - sent;
+
+  stop = true;
+  flooder.reset();  // cancels its stream, unblocking a Write held by flow control
+  flood.join();
+  std::cerr << "flood: " << reports.load() << " reports of 1000 blocks accepted by the client; "
+            << calls << " GetState calls, slowest " << absl::FormatDuration(worst)
+            << "; quiet block propagated in " << absl::FormatDuration(quiet_propagation) << "\n";
+  EXPECT_LT(worst, absl::Seconds(1));
+  // Paced at 1000 blocks/s after a 10000-block burst: the control plane took
+  // in far less than the client handed to its transport (which buffers).
+  std::string metrics = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+  double merged = 0;
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (absl::StartsWith(line, "rebound_controlplane_block_reports_total{")) {
+      double value = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) merged += value;
+    }
+  }
+  std::cerr << "blocks merged by the control plane: " << merged << "\n";
+  EXPECT_GT(merged, 1000);
+  // The burst, the rate over the flood's duration, and one report of slack.
+  double seconds = absl::ToDoubleSeconds(absl::Now() - flood_start);
+  EXPECT_LT(merged, 10000 + 1000 * seconds + 1000 + 2);
+  EXPECT_TRUE(cp_->process->Running());
+}
+
+TEST_F(ControlPlaneTest, AReplicaThatDoesNotReadIsDisconnectedNotBuffered) {
+  FakeReplica stuck(cp_.get(), "replica-stuck", kToken, /*read=*/false);
+  ASSERT_TRUE(stuck.Hello());
+  // One reporter sends ~7 MB of new blocks, each report fanned out to
+  // `stuck` (more than the transport's flow-control windows absorb) and to
+  // an observer that reads.
+  FakeReplica observer(cp_.get(), "replica-observer");
+  ASSERT_TRUE(observer.Hello());
+  FakeReplica reporter(cp_.get(), "replica-reporter");
+  ASSERT_TRUE(reporter.Hello());
+  for (int i = 0; i < 1500; ++i) {
+    std::vector<Block> blocks;
+    for (int j = 0; j < 10; ++j) {
+      blocks.push_back(
+          MakeBlock(absl::StrCat(std::string(400, 'm'), "/", i, "-", j), absl::Seconds(60)));
+    }
+    ASSERT_TRUE(reporter.Report(std::move(blocks)));
+  }
+  bool disconnected = false;
+  for (int i = 0; i < 100 && !disconnected; ++i) {
+    rebound::v1::GetStateResponse state = cp_->State();
+    for (const auto& r : state.replicas()) {
+      if (r.replica_id() == "replica-stuck" && !r.connected()) disconnected = true;
+    }
+    if (!disconnected) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(disconnected);
+  std::string metrics = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+  EXPECT_THAT(metrics,
+              HasSubstr("rebound_controlplane_stream_disconnects_total{reason=\"slow_consumer\"} 1"));
+  // The replicas that read are unaffected.
+  EXPECT_FALSE(observer.ended());
+  EXPECT_FALSE(reporter.ended());
+  EXPECT_TRUE(observer.WaitForBlock(absl::StrCat(std::string(400, 'm'), "/1499-9"),
+                                    absl::Seconds(20)));
+}
+
+TEST_F(ControlPlaneTest, ClearBlockReachesReplicasAndStaleReReportsStayCleared) {
+  FakeReplica a(cp_.get(), "replica-a");
+  FakeReplica b(cp_.get(), "replica-b");
+  ASSERT_TRUE(a.Hello());
+  ASSERT_TRUE(b.Hello());
+  Block x = MakeBlock("openai/gpt-4o", absl::Seconds(60), "replica-a");
+  ASSERT_TRUE(a.Report({x}));
+  ASSERT_TRUE(b.WaitForBlock("openai/gpt-4o"));
+
+  rebound::v1::ClearBlockRequest clear;
+  clear.set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  clear.set_name("openai/gpt-4o");
+  rebound::v1::ClearBlockResponse cleared;
+  ASSERT_TRUE(cp_->stub->ClearBlock(ControlPlaneProcess::Context().get(), clear, &cleared).ok());
+  EXPECT_TRUE(cleared.removed());
+  for (FakeReplica* r : {&a, &b}) {
+    auto message = r->WaitFor([](const ControlMessage& m) { return m.has_cleared(); });
+    ASSERT_TRUE(message.has_value());
+    EXPECT_EQ(message->cleared().name(), "openai/gpt-4o");
+    EXPECT_EQ(message->cleared().scope(), rebound::v1::BLOCK_SCOPE_MODEL);
+  }
+  // A replica that had not applied the clear yet re-reports the block: it
+  // stays cleared.
+  ASSERT_TRUE(a.Report({x}));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(cp_->State().blocks_size(), 0);
+
+  clear.set_scope(rebound::v1::BLOCK_SCOPE_UNSPECIFIED);
+  EXPECT_EQ(cp_->stub->ClearBlock(ControlPlaneProcess::Context().get(), clear, &cleared)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControlPlaneTest, PeriodicResyncSendsFullSnapshots) {
+  auto cp = ControlPlaneProcess::Start(TestTempDir() + "/state-resync",
+                                       {"--resync-interval", "300ms"}, "controlplane-resync");
+  ASSERT_NE(cp, nullptr);
+  FakeReplica a(cp.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
+  EXPECT_TRUE(a.WaitFor(
+      [](const ControlMessage& m) {
+        return m.has_blocks() && m.blocks().full_snapshot() && m.blocks().blocks_size() == 1;
+      },
+      absl::Seconds(5)));
+}
+
+TEST_F(ControlPlaneTest, HealthAndReflectionAreServed) {
+  auto health = grpc::health::v1::Health::NewStub(cp_->channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, {}, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(cp_->channel);
+  grpc::ClientContext rcontext;
+  rcontext.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = reflection->ServerReflectionInfo(&rcontext);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  std::vector<std::string> services;
+  for (const auto& s : reply.list_services_response().service()) services.push_back(s.name());
+  EXPECT_THAT(services, ::testing::Contains("rebound.v1.ControlPlane"));
+  stream->Finish();
+}
+
+TEST_F(ControlPlaneTest, MetricsAreServed) {
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
+  cp_->Push(kValidPolicy);
+  std::string body;
+  for (int i = 0; i < 40; ++i) {
+    body = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+    if (body.find("rebound_controlplane_connected_replicas 1") != std::string::npos &&
+        body.find("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1") !=
+            std::string::npos) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_THAT(body, HasSubstr("rebound_controlplane_connected_replicas 1"));
+  EXPECT_THAT(body, HasSubstr("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1"));
+  EXPECT_THAT(body, HasSubstr("rebound_controlplane_policy_pushes_total{result=\"accepted\"} 1"));
+  EXPECT_THAT(body, HasSubstr("rebound_controlplane_block_reports_total{result=\"changed\"} 1"));
+  EXPECT_THAT(body, HasSubstr("rebound_controlplane_policy_version 1"));
+}
+
+TEST(ControlPlaneStartupTest, RefusesToStartWithoutAToken) {
+  std::string state = TestTempDir() + "/state";
+  for (std::vector<std::string> auth :
+       {std::vector<std::string>{},
+        std::vector<std::string>{"--token-file", TestTempDir() + "/missing"},
+        std::vector<std::string>{"--token-file", WriteTempFile("empty.token", " \n")}}) {
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                                     "--state-dir", state};
+    args.insert(args.end(), auth.begin(), auth.end());
+    auto process = Subprocess::Start({.binary = BinaryPath("rebound-controlplane"), .args = args});
+    ASSERT_TRUE(process.ok());
+    EXPECT_NE((*process)->Wait(absl::Seconds(10)), 0);
+  }
+}
+
+}  // namespace
+}  // namespace rebound::testing
