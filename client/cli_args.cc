@@ -11,12 +11,24 @@
 namespace rebound::client {
 namespace {
 
-constexpr std::string_view kUsage = R"usage(rebound: command-line client for the rebound LLM gateway
+// Model ids are short; the cap keeps a pasted blob out of an RPC.
+constexpr size_t kMaxBlockNameBytes = 512;
+
+constexpr std::string_view kUsage =
+    R"usage(rebound: command-line client for the rebound LLM gateway and its control plane
 
 Usage:
   rebound complete [flags]   one buffered call; the response body goes to stdout
   rebound stream [flags]     one streaming call; events are printed as they arrive
   rebound check FILE         validate a rebound config file
+  rebound policy push FILE [--dry-run] [cp flags]
+                             validate a policy on the control plane and publish
+                             it to every replica (FILE - = stdin)
+  rebound state [cp flags]   the control plane's replicas, active blocks and
+                             current policy version
+  rebound block clear KEY [cp flags]
+                             lift a block everywhere; KEY is model:PROVIDER/MODEL
+                             (model:openai/gpt-4o) or provider:PROVIDER
   rebound help               this text (also -h, --help)
 
 Flags of complete and stream:
@@ -41,6 +53,17 @@ Flags of complete and stream:
   --ca-file F           connect with TLS, verifying with the PEM roots in F
   --token-file F        send the token in F as "authorization: Bearer ..."
 
+Flags of policy push, state and block clear (cp flags):
+  --cp-addr HOST:PORT   control plane address (default $REBOUND_CP_ADDR, else
+                        127.0.0.1:7500)
+  --token-file F        the control plane's token, sent as "authorization: Bearer
+                        ..." (default $REBOUND_CP_TOKEN_FILE); every control-plane
+                        RPC needs it
+  --tls                 connect with TLS, verifying with the system roots
+  --ca-file F           connect with TLS, verifying with the PEM roots in F
+  --timeout D           RPC deadline, e.g. 10s, 500ms (default 10s)
+  --dry-run             policy push only: validate and report, publish nothing
+
 Output:
   complete  stdout: the response body. stderr: the served model and provider,
             then one line per attempt:
@@ -53,14 +76,29 @@ Output:
             then the attempt lines on stderr.
   check     every diagnostic, then "FILE: OK (N providers, M warnings)" or
             "FILE: N errors".
+  policy push
+            every diagnostic as "FILE:LINE: error|warning: KEY: MESSAGE", then
+            one verdict:
+              accepted: version N (hash abcdef12)
+              dry run: valid, would be version N
+              unchanged: version N
+              rejected: N errors
+  state     the current policy version, then a table of replicas (id,
+            connected, since, acked version, last NACK) and one of active
+            blocks (scope:name, kind, remaining seconds, origin).
+  block clear
+            "cleared: KEY", or "not blocked: KEY" when there was none.
   A failed call prints the gRPC code, message, upstream HTTP status and body,
   the retry_exhausted JSON, every attempt and the pushback to stderr.
 
 Exit codes:
-  0  success
-  1  the call failed (a gRPC error from the gateway), or the config is invalid
-  2  usage error: bad command or flag, unreadable --body-file/--ca-file/--token-file
-  3  the gateway could not be reached (UNAVAILABLE without a gateway error detail)
+  0  success (policy push: accepted, valid in a dry run, or unchanged)
+  1  the call failed (a gRPC error from the gateway or the control plane, such
+     as a refused token), the config is invalid, or a pushed policy was rejected
+  2  usage error: bad command, flag or block KEY, unreadable
+     --body-file/--ca-file/--token-file or policy FILE
+  3  the gateway could not be reached (UNAVAILABLE without a gateway error
+     detail), or the control plane could not be reached
 )usage";
 
 // Debian's Abseil (20220623) has its own absl::string_view, which does not
@@ -131,13 +169,83 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseHeader(std::string_view
   return std::make_pair(std::string(name), std::string(value));
 }
 
+// One command-line argument that starts with "--": its name and, for
+// `--name=value`, the value.
+struct Flag {
+  std::string_view name;
+  std::optional<std::string_view> inline_value;
+  std::string text;  // "--name", for messages
+};
+
+// nullopt when `arg` is not a flag ("value", "-", "--").
+std::optional<Flag> SplitFlag(std::string_view arg) {
+  if (!arg.starts_with("--") || arg.size() == 2) return std::nullopt;
+  Flag flag;
+  flag.name = arg.substr(2);
+  if (size_t eq = flag.name.find('='); eq != std::string_view::npos) {
+    flag.inline_value = flag.name.substr(eq + 1);
+    flag.name = flag.name.substr(0, eq);
+  }
+  flag.text = absl::StrCat("--", Av(flag.name));
+  return flag;
+}
+
+absl::Status CheckNoValue(const Flag& flag) {
+  if (flag.inline_value) {
+    return absl::InvalidArgumentError(absl::StrCat(flag.text, " takes no value"));
+  }
+  return absl::OkStatus();
+}
+
+// The value of a flag that takes one: inline, or the next argument (`*i`
+// moves past it).
+absl::StatusOr<std::string> TakeValue(const Flag& flag, const std::vector<std::string>& args,
+                                      size_t* i) {
+  if (flag.inline_value) return std::string(*flag.inline_value);
+  // `--model --quiet` is a forgotten value, not a model named "--quiet".
+  if (*i + 1 >= args.size() || args[*i + 1].starts_with("--")) {
+    return absl::InvalidArgumentError(absl::StrCat(flag.text, " needs a value"));
+  }
+  return args[++*i];
+}
+
+// Flags that take one value may be given once; repeating one is almost
+// always a mistake (e.g. a copy-pasted command line), so it is an error,
+// not "last wins".
+absl::Status CheckOnce(const Flag& flag, std::set<std::string>* seen) {
+  if (!seen->insert(flag.text).second) {
+    return absl::InvalidArgumentError(absl::StrCat(flag.text, " given more than once"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ParseTimeout(const std::string& value) {
+  absl::Duration timeout;
+  if (!absl::ParseDuration(value, &timeout) || timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--timeout: '", value, "' is not a positive duration (e.g. 30s, 500ms, 2m)"));
+  }
+  return timeout;
+}
+
+absl::Status CheckNotEmpty(const Flag& flag, const std::string& value) {
+  if (value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag.text, " must not be empty"));
+  }
+  return absl::OkStatus();
+}
+
+// The environment variable's value, or `fallback` when it is unset or empty.
+std::string FromEnv(const CliEnv& env, std::string_view name, std::string_view fallback) {
+  std::optional<std::string> value = env ? env(name) : std::nullopt;
+  return value && !value->empty() ? *value : std::string(fallback);
+}
+
 absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
                                         const std::vector<std::string>& args, size_t first,
                                         const CliEnv& env, bool* help) {
   CallArgs call;
   bool have_address = false;
-  // Flags that take one value; repeating them is almost always a mistake
-  // (e.g. a copy-pasted command line), so it is an error, not "last wins".
   std::set<std::string> seen;
   for (size_t i = first; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -145,23 +253,16 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
       *help = true;
       return call;
     }
-    if (!arg.starts_with("--") || arg.size() == 2) {
+    std::optional<Flag> flag = SplitFlag(arg);
+    if (!flag) {
       return absl::InvalidArgumentError(
           absl::StrCat(Av(command), ": unexpected argument '", Av(arg), "'"));
     }
-    std::string_view name = arg.substr(2);
-    std::optional<std::string_view> inline_value;
-    if (size_t eq = name.find('='); eq != std::string_view::npos) {
-      inline_value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    const std::string flag = absl::StrCat("--", Av(name));
+    const std::string_view name = flag->name;
 
     // Boolean flags.
     if (name == "no-retry" || name == "quiet" || name == "tls") {
-      if (inline_value) {
-        return absl::InvalidArgumentError(absl::StrCat(flag, " takes no value"));
-      }
+      if (absl::Status status = CheckNoValue(*flag); !status.ok()) return status;
       if (name == "no-retry") call.no_retry = true;
       if (name == "quiet") call.quiet = true;
       if (name == "tls") call.use_tls = true;
@@ -172,18 +273,11 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
         "addr",       "model",   "path",         "body",  "body-file", "header",
         "request-id", "timeout", "max-attempts", "allow", "ca-file",   "token-file"};
     if (!kValueFlags.contains(name)) {
-      return absl::InvalidArgumentError(absl::StrCat(Av(command), ": unknown flag ", flag));
+      return absl::InvalidArgumentError(absl::StrCat(Av(command), ": unknown flag ", flag->text));
     }
-    std::string value;
-    if (inline_value) {
-      value = std::string(*inline_value);
-    } else {
-      // `--model --quiet` is a forgotten value, not a model named "--quiet".
-      if (i + 1 >= args.size() || args[i + 1].starts_with("--")) {
-        return absl::InvalidArgumentError(absl::StrCat(flag, " needs a value"));
-      }
-      value = args[++i];
-    }
+    absl::StatusOr<std::string> taken = TakeValue(*flag, args, &i);
+    if (!taken.ok()) return taken.status();
+    std::string value = *std::move(taken);
 
     if (name == "header") {
       absl::StatusOr<std::pair<std::string, std::string>> header = ParseHeader(value);
@@ -196,11 +290,9 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
       call.allowed_models.push_back(std::move(value));
       continue;
     }
-    if (!seen.insert(std::string(name)).second) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " given more than once"));
-    }
+    if (absl::Status status = CheckOnce(*flag, &seen); !status.ok()) return status;
     if (name == "addr") {
-      if (value.empty()) return absl::InvalidArgumentError("--addr must not be empty");
+      if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
       call.address = std::move(value);
       have_address = true;
     } else if (name == "model") {
@@ -210,17 +302,14 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
     } else if (name == "body") {
       call.body = std::move(value);
     } else if (name == "body-file") {
-      if (value.empty()) return absl::InvalidArgumentError("--body-file must not be empty");
+      if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
       call.body_file = std::move(value);
     } else if (name == "request-id") {
       call.request_id = std::move(value);
     } else if (name == "timeout") {
-      absl::Duration timeout;
-      if (!absl::ParseDuration(value, &timeout) || timeout <= absl::ZeroDuration()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--timeout: '", value, "' is not a positive duration (e.g. 30s, 500ms, 2m)"));
-      }
-      call.timeout = timeout;
+      absl::StatusOr<absl::Duration> timeout = ParseTimeout(value);
+      if (!timeout.ok()) return timeout.status();
+      call.timeout = *timeout;
     } else if (name == "max-attempts") {
       int n = 0;
       if (!absl::SimpleAtoi(value, &n) || n < 1) {
@@ -229,22 +318,133 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
       }
       call.max_attempts = n;
     } else if (name == "ca-file") {
-      if (value.empty()) return absl::InvalidArgumentError("--ca-file must not be empty");
+      if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
       call.ca_file = std::move(value);
       call.use_tls = true;
     } else if (name == "token-file") {
-      if (value.empty()) return absl::InvalidArgumentError("--token-file must not be empty");
+      if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
       call.token_file = std::move(value);
     }
   }
   if (call.body && call.body_file) {
     return absl::InvalidArgumentError("--body and --body-file are mutually exclusive");
   }
-  if (!have_address) {
-    std::optional<std::string> from_env = env ? env(kAddressEnvVar) : std::nullopt;
-    call.address = from_env && !from_env->empty() ? *from_env : std::string(kDefaultAddress);
-  }
+  if (!have_address) call.address = FromEnv(env, kAddressEnvVar, kDefaultAddress);
   return call;
+}
+
+// The arguments of a control-plane command after its name: the cp flags,
+// `--dry-run` when `dry_run` is given (policy push), and positional
+// arguments in order.
+absl::StatusOr<ControlPlaneArgs> ParseControlPlaneFlags(std::string_view command,
+                                                        const std::vector<std::string>& args,
+                                                        size_t first, const CliEnv& env,
+                                                        bool* dry_run,
+                                                        std::vector<std::string>* positional) {
+  ControlPlaneArgs cp;
+  std::optional<std::string> address;
+  std::optional<std::string> token_file;
+  std::set<std::string> seen;
+  for (size_t i = first; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    std::optional<Flag> flag = SplitFlag(arg);
+    if (!flag) {
+      // "-" is stdin; anything else starting with a dash is a mistyped flag,
+      // not a file or key.
+      if (arg.starts_with("-") && arg != "-") {
+        return absl::InvalidArgumentError(absl::StrCat(Av(command), ": unknown flag ", arg));
+      }
+      positional->push_back(arg);
+      continue;
+    }
+    const std::string_view name = flag->name;
+    if (name == "tls" || (name == "dry-run" && dry_run != nullptr)) {
+      if (absl::Status status = CheckNoValue(*flag); !status.ok()) return status;
+      if (name == "tls") cp.use_tls = true;
+      if (name == "dry-run") *dry_run = true;
+      continue;
+    }
+    static const std::set<std::string_view> kValueFlags = {"cp-addr", "token-file", "ca-file",
+                                                           "timeout"};
+    if (!kValueFlags.contains(name)) {
+      std::string hint;
+      // The gateway's flag on a control-plane command is an easy slip.
+      if (name == "addr") hint = " (the control plane's address is --cp-addr)";
+      return absl::InvalidArgumentError(
+          absl::StrCat(Av(command), ": unknown flag ", flag->text, hint));
+    }
+    absl::StatusOr<std::string> value = TakeValue(*flag, args, &i);
+    if (!value.ok()) return value.status();
+    if (absl::Status status = CheckOnce(*flag, &seen); !status.ok()) return status;
+    if (name == "timeout") {
+      absl::StatusOr<absl::Duration> timeout = ParseTimeout(*value);
+      if (!timeout.ok()) return timeout.status();
+      cp.timeout = *timeout;
+      continue;
+    }
+    if (absl::Status status = CheckNotEmpty(*flag, *value); !status.ok()) return status;
+    if (name == "cp-addr") {
+      address = *std::move(value);
+    } else if (name == "token-file") {
+      token_file = *std::move(value);
+    } else if (name == "ca-file") {
+      cp.ca_file = *std::move(value);
+      cp.use_tls = true;
+    }
+  }
+  cp.address =
+      address ? *address : FromEnv(env, kControlPlaneAddressEnvVar, kDefaultControlPlaneAddress);
+  cp.token_file = token_file ? *token_file : FromEnv(env, kControlPlaneTokenFileEnvVar, "");
+  return cp;
+}
+
+// `rebound policy push ...`, `rebound state ...`, `rebound block clear ...`.
+// `first` is the index of the first argument after the command's words.
+absl::StatusOr<CliArgs> ParseControlPlaneCommand(Command command, std::string_view name,
+                                                 const std::vector<std::string>& args, size_t first,
+                                                 const CliEnv& env) {
+  CliArgs result;
+  std::vector<std::string> positional;
+  absl::StatusOr<ControlPlaneArgs> cp = ParseControlPlaneFlags(
+      name, args, first, env, command == Command::kPolicyPush ? &result.dry_run : nullptr,
+      &positional);
+  if (!cp.ok()) return cp.status();
+  result.command = command;
+  result.control_plane = *std::move(cp);
+
+  const size_t wanted = command == Command::kState ? 0 : 1;
+  if (positional.size() != wanted) {
+    if (wanted == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Av(name), ": unexpected argument '", positional[0], "'"));
+    }
+    const char* what = command == Command::kPolicyPush ? "FILE" : "KEY";
+    return absl::InvalidArgumentError(
+        positional.empty() ? absl::StrCat(Av(name), ": missing ", what)
+                           : absl::StrCat(Av(name), ": expected exactly one ", what));
+  }
+  if (command == Command::kPolicyPush) {
+    result.policy_file = positional[0];
+  } else if (command == Command::kBlockClear) {
+    absl::StatusOr<BlockKey> key = ParseBlockKey(positional[0]);
+    if (!key.ok()) return key.status();
+    result.block = *std::move(key);
+  }
+  return result;
+}
+
+// `policy` and `block` take a subcommand: `policy push`, `block clear`.
+absl::StatusOr<CliArgs> ParseSubcommand(const std::vector<std::string>& args, std::string_view sub,
+                                        Command command, const CliEnv& env) {
+  const std::string& group = args[0];
+  if (args.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(group, ": missing subcommand (", Av(sub), ")"));
+  }
+  if (args[1] != sub) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(group, ": unknown subcommand '", args[1], "' (expected ", Av(sub), ")"));
+  }
+  return ParseControlPlaneCommand(command, absl::StrCat(group, " ", Av(sub)), args, 2, env);
 }
 
 }  // namespace
@@ -263,10 +463,12 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args, const
     result.call = *std::move(call);
     return result;
   }
+
+  // The other commands show the help when -h/--help appears anywhere.
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (IsHelpFlag(args[i])) return result;
+  }
   if (command == "check") {
-    for (size_t i = 1; i < args.size(); ++i) {
-      if (IsHelpFlag(args[i])) return result;
-    }
     if (args.size() != 2) {
       return absl::InvalidArgumentError(args.size() < 2 ? "check: missing FILE"
                                                         : "check: expected exactly one FILE");
@@ -278,7 +480,49 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args, const
     result.check_file = args[1];
     return result;
   }
+  if (command == "policy") return ParseSubcommand(args, "push", Command::kPolicyPush, env);
+  if (command == "block") return ParseSubcommand(args, "clear", Command::kBlockClear, env);
+  if (command == "state") return ParseControlPlaneCommand(Command::kState, "state", args, 1, env);
   return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'"));
+}
+
+absl::StatusOr<BlockKey> ParseBlockKey(std::string_view key) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "block KEY '", Av(key), "': ", Av(why),
+        "; expected model:PROVIDER/MODEL (e.g. model:openai/gpt-4o) or provider:PROVIDER "
+        "(e.g. provider:openai)"));
+  };
+  const size_t colon = key.find(':');
+  if (colon == std::string_view::npos) {
+    return bad(key.find('/') != std::string_view::npos ? "no scope (did you mean model:...?)"
+                                                       : "no scope (model: or provider:)");
+  }
+  const std::string_view scope = key.substr(0, colon);
+  const std::string_view name = key.substr(colon + 1);
+  BlockKey result;
+  if (scope == "model") {
+    result.scope = rebound::v1::BLOCK_SCOPE_MODEL;
+  } else if (scope == "provider") {
+    result.scope = rebound::v1::BLOCK_SCOPE_PROVIDER;
+  } else {
+    return bad("the scope must be model or provider");
+  }
+  if (name.empty()) return bad("the name is empty");
+  if (name.size() > kMaxBlockNameBytes) return bad("the name is too long");
+  for (char c : name) {
+    if (c < 0x21 || c > 0x7e) return bad("the name must be printable ASCII without spaces");
+  }
+  const size_t slash = name.find('/');
+  if (result.scope == rebound::v1::BLOCK_SCOPE_MODEL &&
+      (slash == std::string_view::npos || slash == 0 || slash + 1 == name.size())) {
+    return bad("a model id is PROVIDER/MODEL");
+  }
+  if (result.scope == rebound::v1::BLOCK_SCOPE_PROVIDER && slash != std::string_view::npos) {
+    return bad("a provider name has no '/' (a model is model:PROVIDER/MODEL)");
+  }
+  result.name = std::string(name);
+  return result;
 }
 
 std::string_view UsageText() { return kUsage; }

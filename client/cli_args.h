@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "rebound/v1/controlplane.pb.h"
 #include "rebound/v1/gateway.pb.h"
 
 namespace rebound::client {
@@ -24,12 +25,15 @@ namespace rebound::client {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;       // the call failed, or the config is invalid
 inline constexpr int kExitUsage = 2;        // bad command line or unreadable input file
-inline constexpr int kExitUnreachable = 3;  // UNAVAILABLE without an ErrorDetail
+inline constexpr int kExitUnreachable = 3;  // the gateway or control plane could not be reached
 
 inline constexpr std::string_view kDefaultAddress = "127.0.0.1:50051";
 inline constexpr std::string_view kAddressEnvVar = "REBOUND_ADDR";
+inline constexpr std::string_view kDefaultControlPlaneAddress = "127.0.0.1:7500";
+inline constexpr std::string_view kControlPlaneAddressEnvVar = "REBOUND_CP_ADDR";
+inline constexpr std::string_view kControlPlaneTokenFileEnvVar = "REBOUND_CP_TOKEN_FILE";
 
-enum class Command { kHelp, kComplete, kStream, kCheck };
+enum class Command { kHelp, kComplete, kStream, kCheck, kPolicyPush, kState, kBlockClear };
 
 // Flags shared by `complete` and `stream`.
 struct CallArgs {
@@ -50,10 +54,32 @@ struct CallArgs {
   std::string token_file;                                    // --token-file
 };
 
+// Flags shared by the control-plane commands (policy push, state, block clear).
+struct ControlPlaneArgs {
+  std::string address;     // --cp-addr, else $REBOUND_CP_ADDR, else kDefaultControlPlaneAddress
+  std::string token_file;  // --token-file, else $REBOUND_CP_TOKEN_FILE; empty = send no token
+  bool use_tls = false;    // --tls
+  std::string ca_file;     // --ca-file (implies --tls)
+  absl::Duration timeout = absl::Seconds(10);  // --timeout
+};
+
+// A block as named on the command line: `model:openai/gpt-4o` or
+// `provider:openai`.
+struct BlockKey {
+  rebound::v1::BlockScope scope = rebound::v1::BLOCK_SCOPE_UNSPECIFIED;
+  std::string name;
+
+  bool operator==(const BlockKey&) const = default;
+};
+
 struct CliArgs {
   Command command = Command::kHelp;
-  CallArgs call;           // kComplete, kStream
-  std::string check_file;  // kCheck
+  CallArgs call;                   // kComplete, kStream
+  std::string check_file;          // kCheck
+  ControlPlaneArgs control_plane;  // kPolicyPush, kState, kBlockClear
+  std::string policy_file;         // kPolicyPush ("-" = stdin)
+  bool dry_run = false;            // kPolicyPush
+  BlockKey block;                  // kBlockClear
 };
 
 // Looks up an environment variable (injected so tests control it).
@@ -64,6 +90,12 @@ using CliEnv = std::function<std::optional<std::string>(std::string_view name)>;
 // argument is wrong; the caller prints it with the usage text and exits
 // kExitUsage. Flags take their value as `--flag value` or `--flag=value`.
 absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args, const CliEnv& env);
+
+// Parses `model:PROVIDER/MODEL` or `provider:PROVIDER` (FormatBlockKey in
+// controlplane_client.h is the inverse). The name is
+// everything after the first colon (model names may contain colons, e.g.
+// `model:ollama/llama3:8b`); it must be printable ASCII without spaces.
+absl::StatusOr<BlockKey> ParseBlockKey(std::string_view key);
 
 // The full help text (commands, flags, exit codes).
 std::string_view UsageText();

@@ -8,7 +8,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/gateway_client.h"
 #include "policy/config_loader.h"
@@ -56,14 +55,9 @@ absl::StatusOr<Inputs> ReadInputs(const CallArgs& call, bool stream, std::istrea
     inputs.body = DefaultBody(call.model, stream);
   }
   if (!call.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadAll(call.token_file, in);
+    absl::StatusOr<std::string> token = ReadTokenFile(call.token_file);
     if (!token.ok()) return WithPrefix("--token-file: ", token.status());
-    // Token files usually end with a newline that is not part of the token.
-    inputs.token = std::string(absl::StripAsciiWhitespace(*token));
-    if (inputs.token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-file: ", call.token_file, " is empty"));
-    }
+    inputs.token = *std::move(token);
   }
   return inputs;
 }

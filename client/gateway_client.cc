@@ -42,6 +42,10 @@ constexpr int kMaxMetadataBytes = 1024 * 1024;
 constexpr size_t kMaxDisplayedMessageBytes = 4096;
 constexpr size_t kMaxDisplayedJsonBytes = 64 * 1024;
 
+// A token is a few dozen bytes; the cap keeps a wrong path (a log file, a
+// device) from being read whole.
+constexpr size_t kMaxTokenFileBytes = 64 * 1024;
+
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
@@ -139,8 +143,8 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<GatewayClient>> GatewayClient::Create(const std::string& target,
-                                                                     const ClientOptions& options) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClientChannel(const std::string& target,
+                                                                   const ClientOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.use_tls || !options.root_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
@@ -156,8 +160,48 @@ absl::StatusOr<std::unique_ptr<GatewayClient>> GatewayClient::Create(const std::
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   args.SetInt(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
-  auto channel = grpc::CreateCustomChannel(target, credentials, args);
-  return std::make_unique<GatewayClient>(std::move(channel), options);
+  return grpc::CreateCustomChannel(target, credentials, args);
+}
+
+void PrepareClientContext(const ClientOptions& options, absl::Duration timeout,
+                          grpc::ClientContext* context) {
+  if (timeout == absl::ZeroDuration()) timeout = options.default_deadline;
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+  if (!options.bearer_token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", options.bearer_token));
+  }
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string text(kMaxTokenFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxTokenFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is larger than 64 KiB"));
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(text);
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
+  // Anything else (a second line, a control character) would be an invalid
+  // header value or, worse, a second header.
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " must hold one token: printable ASCII on a single line"));
+    }
+  }
+  return std::string(token);
+}
+
+absl::StatusOr<std::unique_ptr<GatewayClient>> GatewayClient::Create(const std::string& target,
+                                                                     const ClientOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateClientChannel(target, options);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<GatewayClient>(*std::move(channel), options);
 }
 
 GatewayClient::GatewayClient(std::shared_ptr<grpc::ChannelInterface> channel, ClientOptions options)
@@ -165,19 +209,9 @@ GatewayClient::GatewayClient(std::shared_ptr<grpc::ChannelInterface> channel, Cl
       stub_(rebound::v1::Gateway::NewStub(channel_)),
       options_(std::move(options)) {}
 
-void GatewayClient::PrepareContext(grpc::ClientContext* context, absl::Duration timeout) const {
-  if (timeout == absl::ZeroDuration()) timeout = options_.default_deadline;
-  if (timeout != absl::InfiniteDuration()) {
-    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  }
-  if (!options_.bearer_token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.bearer_token));
-  }
-}
-
 CallResult GatewayClient::Complete(const CompletionRequest& request, absl::Duration timeout) const {
   grpc::ClientContext context;
-  PrepareContext(&context, timeout);
+  PrepareClientContext(options_, timeout, &context);
   CallResult result;
   result.status = stub_->Complete(&context, request, &result.response);
   FillErrorFields(context, &result);
@@ -188,7 +222,7 @@ CallResult GatewayClient::StreamComplete(
     const CompletionRequest& request, absl::Duration timeout,
     const std::function<void(const StreamEvent&)>& on_event) const {
   grpc::ClientContext context;
-  PrepareContext(&context, timeout);
+  PrepareClientContext(options_, timeout, &context);
   CallResult result;
   bool saw_end = false;
   std::unique_ptr<grpc::ClientReader<StreamEvent>> reader =

@@ -11,6 +11,7 @@
 #define REBOUND_CLIENT_GATEWAY_CLIENT_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
@@ -57,6 +58,25 @@ struct CallResult {
   bool ok() const { return status.ok(); }
 };
 
+// A channel to `target` ("host:port" or any gRPC target URI) with the TLS
+// settings of `options` and receive limits sized for rebound's messages.
+// Connects lazily, as gRPC does. Fails only when the CA file cannot be read.
+// Shared by GatewayClient and ControlPlaneClient.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClientChannel(const std::string& target,
+                                                                   const ClientOptions& options);
+
+// Sets the deadline of one call (`timeout`: ZeroDuration() = the default
+// deadline of `options`, InfiniteDuration() = none) and, when `options` has
+// a token, the `authorization: Bearer` metadata.
+void PrepareClientContext(const ClientOptions& options, absl::Duration timeout,
+                          grpc::ClientContext* context);
+
+// Reads a bearer token from `path`: surrounding whitespace (the usual
+// trailing newline) is dropped; the rest must be one non-empty line of
+// printable ASCII, at most 64 KiB. Errors say what is wrong with the file,
+// never what is in it.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
 class GatewayClient {
  public:
   // Connects (lazily, as gRPC does) to `target` ("host:port" or any gRPC
@@ -84,8 +104,6 @@ class GatewayClient {
       const std::function<void(const rebound::v1::StreamEvent&)>& on_event) const;
 
  private:
-  void PrepareContext(grpc::ClientContext* context, absl::Duration timeout) const;
-
   std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<rebound::v1::Gateway::Stub> stub_;
   ClientOptions options_;

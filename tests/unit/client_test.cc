@@ -4,15 +4,20 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "client/cli_args.h"
+#include "client/controlplane_client.h"
+#include "client/controlplane_commands.h"
 #include "client/gateway_client.h"
 #include "google/rpc/status.pb.h"
+#include "rebound/v1/controlplane.grpc.pb.h"
 #include "rebound/v1/gateway.grpc.pb.h"
 
 namespace rebound::client {
@@ -559,6 +564,528 @@ TEST(CliArgsTest, UsageDocumentsEveryExitCode) {
     EXPECT_THAT(usage, HasSubstr(line));
   }
   EXPECT_THAT(std::string(ShortUsageText()), HasSubstr("rebound check FILE"));
+}
+
+// ---- Control-plane commands: parsing ----
+
+CliEnv ControlPlaneEnv(std::string address, std::string token_file) {
+  return [=](std::string_view name) -> std::optional<std::string> {
+    if (name == "REBOUND_CP_ADDR") return address;
+    if (name == "REBOUND_CP_TOKEN_FILE") return token_file;
+    return std::nullopt;
+  };
+}
+
+TEST(ControlPlaneArgsTest, StateDefaults) {
+  absl::StatusOr<CliArgs> parsed = Parse({"state"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->command, Command::kState);
+  const ControlPlaneArgs& cp = parsed->control_plane;
+  EXPECT_EQ(cp.address, "127.0.0.1:7500");
+  EXPECT_EQ(cp.token_file, "");
+  EXPECT_FALSE(cp.use_tls);
+  EXPECT_EQ(cp.ca_file, "");
+  EXPECT_EQ(cp.timeout, absl::Seconds(10));
+}
+
+TEST(ControlPlaneArgsTest, AddressAndTokenFileComeFromTheFlagsThenTheEnvironment) {
+  const CliEnv env = ControlPlaneEnv("cp:7600", "/run/cp-token");
+  absl::StatusOr<CliArgs> parsed = Parse({"state"}, env);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->control_plane.address, "cp:7600");
+  EXPECT_EQ(parsed->control_plane.token_file, "/run/cp-token");
+
+  parsed = Parse({"state", "--cp-addr", "other:1", "--token-file=mine"}, env);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->control_plane.address, "other:1");
+  EXPECT_EQ(parsed->control_plane.token_file, "mine");
+
+  // Empty variables count as unset; the gateway's variable is not used.
+  parsed = Parse({"state"}, ControlPlaneEnv("", ""));
+  EXPECT_EQ(parsed->control_plane.address, "127.0.0.1:7500");
+  EXPECT_EQ(parsed->control_plane.token_file, "");
+  EXPECT_EQ(Parse({"state"}, EnvWithAddress("gw:9000"))->control_plane.address, "127.0.0.1:7500");
+}
+
+TEST(ControlPlaneArgsTest, ParsesEveryFlagInBothForms) {
+  absl::StatusOr<CliArgs> parsed =
+      Parse({"block", "clear", "--cp-addr=h:1", "model:openai/gpt-4o", "--token-file", "tok",
+             "--ca-file=ca.pem", "--timeout", "2500ms"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->command, Command::kBlockClear);
+  const ControlPlaneArgs& cp = parsed->control_plane;
+  EXPECT_EQ(cp.address, "h:1");
+  EXPECT_EQ(cp.token_file, "tok");
+  EXPECT_EQ(cp.ca_file, "ca.pem");
+  EXPECT_TRUE(cp.use_tls);  // implied by --ca-file
+  EXPECT_EQ(cp.timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(parsed->block, (BlockKey{rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o"}));
+
+  parsed = Parse({"state", "--tls"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->control_plane.use_tls);
+  EXPECT_EQ(parsed->control_plane.ca_file, "");
+}
+
+TEST(ControlPlaneArgsTest, PolicyPushTakesOneFileAndDryRunInAnyPosition) {
+  absl::StatusOr<CliArgs> parsed = Parse({"policy", "push", "policy.yaml"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->command, Command::kPolicyPush);
+  EXPECT_EQ(parsed->policy_file, "policy.yaml");
+  EXPECT_FALSE(parsed->dry_run);
+
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"policy", "push", "policy.yaml", "--dry-run"},
+           {"policy", "push", "--dry-run", "policy.yaml"},
+           {"policy", "push", "--cp-addr", "h:1", "--dry-run", "policy.yaml"}}) {
+    parsed = Parse(args);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->policy_file, "policy.yaml");
+    EXPECT_TRUE(parsed->dry_run);
+  }
+  EXPECT_EQ(Parse({"policy", "push", "-"})->policy_file, "-");  // stdin
+}
+
+TEST(ControlPlaneArgsTest, HelpAnywhereInAControlPlaneCommandShowsHelp) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"policy", "--help"},
+                                             {"policy", "push", "-h"},
+                                             {"policy", "push", "f.yaml", "--dry-run", "--help"},
+                                             {"state", "-h"},
+                                             {"block", "--help"},
+                                             {"block", "clear", "not-a-key", "--help"}}) {
+    absl::StatusOr<CliArgs> parsed = Parse(args);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->command, Command::kHelp);
+  }
+}
+
+TEST(ControlPlaneArgsTest, RejectsBadCommandLinesWithAMessageNamingTheProblem) {
+  const std::vector<BadCommandLine> cases = {
+      {{"policy"}, "policy: missing subcommand (push)"},
+      {{"policy", "pull", "f"}, "policy: unknown subcommand 'pull' (expected push)"},
+      {{"policy", "push"}, "policy push: missing FILE"},
+      {{"policy", "push", "a.yaml", "b.yaml"}, "policy push: expected exactly one FILE"},
+      {{"policy", "push", "f", "--dry-run=yes"}, "--dry-run takes no value"},
+      {{"policy", "push", "-x"}, "policy push: unknown flag -x"},
+      {{"state", "extra"}, "state: unexpected argument 'extra'"},
+      {{"state", "--dry-run"}, "state: unknown flag --dry-run"},
+      {{"state", "--addr", "h:1"}, "the control plane's address is --cp-addr"},
+      {{"state", "--cp-addr"}, "--cp-addr needs a value"},
+      {{"state", "--cp-addr", "--tls"}, "--cp-addr needs a value"},
+      {{"state", "--cp-addr="}, "--cp-addr must not be empty"},
+      {{"state", "--token-file="}, "--token-file must not be empty"},
+      {{"state", "--cp-addr", "a:1", "--cp-addr", "b:1"}, "--cp-addr given more than once"},
+      {{"state", "--timeout", "0s"}, "--timeout"},
+      {{"state", "--timeout", "soon"}, "--timeout"},
+      {{"state", "--tls=1"}, "--tls takes no value"},
+      {{"block"}, "block: missing subcommand (clear)"},
+      {{"block", "clear"}, "block clear: missing KEY"},
+      {{"block", "clear", "model:a/b", "model:c/d"}, "block clear: expected exactly one KEY"},
+      {{"block", "clear", "openai/gpt-4o"}, "did you mean model:"},
+      {{"block", "clear", "model:a/b", "--dry-run"}, "block clear: unknown flag --dry-run"},
+  };
+  for (const BadCommandLine& c : cases) {
+    absl::StatusOr<CliArgs> parsed = Parse(c.args);
+    ASSERT_FALSE(parsed.ok()) << c.error;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(c.error));
+  }
+}
+
+TEST(ParseBlockKeyTest, ModelAndProviderKeys) {
+  EXPECT_EQ(*ParseBlockKey("model:openai/gpt-4o"),
+            (BlockKey{rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o"}));
+  EXPECT_EQ(*ParseBlockKey("provider:openai"),
+            (BlockKey{rebound::v1::BLOCK_SCOPE_PROVIDER, "openai"}));
+  // The name is everything after the first colon: model names have colons.
+  EXPECT_EQ(*ParseBlockKey("model:ollama/llama3:8b"),
+            (BlockKey{rebound::v1::BLOCK_SCOPE_MODEL, "ollama/llama3:8b"}));
+  // FormatBlockKey is the inverse.
+  EXPECT_EQ(FormatBlockKey(rebound::v1::BLOCK_SCOPE_MODEL, "ollama/llama3:8b"),
+            "model:ollama/llama3:8b");
+  EXPECT_EQ(FormatBlockKey(rebound::v1::BLOCK_SCOPE_PROVIDER, "openai"), "provider:openai");
+}
+
+TEST(ParseBlockKeyTest, RejectsKeysThatNameNoBlock) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "no scope"},
+      {"openai", "no scope (model: or provider:)"},
+      {"openai/gpt-4o", "did you mean model:"},
+      {"Model:openai/gpt-4o", "the scope must be model or provider"},
+      {"region:eu", "the scope must be model or provider"},
+      {"model:", "the name is empty"},
+      {"provider:", "the name is empty"},
+      {"model:gpt-4o", "a model id is PROVIDER/MODEL"},
+      {"model:/gpt-4o", "a model id is PROVIDER/MODEL"},
+      {"model:openai/", "a model id is PROVIDER/MODEL"},
+      {"provider:openai/gpt-4o", "a provider name has no '/'"},
+      {"model:openai/gpt 4o", "printable ASCII without spaces"},
+      {"provider:open\nai", "printable ASCII without spaces"},
+      {"provider:open\x01ai", "printable ASCII without spaces"},
+      {"model:a/" + std::string(600, 'x'), "too long"},
+  };
+  for (const auto& [key, error] : cases) {
+    absl::StatusOr<BlockKey> parsed = ParseBlockKey(key);
+    ASSERT_FALSE(parsed.ok()) << key;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr(error)) << key;
+    EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("model:PROVIDER/MODEL")) << key;
+  }
+}
+
+TEST(ControlPlaneArgsTest, UsageDocumentsTheControlPlaneCommandsAndFlags) {
+  const std::string usage(UsageText());
+  for (const char* text :
+       {"rebound policy push FILE [--dry-run]", "rebound state", "rebound block clear KEY",
+        "--cp-addr HOST:PORT", "$REBOUND_CP_ADDR", "$REBOUND_CP_TOKEN_FILE", "--dry-run",
+        "accepted: version N (hash abcdef12)", "dry run: valid, would be version N",
+        "unchanged: version N", "rejected: N errors", "control plane could not be reached"}) {
+    EXPECT_THAT(usage, HasSubstr(text));
+  }
+  EXPECT_THAT(std::string(ShortUsageText()), HasSubstr("rebound block clear KEY"));
+}
+
+// ---- Control-plane commands against an in-process fake control plane ----
+
+using rebound::v1::BlockScope;
+using rebound::v1::ClearBlockRequest;
+using rebound::v1::ClearBlockResponse;
+using rebound::v1::GetStateRequest;
+using rebound::v1::GetStateResponse;
+using rebound::v1::PolicyDiagnostic;
+using rebound::v1::PushPolicyRequest;
+using rebound::v1::PushPolicyResponse;
+
+constexpr char kToken[] = "cp-s3cret-token";
+
+class FakeControlPlane final : public rebound::v1::ControlPlane::Service {
+ public:
+  grpc::Status PushPolicy(grpc::ServerContext* context, const PushPolicyRequest* request,
+                          PushPolicyResponse* response) override {
+    Record(context);
+    last_push = *request;
+    *response = push_response;
+    return status;
+  }
+  grpc::Status GetState(grpc::ServerContext* context, const GetStateRequest*,
+                        GetStateResponse* response) override {
+    Record(context);
+    *response = state_response;
+    return status;
+  }
+  grpc::Status ClearBlock(grpc::ServerContext* context, const ClearBlockRequest* request,
+                          ClearBlockResponse* response) override {
+    Record(context);
+    last_clear = *request;
+    response->set_removed(clear_removes);
+    return status;
+  }
+
+  // What every RPC answers with; its response is sent only when OK.
+  grpc::Status status = grpc::Status::OK;
+  PushPolicyResponse push_response;
+  GetStateResponse state_response;
+  bool clear_removes = true;
+
+  std::string last_authorization;
+  absl::Time last_deadline;
+  PushPolicyRequest last_push;
+  ClearBlockRequest last_clear;
+
+ private:
+  void Record(grpc::ServerContext* context) {
+    last_deadline = absl::FromChrono(context->deadline());
+    auto it = context->client_metadata().find("authorization");
+    last_authorization = it == context->client_metadata().end()
+                             ? ""
+                             : std::string(it->second.data(), it->second.size());
+  }
+};
+
+PolicyDiagnostic Diag(PolicyDiagnostic::Severity severity, int line, std::string key,
+                      std::string message) {
+  PolicyDiagnostic diagnostic;
+  diagnostic.set_severity(severity);
+  diagnostic.set_line(line);
+  diagnostic.set_key(std::move(key));
+  diagnostic.set_message(std::move(message));
+  return diagnostic;
+}
+
+class ControlPlaneCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    policy_file_ = testing::TempDir() + "/rebound_policy_push_test.yaml";
+    std::ofstream(policy_file_) << kPolicy;
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  ControlPlaneClient MakeClient(std::string token = kToken) {
+    ClientOptions options;
+    options.bearer_token = std::move(token);
+    options.default_deadline = absl::Seconds(7);
+    return ControlPlaneClient(server_->InProcessChannel(grpc::ChannelArguments()), "cp-0:7500",
+                              std::move(options));
+  }
+
+  int Push(bool dry_run) {
+    std::istringstream in;
+    return RunPolicyPush(MakeClient(), policy_file_, dry_run, in, out_, err_);
+  }
+
+  static constexpr char kPolicy[] = "model_providers:\n  - model: openai/gpt-4o\n";
+  FakeControlPlane service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string policy_file_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(ControlPlaneCommandTest, PushSendsTheFileWithTheTokenAndPrintsTheNewVersion) {
+  service_.push_response.set_accepted(true);
+  service_.push_response.mutable_version()->set_counter(4);
+  service_.push_response.mutable_version()->set_hash("1a2b3c4d5e6f7a8b9c0d");
+  *service_.push_response.add_diagnostics() =
+      Diag(PolicyDiagnostic::SEVERITY_WARNING, 12,
+           "model_providers[0].retry_policy.fallback_models", "repeats gpt-4o");
+  const absl::Time before = absl::Now();
+
+  EXPECT_EQ(Push(/*dry_run=*/false), kExitOk);
+  EXPECT_EQ(service_.last_push.yaml(), kPolicy);
+  EXPECT_FALSE(service_.last_push.dry_run());
+  EXPECT_EQ(service_.last_authorization, std::string("Bearer ") + kToken);
+  EXPECT_GE(service_.last_deadline, before + absl::Seconds(6));
+  EXPECT_LE(service_.last_deadline, absl::Now() + absl::Seconds(8));
+  EXPECT_EQ(out_.str(), policy_file_ +
+                            ":12: warning: model_providers[0].retry_policy.fallback_models: "
+                            "repeats gpt-4o\n"
+                            "accepted: version 4 (hash 1a2b3c4d)\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(ControlPlaneCommandTest, RejectedPushPrintsEveryDiagnosticAndExitsOne) {
+  service_.push_response.set_accepted(false);
+  service_.push_response.mutable_version()->set_counter(4);
+  *service_.push_response.add_diagnostics() =
+      Diag(PolicyDiagnostic::SEVERITY_ERROR, 7, "model_providers[0].retry_policy.backoff.base_ms",
+           "must be >= 1");
+  *service_.push_response.add_diagnostics() =
+      Diag(PolicyDiagnostic::SEVERITY_WARNING, 0, "", "no line\nand a \x1b[31mnewline");
+  *service_.push_response.add_diagnostics() =
+      Diag(PolicyDiagnostic::SEVERITY_ERROR, 9, "model_providers[1].model", "duplicate");
+
+  EXPECT_EQ(Push(/*dry_run=*/false), kExitFailed);
+  EXPECT_EQ(out_.str(),
+            policy_file_ +
+                ":7: error: model_providers[0].retry_policy.backoff.base_ms: must be >= 1\n" +
+                policy_file_ + ": warning: no line\\nand a \\x1b[31mnewline\n" + policy_file_ +
+                ":9: error: model_providers[1].model: duplicate\n"
+                "rejected: 2 errors\n");
+}
+
+TEST_F(ControlPlaneCommandTest, DryRunAndUnchangedVerdicts) {
+  service_.push_response.set_accepted(true);
+  service_.push_response.mutable_version()->set_counter(5);
+  service_.push_response.mutable_version()->set_hash("ffff0000");
+  EXPECT_EQ(Push(/*dry_run=*/true), kExitOk);
+  EXPECT_TRUE(service_.last_push.dry_run());
+  EXPECT_EQ(out_.str(), "dry run: valid, would be version 5\n");
+
+  out_.str("");
+  service_.push_response.set_unchanged(true);
+  service_.push_response.mutable_version()->set_counter(4);
+  EXPECT_EQ(Push(/*dry_run=*/false), kExitOk);
+  EXPECT_EQ(out_.str(), "unchanged: version 4\n");
+}
+
+TEST_F(ControlPlaneCommandTest, PushReadsStdinForDashAndNamesItInDiagnostics) {
+  service_.push_response.set_accepted(false);
+  *service_.push_response.add_diagnostics() =
+      Diag(PolicyDiagnostic::SEVERITY_ERROR, 1, "model_providers", "must be a list");
+  std::istringstream in("model_providers: 3\n");
+  EXPECT_EQ(RunPolicyPush(MakeClient(), "-", false, in, out_, err_), kExitFailed);
+  EXPECT_EQ(service_.last_push.yaml(), "model_providers: 3\n");
+  EXPECT_EQ(out_.str(), "<stdin>:1: error: model_providers: must be a list\nrejected: 1 error\n");
+}
+
+TEST_F(ControlPlaneCommandTest, UnreadableOrOversizedPolicyIsAUsageErrorAndSendsNothing) {
+  std::istringstream in;
+  EXPECT_EQ(RunPolicyPush(MakeClient(), "/nonexistent/policy.yaml", false, in, out_, err_),
+            kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("cannot open /nonexistent/policy.yaml"));
+
+  std::istringstream huge(std::string((4 << 20) + 1, '#'));
+  EXPECT_EQ(RunPolicyPush(MakeClient(), "-", false, huge, out_, err_), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("larger than 4 MiB"));
+  EXPECT_EQ(service_.last_authorization, "");  // no RPC was made
+}
+
+TEST_F(ControlPlaneCommandTest, RefusedTokenExitsOneWithAHintAndNeverPrintsTheToken) {
+  // A server that (wrongly) echoes the credential must not get it printed.
+  service_.status =
+      grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string("bad token ") + kToken);
+  EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitFailed);
+  EXPECT_THAT(err_.str(), HasSubstr("cp-0:7500 answered UNAUTHENTICATED: bad token <token>"));
+  EXPECT_THAT(err_.str(), HasSubstr("the token was refused"));
+  EXPECT_THAT(err_.str(), Not(HasSubstr(kToken)));
+  EXPECT_EQ(out_.str(), "");
+
+  err_.str("");
+  EXPECT_EQ(RunBlockClear(MakeClient(/*token=*/""), {rebound::v1::BLOCK_SCOPE_PROVIDER, "openai"},
+                          out_, err_),
+            kExitFailed);
+  EXPECT_EQ(service_.last_authorization, "");
+  EXPECT_THAT(err_.str(), HasSubstr("no token was sent"));
+  EXPECT_THAT(err_.str(), HasSubstr("$REBOUND_CP_TOKEN_FILE"));
+}
+
+TEST_F(ControlPlaneCommandTest, UnavailableIsUnreachableAndOtherErrorsFail) {
+  service_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitUnreachable);
+  EXPECT_THAT(err_.str(), HasSubstr("could not reach the control plane at cp-0:7500"));
+
+  err_.str("");
+  service_.status = grpc::Status(grpc::StatusCode::INTERNAL, "state dir not writable");
+  EXPECT_EQ(Push(false), kExitFailed);
+  EXPECT_THAT(err_.str(), HasSubstr("answered INTERNAL: state dir not writable"));
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(ControlPlaneCommandTest, StatePrintsTheVersionReplicasAndBlocksSorted) {
+  const absl::Time now = absl::FromUnixMillis(1'700'000'000'000);
+  GetStateResponse& state = service_.state_response;
+  state.mutable_policy_version()->set_counter(4);
+  state.mutable_policy_version()->set_hash("1a2b3c4d5e6f");
+
+  rebound::v1::ReplicaState* b = state.add_replicas();
+  b->set_replica_id("replica-b:50051");
+  b->set_connected(false);
+  b->set_connected_since_unix_ms(1'699'999'000'000);
+  b->mutable_acked_version()->set_counter(3);
+  b->mutable_acked_version()->set_hash("99aa");
+  b->mutable_nacked_version()->set_counter(4);
+  b->set_last_nack("policy:3: error: model_providers[0]: unknown key\nsecond\nthird\n");
+  rebound::v1::ReplicaState* a = state.add_replicas();
+  a->set_replica_id("replica-a:50051");
+  a->set_connected(true);
+  a->set_connected_since_unix_ms(1'699'999'940'000);
+  a->mutable_acked_version()->set_counter(4);
+  a->mutable_acked_version()->set_hash("1a2b3c4d5e6f");
+  rebound::v1::ReplicaState* c = state.add_replicas();  // just connected, runs its own file
+  c->set_replica_id("replica-c:50051");
+  c->set_connected(true);
+
+  rebound::v1::Block* latency = state.add_blocks();
+  latency->set_scope(rebound::v1::BLOCK_SCOPE_PROVIDER);
+  latency->set_name("openai");
+  latency->set_kind(rebound::v1::BLOCK_KIND_LATENCY);
+  latency->set_until_unix_ms(1'700'000'299'001);  // 299.001 s left: shown as 300s
+  latency->set_origin("replica-b:50051");
+  rebound::v1::Block* retry_after = state.add_blocks();
+  retry_after->set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  retry_after->set_name("openai/gpt-4o");
+  retry_after->set_kind(rebound::v1::BLOCK_KIND_RETRY_AFTER);
+  retry_after->set_until_unix_ms(1'700'000'027'000);
+  retry_after->set_origin("replica-a:50051");
+  rebound::v1::Block* expired = state.add_blocks();
+  expired->set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  expired->set_name("anthropic/claude-3-5-sonnet");
+  expired->set_kind(rebound::v1::BLOCK_KIND_RETRY_AFTER);
+  expired->set_until_unix_ms(1'699'999'999'000);
+
+  EXPECT_EQ(RunState(MakeClient(), now, out_, err_), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "policy: version 4 (hash 1a2b3c4d)\n"
+            "\n"
+            "replicas: 3 (2 connected)\n"
+            "  REPLICA          CONNECTED  SINCE                 ACKED         LAST NACK\n"
+            "  replica-a:50051  yes        2023-11-14T22:12:20Z  4 (1a2b3c4d)  -\n"
+            "  replica-b:50051  no         2023-11-14T21:56:40Z  3 (99aa)      version 4: "
+            "policy:3: error: model_providers[0]: unknown key [+2 more lines]\n"
+            "  replica-c:50051  yes        -                     local file    -\n"
+            "\n"
+            "blocks: 3\n"
+            "  BLOCK                              KIND         REMAINING  ORIGIN\n"
+            "  model:anthropic/claude-3-5-sonnet  retry_after  expired    -\n"
+            "  model:openai/gpt-4o                retry_after  27s        replica-a:50051\n"
+            "  provider:openai                    latency      300s       replica-b:50051\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(ControlPlaneCommandTest, StateOfAnEmptyControlPlane) {
+  EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitOk);
+  EXPECT_EQ(out_.str(),
+            "policy: none pushed (replicas use the policy of their own config files)\n"
+            "\nreplicas: none\n"
+            "\nblocks: none\n");
+}
+
+TEST_F(ControlPlaneCommandTest, StateEscapesControlCharactersInServerText) {
+  rebound::v1::ReplicaState* replica = service_.state_response.add_replicas();
+  replica->set_replica_id("evil\x1b]0;pwned\x07");
+  EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitOk);
+  EXPECT_THAT(out_.str(), HasSubstr("evil\\x1b]0;pwned\\x07"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("\x1b")));
+}
+
+TEST_F(ControlPlaneCommandTest, BlockClearSendsTheKeyAndSaysWhetherABlockWasLifted) {
+  const BlockKey key{rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o"};
+  EXPECT_EQ(RunBlockClear(MakeClient(), key, out_, err_), kExitOk);
+  EXPECT_EQ(service_.last_clear.scope(), rebound::v1::BLOCK_SCOPE_MODEL);
+  EXPECT_EQ(service_.last_clear.name(), "openai/gpt-4o");
+  EXPECT_EQ(service_.last_authorization, std::string("Bearer ") + kToken);
+  EXPECT_EQ(out_.str(), "cleared: model:openai/gpt-4o\n");
+
+  out_.str("");
+  service_.clear_removes = false;
+  EXPECT_EQ(RunBlockClear(MakeClient(), key, out_, err_), kExitOk);
+  EXPECT_EQ(out_.str(), "not blocked: model:openai/gpt-4o (nothing to clear)\n");
+}
+
+TEST(ConnectControlPlaneTest, BadTokenOrCaFilesAreUsageErrorsThatNeverShowTheToken) {
+  const std::string dir = testing::TempDir();
+  std::ostringstream err;
+  ControlPlaneArgs args;
+  args.address = "127.0.0.1:1";
+
+  args.token_file = dir + "/rebound_missing_token";
+  EXPECT_EQ(ConnectControlPlane(args, err), nullptr);
+  EXPECT_THAT(err.str(), HasSubstr("cannot open"));
+
+  const std::string two_lines = dir + "/rebound_two_line_token";
+  std::ofstream(two_lines) << "line-one-secret\nline-two-secret\n";
+  args.token_file = two_lines;
+  err.str("");
+  EXPECT_EQ(ConnectControlPlane(args, err), nullptr);
+  EXPECT_THAT(err.str(), HasSubstr("single line"));
+  EXPECT_THAT(err.str(), Not(HasSubstr("secret")));
+
+  const std::string empty = dir + "/rebound_empty_token";
+  std::ofstream(empty) << "\n";
+  args.token_file = empty;
+  err.str("");
+  EXPECT_EQ(ConnectControlPlane(args, err), nullptr);
+  EXPECT_THAT(err.str(), HasSubstr("is empty"));
+
+  const std::string good = dir + "/rebound_good_token";
+  std::ofstream(good) << "  tok-123\n";
+  args.token_file = good;
+  args.ca_file = dir + "/rebound_missing_ca.pem";
+  err.str("");
+  EXPECT_EQ(ConnectControlPlane(args, err), nullptr);
+  EXPECT_THAT(err.str(), HasSubstr("--ca-file"));
+
+  args.ca_file = "";
+  err.str("");
+  std::unique_ptr<ControlPlaneClient> client = ConnectControlPlane(args, err);
+  ASSERT_NE(client, nullptr) << err.str();
+  EXPECT_TRUE(client->has_token());
+  EXPECT_EQ(client->target(), "127.0.0.1:1");
 }
 
 }  // namespace
