@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo stack: two fake providers, rebound-server configured to fail over
-# from the first to the second, and sample calls made with the rebound CLI.
+# The demo stack: two fake providers, a control plane, two rebound-server
+# replicas configured to fail over from the first provider to the second, and
+# sample calls made with the rebound CLI: a Retry-After block taken on one
+# replica is honoured by the other.
 #   usage: deploy/demo/demo.sh BIN_DIR
 # With a terminal attached the stack keeps running until Ctrl-C; otherwise
 # it stops after the sample calls.
@@ -42,10 +44,25 @@ start_fake secondary ""
 PRIMARY_PORT=$(port_of primary)
 SECONDARY_PORT=$(port_of secondary)
 
-cat >"$WORK/rebound.yaml" <<YAML
+# A control plane shares blocks between the two replicas below.
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/token"
+mkdir -p "$WORK/cp-state"
+"$BIN/rebound-controlplane" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+  --state-dir "$WORK/cp-state" --token-file "$WORK/token" >"$WORK/cp.out" 2>"$WORK/cp.err" &
+PIDS+=($!)
+CP_READY=$(wait_for_line "$WORK/cp.out" "rebound-controlplane ready")
+CP_ADDR=$(echo "$CP_READY" | sed -E 's/.*grpc=([^ ]+).*/\1/')
+echo "==> $CP_READY"
+
+write_config() {  # replica id
+  cat >"$WORK/$1.yaml" <<YAML
 server:
   listen: 127.0.0.1:0
   metrics_listen: 127.0.0.1:0
+control_plane:
+  addresses: [$CP_ADDR]
+  replica_id: $1
+  token_file: $WORK/token
 model_providers:
   - model: openai/gpt-4o
     base_url: http://127.0.0.1:$PRIMARY_PORT
@@ -63,36 +80,57 @@ model_providers:
     access_key: demo-key-secondary
     provider_interface: openai   # the demo's fake speaks the OpenAI API
 YAML
+}
 
-echo "==> config: $WORK/rebound.yaml"
-"$BIN/rebound" check "$WORK/rebound.yaml"
+start_replica() {  # replica id
+  write_config "$1"
+  "$BIN/rebound-server" --config "$WORK/$1.yaml" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  PIDS+=($!)
+}
 
-"$BIN/rebound-server" --config "$WORK/rebound.yaml" >"$WORK/server.out" 2>"$WORK/server.err" &
-PIDS+=($!)
-READY=$(wait_for_line "$WORK/server.out" "rebound-server ready")
-ADDR=$(echo "$READY" | sed -E 's/.*grpc=([^ ]+).*/\1/')
-METRICS=$(echo "$READY" | sed -E 's/.*metrics=([^ ]+).*/\1/')
-echo "==> $READY"
+write_config replica-a
+echo "==> config: $WORK/replica-a.yaml"
+"$BIN/rebound" check "$WORK/replica-a.yaml"
+start_replica replica-a
+start_replica replica-b
+READY_A=$(wait_for_line "$WORK/replica-a.out" "rebound-server ready")
+READY_B=$(wait_for_line "$WORK/replica-b.out" "rebound-server ready")
+ADDR_A=$(echo "$READY_A" | sed -E 's/.*grpc=([^ ]+).*/\1/')
+ADDR_B=$(echo "$READY_B" | sed -E 's/.*grpc=([^ ]+).*/\1/')
+METRICS_B=$(echo "$READY_B" | sed -E 's/.*metrics=([^ ]+).*/\1/')
+echo "==> replica-a: $READY_A"
+echo "==> replica-b: $READY_B"
+# Both replicas connect to the control plane before the first call.
+for _ in $(seq 1 100); do
+  [ "$("$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/token" 2>/dev/null |
+        grep -c ' yes ')" -ge 2 ] && break
+  sleep 0.05
+done
 
 echo
-echo "==> rebound complete --model openai/gpt-4o"
+echo "==> replica-a: rebound complete --model openai/gpt-4o"
 echo "    The primary answers 429 with Retry-After: 30; rebound fails over at once."
-"$BIN/rebound" complete --addr "$ADDR" --model openai/gpt-4o
+"$BIN/rebound" complete --addr "$ADDR_A" --model openai/gpt-4o
 echo
-echo "==> the same call again"
-echo "    The primary is now blocked for 30 s: rebound goes straight to the fallback."
-"$BIN/rebound" complete --addr "$ADDR" --model openai/gpt-4o 2>&1 >/dev/null | grep -E "attempt|served"
+echo "==> the control plane now holds replica-a's block"
+"$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/token"
 echo
-echo "==> rebound stream --model openai/gpt-4o   (events arrive as the fallback produces them)"
-"$BIN/rebound" stream --addr "$ADDR" --model openai/gpt-4o
+echo "==> replica-b: the same call"
+echo "    replica-b learned the block from the control plane: it never calls the primary."
+"$BIN/rebound" complete --addr "$ADDR_B" --model openai/gpt-4o 2>&1 >/dev/null | grep -E "attempt|served"
 echo
-echo "==> a few metrics from http://$METRICS/metrics"
-curl -s "http://$METRICS/metrics" 2>/dev/null | grep -E '^rebound_(requests|attempts|failovers)_total|^rebound_blocks_created_total' || true
+echo "==> replica-b: rebound stream --model openai/gpt-4o   (events arrive as the fallback produces them)"
+"$BIN/rebound" stream --addr "$ADDR_B" --model openai/gpt-4o
+echo
+echo "==> a few metrics from replica-b (http://$METRICS_B/metrics)"
+curl -s "http://$METRICS_B/metrics" 2>/dev/null |
+  grep -E '^rebound_(requests|attempts)_total|^rebound_controlplane_(blocks_received_total|propagation_seconds_(sum|count))' || true
 
 if [ -t 0 ]; then
   echo
-  echo "The stack keeps running: rebound-server on $ADDR, metrics on $METRICS."
-  echo "Try: $BIN/rebound complete --addr $ADDR --model openai/gpt-4o"
+  echo "The stack keeps running: replica-a on $ADDR_A, replica-b on $ADDR_B, control plane on $CP_ADDR."
+  echo "Try: $BIN/rebound complete --addr $ADDR_B --model openai/gpt-4o"
+  echo "     $BIN/rebound state --cp-addr $CP_ADDR --token-file $WORK/token"
   echo "Press Ctrl-C to stop."
   wait
 fi
