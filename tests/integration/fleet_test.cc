@@ -53,24 +53,6 @@ constexpr char kToken[] = "fleet-cp-token-9d2c71e4";
 constexpr char kEnvVar[] = "REBOUND_FLEET_R2_ONLY_KEY";
 constexpr char kEnvKey[] = "key-env-only-r2-5b8e";
 
-// Polls `done` every `period` until it holds or `timeout` passes.
-template <typename F>
-bool WaitUntil(F done, absl::Duration timeout = absl::Seconds(10),
-               absl::Duration period = absl::Milliseconds(10)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(period);
-  }
-  return done();
-}
-
-std::string Entry(const std::string& model, const std::string& base_url, const std::string& key,
-                  const std::string& extra = "") {
-  return absl::StrCat("  - model: ", model, "\n    base_url: ", base_url,
-                      "\n    access_key: ", key, "\n", extra);
-}
-
 // SCENARIOS.md's P429 with the secondary as fallback and a global,
 // model-scoped Retry-After block.
 std::string PrimaryPolicy() {
@@ -228,14 +210,14 @@ class FleetTest : public ::testing::Test {
 
   // The file providers (primary, secondary) as `model_providers` entries.
   std::string FileProviders() {
-    return absl::StrCat(Entry(kPrimary, primary_->base_url(), kPrimaryKey, PrimaryPolicy()),
-                        Entry(kSecondary, secondary_->base_url(), kSecondaryKey,
+    return absl::StrCat(ProviderEntry(kPrimary, primary_->base_url(), kPrimaryKey, PrimaryPolicy()),
+                        ProviderEntry(kSecondary, secondary_->base_url(), kSecondaryKey,
                               "    provider_interface: openai\n"));
   }
   // The file providers plus the tertiary model keyed by `tertiary_key`.
   std::string PolicyWithTertiary(const std::string& tertiary_key) {
     return absl::StrCat("model_providers:\n", FileProviders(),
-                        Entry(kTertiary, tertiary_->base_url(), tertiary_key,
+                        ProviderEntry(kTertiary, tertiary_->base_url(), tertiary_key,
                               "    provider_interface: openai\n"));
   }
 

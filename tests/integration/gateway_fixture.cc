@@ -44,6 +44,12 @@ std::string ServerSection(std::string_view extra) {
                       std::string(extra));
 }
 
+std::string ProviderEntry(const std::string& model, const std::string& base_url,
+                          const std::string& key, const std::string& extra) {
+  return absl::StrCat("  - model: ", model, "\n    base_url: ", base_url,
+                      "\n    access_key: ", key, "\n", extra);
+}
+
 v1::CompletionRequest ChatRequest(std::string_view model, bool stream) {
   v1::CompletionRequest request;
   request.set_model(std::string(model));

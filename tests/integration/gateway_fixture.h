@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/gateway_client.h"
 #include "rebound/v1/gateway.pb.h"
 #include "tests/integration/test_harness.h"
@@ -44,6 +46,24 @@ class GatewayProcess {
 // `server:` section listening on free loopback ports, plus `extra` lines
 // (indented by the caller) appended inside it.
 std::string ServerSection(std::string_view extra = "");
+
+// A `model_providers` entry (indented for the list) with `extra` lines
+// appended inside it.
+std::string ProviderEntry(const std::string& model, const std::string& base_url,
+                          const std::string& key, const std::string& extra = "");
+
+// Polls `done` every `period` until it holds or `timeout` passes; returns
+// whether it held. For conditions a process reaches on its own schedule.
+template <typename F>
+bool WaitUntil(F done, absl::Duration timeout = absl::Seconds(10),
+               absl::Duration period = absl::Milliseconds(10)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(period);
+  }
+  return done();
+}
 
 // A chat-completions request for `model` with a small body.
 v1::CompletionRequest ChatRequest(std::string_view model, bool stream = false);

@@ -149,23 +149,6 @@ class ControlPlaneServer {
   int port_ = 0;
 };
 
-// Polls `done` every 10 ms until it holds or `timeout` passes.
-template <typename F>
-bool WaitUntil(F done, absl::Duration timeout = absl::Seconds(10)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return done();
-}
-
-std::string Entry(const std::string& model, const std::string& base_url, const std::string& key,
-                  const std::string& extra = "") {
-  return absl::StrCat("  - model: ", model, "\n    base_url: ", base_url,
-                      "\n    access_key: ", key, "\n", extra);
-}
-
 // The primary fails over to the secondary on 429 and honours Retry-After
 // with a global, model-scoped block.
 std::string PrimaryPolicy() {
@@ -203,8 +186,8 @@ class ReplicaSyncTest : public ::testing::Test {
 
   // The two file providers (primary, secondary) as `model_providers` YAML.
   std::string FileProviders() {
-    return absl::StrCat(Entry(kPrimary, primary_->base_url(), "key-primary", PrimaryPolicy()),
-                        Entry(kSecondary, secondary_->base_url(), "key-secondary",
+    return absl::StrCat(ProviderEntry(kPrimary, primary_->base_url(), "key-primary", PrimaryPolicy()),
+                        ProviderEntry(kSecondary, secondary_->base_url(), "key-secondary",
                               "    provider_interface: openai\n"));
   }
 
@@ -276,7 +259,7 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
 
   std::string policy = absl::StrCat(
       "model_providers:\n", FileProviders(),
-      Entry(kTertiary, tertiary_->base_url(), "key-tertiary", "    provider_interface: openai\n"));
+      ProviderEntry(kTertiary, tertiary_->base_url(), "key-tertiary", "    provider_interface: openai\n"));
   ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, policy)), 1);
   ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
       << gateway_->process().Stderr();
@@ -312,7 +295,7 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
 TEST_F(ReplicaSyncTest, PolicyNeedingAMissingVariableIsNackedAndOldPolicyKeepsServing) {
   StartConnected();
   std::string policy = absl::StrCat("model_providers:\n", FileProviders(),
-                                    Entry(kTertiary, tertiary_->base_url(),
+                                    ProviderEntry(kTertiary, tertiary_->base_url(),
                                           "$REBOUND_TEST_UNSET_KEY_VARIABLE",
                                           "    provider_interface: openai\n"));
   ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, policy)), 1);
