@@ -205,7 +205,9 @@ void Call::Start() {
 
 void Call::Cancel() {
   if (output_ == nullptr) return;
-  if (transfer_ != 0) env_.upstream->Cancel(transfer_);
+  // A transfer refused at start (connection limit) is not live yet: its
+  // OnDone is still to come and releases transfer_owner_ itself.
+  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
   transfer_ = 0;
   if (wait_timer_ != 0) env_.loop->CancelTimer(wait_timer_);
   wait_timer_ = 0;
@@ -325,6 +327,7 @@ void Call::StartAttempt(const ModelProvider* target, absl::Duration waited) {
   attempt_->target = target;
   attempt_->waited = waited;
   attempt_->sent_at = MonoNow();
+  transfer_owner_ = shared_from_this();
   transfer_ = env_.upstream->Start(*std::move(request), this);
 }
 
@@ -457,6 +460,9 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
 }
 
 void Call::OnDone(const TransferResult& result) {
+  // Released when this returns: answering the caller below may drop the
+  // reactor's reference on another thread at any moment.
+  std::shared_ptr<Call> self = std::move(transfer_owner_);
   transfer_ = 0;
   paused_ = false;
   if (output_ == nullptr) return;

@@ -102,6 +102,11 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
 
   std::unique_ptr<Attempt> attempt_;
   UpstreamClient::TransferId transfer_ = 0;
+  // The Call itself while the upstream client may still call it back (from
+  // StartAttempt until OnDone, or until Cancel removed the transfer): the
+  // reactor drops its reference on a gRPC thread as soon as the caller is
+  // answered, and the loop must never be left with a dangling handler.
+  std::shared_ptr<Call> transfer_owner_;
   EventLoop::TimerId wait_timer_ = 0;
   bool events_sent_ = false;  // some event of some attempt reached the caller
   bool paused_ = false;

@@ -44,7 +44,9 @@ class GatewayService::UnaryReactor final : public grpc::ServerUnaryReactor, publ
   }
   void OnDone() override {
     service_->CallEnded();
-    if (call_) loop_->Post([call = std::move(call_)] {});  // released on its own thread
+    // The Call may go on this thread: the loop holds its own reference
+    // whenever it runs Call code (a posted task, a timer, a live transfer).
+    call_.reset();
     delete this;
   }
 
@@ -136,7 +138,7 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
   }
   void OnDone() override {
     service_->CallEnded();
-    if (call_) loop_->Post([call = std::move(call_)] {});
+    call_.reset();  // see UnaryReactor::OnDone
     delete this;
   }
 

@@ -182,11 +182,12 @@ UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
   return id;
 }
 
-void UpstreamClient::Cancel(TransferId id) {
+bool UpstreamClient::Cancel(TransferId id) {
   auto it = transfers_.find(id);
-  if (it == transfers_.end()) return;
+  if (it == transfers_.end()) return false;
   Release(it->second.get());
   transfers_.erase(it);
+  return true;
 }
 
 void UpstreamClient::Pause(TransferId id) {

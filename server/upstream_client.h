@@ -74,7 +74,8 @@ class UpstreamClient {
 
   // Stops a transfer; its handler gets no further calls. Unknown ids are
   // ignored.
-  void Cancel(TransferId id);
+  // True when `id` was a live transfer (its handler will not be called).
+  bool Cancel(TransferId id);
 
   // Pauses/resumes delivery of body bytes (caller-side backpressure). While
   // paused, the idle timeout does not run.
