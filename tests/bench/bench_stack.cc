@@ -23,6 +23,9 @@ std::string ConfigYaml(int fake_port, int upstream_threads) {
       "  listen: 127.0.0.1:0\n"
       "  metrics_listen: 127.0.0.1:0\n"
       "  upstream_threads: ", upstream_threads, "\n"
+      // The stream-memory phase holds thousands of upstream connections.
+      "  max_connections_per_provider: 8192\n"
+      "  max_in_flight: 8192\n"
       "model_providers:\n"
       "  - model: ", kBenchModel, "\n"
       "    base_url: http://127.0.0.1:", fake_port, "\n"
@@ -33,7 +36,11 @@ std::string ConfigYaml(int fake_port, int upstream_threads) {
       "    access_key: ", kBenchAccessKey, "\n"
       "    retry_policy:\n"
       "      fallback_models: [", kBenchModel, "]\n"
-      "      on_status_codes: [{codes: [503], strategy: different_provider, max_attempts: 2}]\n");
+      "      on_status_codes: [{codes: [503], strategy: different_provider, max_attempts: 2}]\n"
+      "  - model: ", kStreamModel, "\n"
+      "    base_url: http://127.0.0.1:", fake_port, "\n"
+      "    access_key: ", kBenchAccessKey, "\n"
+      "    timeouts: {idle_ms: 600000, first_byte_ms: 600000}\n");
 }
 
 }  // namespace
@@ -63,6 +70,7 @@ absl::StatusOr<std::unique_ptr<BenchStack>> BenchStack::Start(const StackOptions
   // "rebound-server ready grpc=HOST:PORT metrics=HOST:PORT"
   for (absl::string_view word : absl::StrSplit(*ready, ' ')) {
     if (absl::ConsumePrefix(&word, "grpc=")) stack->gateway_address_ = std::string(word);
+    if (absl::ConsumePrefix(&word, "metrics=")) stack->metrics_address_ = std::string(word);
   }
   if (stack->gateway_address_.empty()) {
     return absl::InternalError(absl::StrCat("no gRPC address in '", *ready, "'"));

@@ -23,6 +23,8 @@ inline constexpr char kBenchAccessKey[] = "bench-key";
 // A model whose every attempt fails (the fake reads "fault:SPEC" model names)
 // and whose policy fails over to kBenchModel: each call makes one hop.
 inline constexpr char kFailoverModel[] = "flaky/fault:status=503";
+// A model for long-lived streams: idle and first-byte timeouts of minutes.
+inline constexpr char kStreamModel[] = "openai/bench-stream";
 
 struct StackOptions {
   int fake_threads = 1;      // rebound-fakeprovider --threads
@@ -47,6 +49,8 @@ class BenchStack {
 
   // "127.0.0.1:PORT" of the gateway's gRPC listener.
   const std::string& gateway_address() const { return gateway_address_; }
+  // "HOST:PORT" of the gateway's Prometheus endpoint.
+  const std::string& metrics_address() const { return metrics_address_; }
   // The URL the gateway forwards to: the fake's chat-completions endpoint.
   std::string direct_url() const;
   pid_t server_pid() const { return server_->pid(); }
@@ -60,6 +64,7 @@ class BenchStack {
   std::unique_ptr<testing::FakeProvider> fake_;
   std::unique_ptr<testing::Subprocess> server_;
   std::string gateway_address_;
+  std::string metrics_address_;
   std::string config_path_;
 };
 

@@ -9,6 +9,9 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +27,7 @@
 #include "tests/bench/bench_stack.h"
 #include "tests/bench/direct_target.h"
 #include "tests/bench/gateway_target.h"
+#include "tests/bench/h2load_runner.h"
 #include "tests/bench/noop_gateway.h"
 #include "tests/bench/report.h"
 #include "tests/bench/suite.h"
@@ -32,7 +36,7 @@
 ABSL_FLAG(int64_t, calls, 5000, "sequential: measured calls per path");
 ABSL_FLAG(int64_t, warmup, 500, "sequential: warm-up calls per path");
 ABSL_FLAG(int64_t, block, 250, "sequential: calls per block (blocks alternate paths)");
-ABSL_FLAG(double, rps, 1000, "fixed rate: calls per second (open loop)");
+ABSL_FLAG(double, rps, 2000, "fixed rate: calls per second (open loop)");
 ABSL_FLAG(double, seconds, 5, "fixed rate and saturation: measured seconds per path");
 ABSL_FLAG(int, concurrency, 32, "saturation: calls in flight");
 ABSL_FLAG(int, repeat, 1, "run the whole suite this many times; report medians");
@@ -41,6 +45,10 @@ ABSL_FLAG(int64_t, body_bytes, 1024, "request body size (chat JSON)");
 ABSL_FLAG(int64_t, response_bytes, 2048, "response size the fake pads its answers to");
 ABSL_FLAG(int, fake_threads, 1, "rebound-fakeprovider --threads");
 ABSL_FLAG(int, upstream_threads, 1, "rebound-server upstream_threads (its default is 1)");
+ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
+          "throughput: the h2load binary (Debian package nghttp2-client); empty: skip");
+ABSL_FLAG(int, h2load_connections, 4, "throughput: HTTP/2 connections to the gateway");
+ABSL_FLAG(int, streams, 2000, "stream memory: streams held open at once (0: skip)");
 ABSL_FLAG(std::string, server, "", "rebound-server binary to measure (default: this build's)");
 ABSL_FLAG(std::vector<std::string>, server_flags, {},
           "extra rebound-server flags, comma-separated (e.g. --log-level,warn)");
@@ -67,6 +75,42 @@ absl::Status Preflight(SyncTarget& direct, SyncTarget& gateway) {
   std::fprintf(stderr, "rebound-bench: response bodies: direct %zu B, gateway %zu B\n",
                d->body_bytes, g->body_bytes);
   return absl::OkStatus();
+}
+
+// h2load's inputs: the gRPC-framed CompletionRequest the gateway path
+// sends, and the JSON body plus the headers rebound would send upstream.
+ThroughputOptions MakeThroughputOptions(const BenchStack& stack, const Workload& workload,
+                                        const BenchSettings& settings, absl::Duration duration) {
+  ThroughputOptions t;
+  std::string h2load = absl::GetFlag(FLAGS_h2load);
+  if (!h2load.empty() && access(h2load.c_str(), X_OK) != 0) {
+    std::fprintf(stderr,
+                 "rebound-bench: %s not found: throughput section skipped "
+                 "(apt-get install nghttp2-client)\n",
+                 h2load.c_str());
+    h2load.clear();
+  }
+  t.h2load = h2load;
+  v1::CompletionRequest request;
+  request.set_model(kBenchModel);
+  request.set_body(workload.body);
+  v1::Header* fault = request.add_headers();
+  fault->set_name(kFaultHeader);
+  fault->set_value(workload.fault);
+  t.gateway_url = absl::StrCat("http://", stack.gateway_address(), "/rebound.v1.Gateway/Complete");
+  t.gateway_body_file =
+      testing::WriteTempFile("h2load-request.grpc", GrpcFrame(request.SerializeAsString()));
+  t.gateway_headers = {"content-type: application/grpc", "te: trailers"};
+  t.direct_url = stack.direct_url();
+  t.direct_body_file = testing::WriteTempFile("h2load-request.json", workload.body);
+  t.direct_headers = {"content-type: application/json",
+                      absl::StrCat("authorization: Bearer ", kBenchAccessKey),
+                      absl::StrCat(kFaultHeader, ": ", workload.fault)};
+  t.metrics_url = absl::StrCat("http://", stack.metrics_address(), "/metrics");
+  t.concurrency = settings.concurrency;
+  t.gateway_connections = std::max(1, absl::GetFlag(FLAGS_h2load_connections));
+  t.duration = duration;
+  return t;
 }
 
 absl::Status CheckFlags(const BenchSettings& s) {
@@ -96,6 +140,7 @@ int Run() {
       .repeat = absl::GetFlag(FLAGS_repeat),
       .body_bytes = absl::GetFlag(FLAGS_body_bytes),
       .response_bytes = absl::GetFlag(FLAGS_response_bytes),
+      .streams = absl::GetFlag(FLAGS_streams),
       .cpus = static_cast<int>(std::thread::hardware_concurrency()),
       .load_average = LoadAverage(),
   };
@@ -148,12 +193,31 @@ int Run() {
   }
 
   const absl::Duration duration = absl::Seconds(settings.seconds);
+  ThroughputOptions throughput = MakeThroughputOptions(**stack, workload, settings, duration);
+  // The open streams are spread over 8 connections, as a fleet of callers
+  // would spread them (one connection could carry them all).
+  std::vector<std::shared_ptr<grpc::Channel>> stream_channels;
+  for (int i = 0; i < 8; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("rebound.bench.channel", i);  // distinct args: distinct connections
+    stream_channels.push_back(grpc::CreateCustomChannel(
+        (*stack)->gateway_address(), grpc::InsecureChannelCredentials(), args));
+  }
+  Workload stream_workload = MakeStreamWorkload(static_cast<size_t>(settings.body_bytes));
   SuiteOptions options{
       .sequential = {.calls = settings.calls, .warmup = settings.warmup, .block = settings.block},
       .fixed_rate = {.rps = settings.rps, .duration = duration},
       .saturation = {.concurrency = settings.concurrency, .duration = duration},
       .server_pid = (*stack)->server_pid(),
       .fake_pid = (*stack)->fake_pid(),
+      .throughput = std::move(throughput),
+      .stream_memory = {.streams = settings.streams,
+                        .model = kStreamModel,
+                        .request_body = stream_workload.body,
+                        .fault = stream_workload.fault,
+                        .server_pid = (*stack)->server_pid(),
+                        .fake_pid = (*stack)->fake_pid()},
+      .stream_channels = stream_channels,
   };
   SuiteTargets targets{
       .direct_sync = &direct_sync,

@@ -21,6 +21,13 @@ double ResultSet::Get(const std::string& key) const {
   return 0;
 }
 
+bool ResultSet::Has(const std::string& key) const {
+  for (const auto& [k, v] : values_) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
 bool IsCountKey(const std::string& key) { return key.ends_with(".errors"); }
 
 ResultSet Combine(const std::vector<ResultSet>& repeats) {

@@ -16,6 +16,7 @@ class ResultSet {
   void Set(const std::string& key, double value);
   // The value of `key`, or 0 when absent.
   double Get(const std::string& key) const;
+  bool Has(const std::string& key) const;
   const std::vector<std::pair<std::string, double>>& values() const { return values_; }
 
  private:

@@ -2,8 +2,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "tests/bench/bench_stack.h"
+#include "tests/bench/h2load_runner.h"
+#include "tests/integration/test_harness.h"
 
 namespace rebound::bench {
 namespace {
@@ -45,6 +54,128 @@ void SetSaturation(ResultSet* out, const std::string& prefix, const PathResult& 
   out->Set(prefix + ".server_cpu_cores", r.cpu_seconds[kServer] / window_s);
   out->Set(prefix + ".fake_cpu_us_per_call", MicrosPerCall(r.cpu_seconds[kFake], r.ok));
   out->Set(prefix + ".bench_cpu_us_per_call", MicrosPerCall(r.cpu_seconds[kBench], r.ok));
+}
+
+// rebound_requests_total on a /metrics page, summed over models: calls that
+// ended OK and calls that ended any other way.
+struct GatewayCalls {
+  double ok = 0;
+  double not_ok = 0;
+};
+
+GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
+  GatewayCalls calls;
+  for (absl::string_view line : absl::StrSplit(testing::HttpGet(metrics_url), '\n')) {
+    if (!absl::StartsWith(line, "rebound_requests_total{")) continue;
+    double value = 0;
+    size_t space = line.rfind(' ');
+    if (space == absl::string_view::npos || !absl::SimpleAtod(line.substr(space + 1), &value)) {
+      continue;
+    }
+    (absl::StrContains(line, "outcome=\"ok\"") ? calls.ok : calls.not_ok) += value;
+  }
+  return calls;
+}
+
+// One h2load run on one path, with the CPU the server and the fake used in
+// it. h2load sees HTTP 200 even for a gRPC error (the status travels in
+// trailers), so on the gateway path rebound's own counters must show every
+// call OK: any call it counted as not OK during the run is an error.
+void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions& options,
+                   ResultSet* out) {
+  H2loadOptions h;
+  h.binary = t.h2load;
+  h.duration = t.duration;
+  if (gateway) {
+    h.url = t.gateway_url;
+    h.body_file = t.gateway_body_file;
+    h.headers = t.gateway_headers;
+    h.connections = t.gateway_connections;
+    h.streams_per_connection = std::max(1, t.concurrency / t.gateway_connections);
+  } else {
+    h.url = t.direct_url;
+    h.body_file = t.direct_body_file;
+    h.headers = t.direct_headers;
+    h.http1 = true;
+    h.connections = t.concurrency;
+  }
+  const char* path = gateway ? "gateway" : "direct";
+  std::string prefix = std::string("throughput.") + path;
+  GatewayCalls before = gateway ? CountGatewayCalls(t.metrics_url) : GatewayCalls{};
+  absl::StatusOr<double> server_cpu0 = ProcessCpuSeconds(options.server_pid);
+  absl::StatusOr<double> fake_cpu0 = ProcessCpuSeconds(options.fake_pid);
+  absl::StatusOr<H2loadResult> r = RunH2load(h);
+  absl::StatusOr<double> server_cpu1 = ProcessCpuSeconds(options.server_pid);
+  absl::StatusOr<double> fake_cpu1 = ProcessCpuSeconds(options.fake_pid);
+  if (!r.ok()) {
+    std::fprintf(stderr, "rebound-bench: throughput/%s: %s\n", path,
+                 std::string(r.status().message()).c_str());
+    out->Set(prefix + ".errors", 1);
+    return;
+  }
+  int64_t errors = r->failed + (r->done - r->succeeded);
+  // CPU is sampled around the whole run, warm-up included, so it is divided
+  // by every call of the run: on the gateway rebound's exact count, on the
+  // direct path the measured rate over the whole run (warm-up calls run at
+  // about the same rate).
+  double all_calls =
+      r->requests_per_s * absl::ToDoubleSeconds(t.duration + H2loadOptions().warmup);
+  if (gateway) {
+    GatewayCalls after = CountGatewayCalls(t.metrics_url);
+    errors += static_cast<int64_t>(after.not_ok - before.not_ok);
+    all_calls = after.ok - before.ok;
+  }
+  if (errors > 0) {
+    std::fprintf(stderr, "rebound-bench: throughput/%s: %lld errors\n", path,
+                 static_cast<long long>(errors));
+  }
+  out->Set(prefix + ".calls_per_s", r->requests_per_s);
+  out->Set(prefix + ".mean_ms", r->mean_ms);
+  out->Set(prefix + ".errors", static_cast<double>(errors));
+  if (all_calls > 0) {
+    if (gateway && server_cpu0.ok() && server_cpu1.ok()) {
+      out->Set(prefix + ".server_cpu_us_per_call",
+               MicrosPerCall(*server_cpu1 - *server_cpu0, static_cast<int64_t>(all_calls)));
+    }
+    if (fake_cpu0.ok() && fake_cpu1.ok()) {
+      out->Set(prefix + ".fake_cpu_us_per_call",
+               MicrosPerCall(*fake_cpu1 - *fake_cpu0, static_cast<int64_t>(all_calls)));
+    }
+    out->Set(prefix + ".h2load_cpu_us_per_call",
+             MicrosPerCall(r->cpu_seconds, static_cast<int64_t>(all_calls)));
+  }
+}
+
+void RunThroughput(const SuiteOptions& options, bool direct_first, ResultSet* out) {
+  const ThroughputOptions& t = options.throughput;
+  if (direct_first) {
+    RunH2loadPath(t, false, options, out);
+    RunH2loadPath(t, true, options, out);
+  } else {
+    RunH2loadPath(t, true, options, out);
+    RunH2loadPath(t, false, options, out);
+  }
+  double direct = out->Get("throughput.direct.calls_per_s");
+  out->Set("throughput.gateway_to_direct",
+           direct > 0 ? out->Get("throughput.gateway.calls_per_s") / direct : 0);
+}
+
+void RunStreamMemory(const SuiteOptions& options, ResultSet* out) {
+  absl::StatusOr<StreamMemoryResult> r =
+      MeasureStreamMemory(options.stream_channels, options.stream_memory);
+  if (!r.ok()) {
+    std::fprintf(stderr, "rebound-bench: stream memory: %s\n",
+                 std::string(r.status().message()).c_str());
+    out->Set("streams.errors", 1);
+    return;
+  }
+  out->Set("streams.opened", r->opened);
+  out->Set("streams.server_rss_before_mib", r->server_kib_before / 1024);
+  out->Set("streams.server_rss_open_mib", r->server_kib_open / 1024);
+  out->Set("streams.server_rss_after_mib", r->server_kib_after / 1024);
+  out->Set("streams.server_kib_per_stream", r->server_kib_per_stream);
+  out->Set("streams.fake_kib_per_connection", r->fake_kib_per_connection);
+  out->Set("streams.errors", 0);
 }
 
 }  // namespace
@@ -140,6 +271,16 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
   SetSaturation(&out, "saturation.gateway", sat_gateway, window_s);
   out.Set("saturation.gateway_to_direct",
           sat_direct.calls_per_s > 0 ? sat_gateway.calls_per_s / sat_direct.calls_per_s : 0);
+
+  if (!options.throughput.h2load.empty()) {
+    std::fprintf(stderr, "rebound-bench: pass %d: throughput (h2load)\n", pass + 1);
+    RunThroughput(options, direct_first, &out);
+  }
+  if (options.stream_memory.streams > 0) {
+    std::fprintf(stderr, "rebound-bench: pass %d: %d open streams\n", pass + 1,
+                 options.stream_memory.streams);
+    RunStreamMemory(options, &out);
+  }
   return out;
 }
 

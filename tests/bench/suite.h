@@ -5,8 +5,15 @@
 
 #include <sys/types.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
 #include "tests/bench/load_runners.h"
 #include "tests/bench/results.h"
+#include "tests/bench/stream_memory.h"
 #include "tests/bench/targets.h"
 
 namespace rebound::bench {
@@ -23,12 +30,31 @@ struct SuiteTargets {
   SyncTarget* gateway_failover_sync = nullptr;
 };
 
+// Throughput with h2load (section 5): both paths with the same number of
+// requests in flight. Skipped when `h2load` is empty.
+struct ThroughputOptions {
+  std::string h2load;               // the h2load binary, or "" to skip
+  std::string gateway_url;          // http://HOST:PORT/rebound.v1.Gateway/Complete
+  std::string gateway_body_file;    // a gRPC-framed CompletionRequest
+  std::string direct_url;           // the fake's chat-completions URL
+  std::string direct_body_file;     // the same chat request as JSON
+  std::vector<std::string> direct_headers;  // what rebound sends upstream
+  std::vector<std::string> gateway_headers;
+  std::string metrics_url;          // the gateway's /metrics: counts its OK calls
+  int concurrency = 32;             // requests in flight on each path
+  int gateway_connections = 4;      // HTTP/2 connections (streams split over them)
+  absl::Duration duration = absl::Seconds(5);
+};
+
 struct SuiteOptions {
   SequentialOptions sequential;
   FixedRateOptions fixed_rate;
   SaturationOptions saturation;  // cpu_pids is filled in by RunSuite
   pid_t server_pid = 0;
   pid_t fake_pid = 0;
+  ThroughputOptions throughput;
+  StreamMemoryOptions stream_memory;  // streams == 0: skipped
+  std::vector<std::shared_ptr<grpc::Channel>> stream_channels;
 };
 
 // Runs every measurement once. `pass` (0-based) alternates which path goes

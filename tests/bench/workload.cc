@@ -22,4 +22,12 @@ Workload MakeWorkload(size_t body_bytes, int64_t response_bytes) {
   return w;
 }
 
+Workload MakeStreamWorkload(size_t body_bytes) {
+  Workload w = MakeWorkload(body_bytes, 0);
+  // {"model":...,"messages":[...]} -> {"model":...,"stream":true,"messages":[...]}
+  w.body.insert(w.body.find(",\"messages\""), ",\"stream\":true");
+  w.fault = "stall_after_events=1";
+  return w;
+}
+
 }  // namespace rebound::bench

@@ -24,6 +24,11 @@ struct Workload {
 // and whose answers are padded to about `response_bytes`.
 Workload MakeWorkload(size_t body_bytes, int64_t response_bytes);
 
+// A streaming chat request ("stream": true) of about `body_bytes` whose
+// answer is one event, after which the fake keeps the connection open and
+// silent: a stream that stays open until the caller cancels it.
+Workload MakeStreamWorkload(size_t body_bytes);
+
 }  // namespace rebound::bench
 
 #endif  // REBOUND_TESTS_BENCH_WORKLOAD_H_
