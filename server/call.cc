@@ -17,6 +17,10 @@ namespace {
 constexpr size_t kMaxResponseBytes = 64 << 20;
 // The error detail travels in gRPC trailers, which clients cap at 8-16 KiB.
 constexpr size_t kMaxDetailBodyBytes = 4096;
+// When a provider's connection limit refused the call: come back after
+// about one typical LLM answer has freed a connection (the same pushback as
+// the gateway's own in-flight limit).
+constexpr int64_t kOverloadPushbackMs = 100;
 
 absl::Time WallNow() { return absl::Now(); }
 
@@ -502,6 +506,7 @@ void Call::Deliver() {
     grpc::StatusCode code;
     v1::ErrorReason reason = v1::ERROR_REASON_UPSTREAM_ERROR;
     std::string message;
+    int64_t pushback_ms = 0;
     const std::string& model = last.target->model_id;
     switch (last.kind) {
       case AttemptResult::Kind::kHttpError:
@@ -525,13 +530,14 @@ void Call::Deliver() {
         reason = v1::ERROR_REASON_OVERLOADED;
         message = absl::StrCat("gateway connection limit for provider ", last.target->provider,
                                " reached");
+        pushback_ms = kOverloadPushbackMs;
         break;
       default:
         code = grpc::StatusCode::UNAVAILABLE;
         message = absl::StrCat("upstream ", model, ": ", last.error_type);
         break;
     }
-    FinishWithError(code, reason, std::move(message), &last);
+    FinishWithError(code, reason, std::move(message), &last, nullptr, pushback_ms);
     return;
   }
 
@@ -581,10 +587,12 @@ void Call::FinishOk(v1::CompletionResponse response) {
 }
 
 void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
-                           const AttemptResult* last, const Decision* exhausted) {
+                           const AttemptResult* last, const Decision* exhausted,
+                           int64_t pushback_ms) {
   v1::ErrorDetail detail;
   detail.set_reason(reason);
   detail.set_request_id(caller_.request_id);
+  detail.set_retry_pushback_ms(pushback_ms);
   if (exhausted != nullptr) {
     detail.set_retry_exhausted_json(exhausted->exhausted_json);
     detail.set_retry_pushback_ms(absl::ToInt64Milliseconds(exhausted->pushback));

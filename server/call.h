@@ -80,9 +80,11 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   void ForwardEvents();
   AttemptResult Classify(const TransferResult& transfer);
   void Deliver();
-  // `exhausted`: the retry engine's verdict (JSON, pushback), or null.
+  // `exhausted`: the retry engine's verdict (JSON, pushback), or null; then
+  // `pushback_ms` (> 0) tells the caller when to come back.
   void FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
-                       const AttemptResult* last, const Decision* exhausted = nullptr);
+                       const AttemptResult* last, const Decision* exhausted = nullptr,
+                       int64_t pushback_ms = 0);
   void FinishOk(v1::CompletionResponse response);
   void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
                std::string_view outcome);

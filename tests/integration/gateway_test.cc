@@ -614,8 +614,13 @@ TEST_F(GatewayTest, ProviderConnectionLimitFailsFast) {
   while (primary_->RequestCount() == 0 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(10));
   }
+  absl::Time start = absl::Now();
   client::CallResult refused = Complete(ChatRequest("openai/gpt-4o"));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << "must fail fast, not queue";
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  ASSERT_TRUE(refused.error_detail.has_value());
+  EXPECT_EQ(refused.error_detail->reason(), v1::ERROR_REASON_OVERLOADED);
+  EXPECT_EQ(refused.pushback_ms.value_or(0), 100);
   // Another provider is not affected by the first one's limit.
   v1::CompletionRequest other = ChatRequest("anthropic/claude-3-5-sonnet");
   other.set_path("/v1/messages");
