@@ -7,6 +7,9 @@
 namespace rebound {
 namespace {
 
+// Model ids and provider names come from the file; they are quoted with
+// QuoteForMessage so a control character in one cannot split a diagnostic.
+
 // An entry whose model id could not be read is already reported; the checks
 // below treat it as absent instead of piling follow-up errors onto it.
 bool Usable(const ModelProvider& p) { return !p.provider.empty() && !p.bare_model.empty(); }
@@ -35,8 +38,8 @@ void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_va
                    Reporter* reporter) {
   if (CanQualify(strategy, primary, providers)) return;
   std::string which = strategy == Strategy::kSameProvider
-                          ? absl::StrCat("has the provider \"", primary.provider, "\"")
-                          : absl::StrCat("has a provider other than \"", primary.provider, "\"");
+                          ? absl::StrCat("has the provider ", QuoteForMessage(primary.provider))
+                          : absl::StrCat("has a provider other than ", QuoteForMessage(primary.provider));
   reporter->WarningAt(
       key, absl::StrCat(AbslView(ToString(strategy)), is_default_value ? " (the default)" : "",
                         " can never find a target: no other configured model with the ",
@@ -55,15 +58,15 @@ void CheckFallbacks(const ModelProvider& p, const std::string& path,
     bool repeated = false;
     for (size_t j = 0; j < k && !repeated; ++j) {
       if (fallbacks[j] == id) {
-        reporter->WarningAt(key, absl::StrCat("\"", id, "\" is already listed at ",
+        reporter->WarningAt(key, absl::StrCat(QuoteForMessage(id), " is already listed at ",
                                               IndexPath(list_path, j), "; it is tried once"));
         repeated = true;
       }
     }
     if (repeated) continue;
     if (id == p.model_id) {
-      reporter->WarningAt(key, absl::StrCat("\"", id,
-                                            "\" is this entry's own model; fallbacks are other "
+      reporter->WarningAt(key, absl::StrCat(QuoteForMessage(id),
+                                            " is this entry's own model; fallbacks are other "
                                             "models (strategy same_model retries the primary)"));
       continue;
     }
@@ -75,14 +78,14 @@ void CheckFallbacks(const ModelProvider& p, const std::string& path,
       }
     }
     if (target == nullptr) {
-      reporter->ErrorAt(key, absl::StrCat("\"", id,
-                                          "\" names no configured model; every fallback must be "
+      reporter->ErrorAt(key, absl::StrCat(QuoteForMessage(id),
+                                          " names no configured model; every fallback must be "
                                           "the model of a model_providers entry"));
       continue;
     }
     if (target->interface != p.interface) {
       reporter->WarningAt(
-          key, absl::StrCat("\"", id, "\" uses the ", AbslView(ToString(target->interface)),
+          key, absl::StrCat(QuoteForMessage(id), " uses the ", AbslView(ToString(target->interface)),
                             " interface and this model the ", AbslView(ToString(p.interface)),
                             " one; it will be skipped until rebound translates between the two "
                             "APIs"));
@@ -104,8 +107,8 @@ void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_
     for (size_t j = 0; j < i; ++j) {
       if (Usable(providers[j]) && providers[j].model_id == p.model_id) {
         reporter->ErrorAt(JoinPath(path, "model"),
-                          absl::StrCat("duplicate model id \"", p.model_id,
-                                       "\"; it is already configured at line ",
+                          absl::StrCat("duplicate model id ", QuoteForMessage(p.model_id),
+                                       "; it is already configured at line ",
                                        reporter->LineOf(IndexPath(providers_key, j)),
                                        ". Each model id may appear once"));
         break;
@@ -119,8 +122,8 @@ void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_
       } else {
         reporter->ErrorAt(
             JoinPath(path, "default"),
-            absl::StrCat("more than one provider has default: true (\"", first_default->model_id,
-                         "\" at line ", reporter->LineOf(JoinPath(first_default_path, "default")),
+            absl::StrCat("more than one provider has default: true (",
+                         QuoteForMessage(first_default->model_id), " at line ", reporter->LineOf(JoinPath(first_default_path, "default")),
                          " already does); at most one may be the default"));
       }
     }

@@ -85,8 +85,15 @@ int Reporter::LineOf(std::string_view key) const {
 }
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
-  return absl::StrCat(AbslView(parent), ".", AbslView(key));
+  // Keys come from the file: one with a control character (a quoted "a\nb")
+  // is shown quoted and escaped, so it cannot break a diagnostic in two
+  // lines. Names the loader looks up never contain one.
+  const bool plain = std::none_of(key.begin(), key.end(), [](unsigned char c) {
+    return c < 0x20 || c == 0x7f;
+  });
+  const std::string shown = plain ? std::string(key) : QuoteForMessage(key);
+  if (parent.empty()) return shown;
+  return absl::StrCat(AbslView(parent), ".", shown);
 }
 
 std::string IndexPath(std::string_view parent, size_t index) {

@@ -67,7 +67,8 @@ struct Located {
   std::string path;
 };
 
-// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
+// "a.b" + "c" -> "a.b.c"; "" + "c" -> "c". A key with a control character
+// is quoted and escaped (QuoteForMessage): "a" + "x\ny" -> a."x\x0ay".
 std::string JoinPath(std::string_view parent, std::string_view key);
 // "a.b" + 3 -> "a.b[3]".
 std::string IndexPath(std::string_view parent, size_t index);

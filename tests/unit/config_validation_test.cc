@@ -778,5 +778,31 @@ on_high_latency: {threshold_ms: 10}
   EXPECT_FALSE(HasErrors(r.diagnostics));
 }
 
+// Found by tests/fuzz/config_loader_fuzzer: model ids were echoed between
+// plain quotes, so a quoted "a/b\nc" split the diagnostic in two lines (and
+// other control characters went to the terminal as they were).
+TEST(ConfigValidationTest, ModelIdsInMessagesAreEscaped) {
+  LoadResult r = Load(R"(
+model_providers:
+  - model: openai/gpt-4o
+    base_url: https://api.openai.com
+    access_key: $OPENAI_API_KEY
+    retry_policy:
+      fallback_models: ["anthropic/claude\n3", "openai/gpt-4o"]
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics,
+              ElementsAre(Warning(5, "model_providers[0].retry_policy.default_strategy",
+                                  "has a provider other than \"openai\""),
+                          Error(6, "model_providers[0].retry_policy.fallback_models[0]",
+                                "\"anthropic/claude\\x0a3\" names no configured model"),
+                          Warning(6, "model_providers[0].retry_policy.fallback_models[1]",
+                                  "\"openai/gpt-4o\" is this entry's own model")))
+      << Dump(r);
+  for (const Diagnostic& d : r.diagnostics) {
+    EXPECT_EQ(d.ToString().find_first_of("\r\n"), std::string::npos) << d.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace rebound
