@@ -51,6 +51,9 @@ Flags of complete and stream:
                         no summary
   --tls                 connect with TLS, verifying with the system roots
   --ca-file F           connect with TLS, verifying with the PEM roots in F
+  --cert-file F, --key-file F
+                        present this client certificate and key (servers that
+                        require mTLS); implies --tls
   --token-file F        send the token in F as "authorization: Bearer ..."
 
 Flags of policy push, state and block clear (cp flags):
@@ -61,6 +64,8 @@ Flags of policy push, state and block clear (cp flags):
                         RPC needs it
   --tls                 connect with TLS, verifying with the system roots
   --ca-file F           connect with TLS, verifying with the PEM roots in F
+  --cert-file F, --key-file F
+                        present this client certificate and key (mTLS)
   --timeout D           RPC deadline, e.g. 10s, 500ms (default 10s)
   --dry-run             policy push only: validate and report, publish nothing
 
@@ -271,7 +276,8 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
 
     static const std::set<std::string_view> kValueFlags = {
         "addr",       "model",   "path",         "body",  "body-file", "header",
-        "request-id", "timeout", "max-attempts", "allow", "ca-file",   "token-file"};
+        "request-id", "timeout", "max-attempts", "allow", "ca-file",   "token-file",
+        "cert-file",  "key-file"};
     if (!kValueFlags.contains(name)) {
       return absl::InvalidArgumentError(absl::StrCat(Av(command), ": unknown flag ", flag->text));
     }
@@ -324,7 +330,14 @@ absl::StatusOr<CallArgs> ParseCallFlags(std::string_view command,
     } else if (name == "token-file") {
       if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
       call.token_file = std::move(value);
+    } else if (name == "cert-file" || name == "key-file") {
+      if (absl::Status status = CheckNotEmpty(*flag, value); !status.ok()) return status;
+      (name == "cert-file" ? call.cert_file : call.key_file) = std::move(value);
+      call.use_tls = true;
     }
+  }
+  if (call.cert_file.empty() != call.key_file.empty()) {
+    return absl::InvalidArgumentError("--cert-file and --key-file go together");
   }
   if (call.body && call.body_file) {
     return absl::InvalidArgumentError("--body and --body-file are mutually exclusive");
@@ -364,8 +377,8 @@ absl::StatusOr<ControlPlaneArgs> ParseControlPlaneFlags(std::string_view command
       if (name == "dry-run") *dry_run = true;
       continue;
     }
-    static const std::set<std::string_view> kValueFlags = {"cp-addr", "token-file", "ca-file",
-                                                           "timeout"};
+    static const std::set<std::string_view> kValueFlags = {
+        "cp-addr", "token-file", "ca-file", "cert-file", "key-file", "timeout"};
     if (!kValueFlags.contains(name)) {
       std::string hint;
       // The gateway's flag on a control-plane command is an easy slip.
@@ -390,7 +403,13 @@ absl::StatusOr<ControlPlaneArgs> ParseControlPlaneFlags(std::string_view command
     } else if (name == "ca-file") {
       cp.ca_file = *std::move(value);
       cp.use_tls = true;
+    } else if (name == "cert-file" || name == "key-file") {
+      (name == "cert-file" ? cp.cert_file : cp.key_file) = *std::move(value);
+      cp.use_tls = true;
     }
+  }
+  if (cp.cert_file.empty() != cp.key_file.empty()) {
+    return absl::InvalidArgumentError("--cert-file and --key-file go together");
   }
   cp.address =
       address ? *address : FromEnv(env, kControlPlaneAddressEnvVar, kDefaultControlPlaneAddress);

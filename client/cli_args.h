@@ -52,6 +52,8 @@ struct CallArgs {
   bool use_tls = false;                                      // --tls
   std::string ca_file;                                       // --ca-file (implies --tls)
   std::string token_file;                                    // --token-file
+  std::string cert_file;  // --cert-file: client certificate (mTLS; implies --tls)
+  std::string key_file;   // --key-file: its private key
 };
 
 // Flags shared by the control-plane commands (policy push, state, block clear).
@@ -60,6 +62,8 @@ struct ControlPlaneArgs {
   std::string token_file;  // --token-file, else $REBOUND_CP_TOKEN_FILE; empty = send no token
   bool use_tls = false;    // --tls
   std::string ca_file;     // --ca-file (implies --tls)
+  std::string cert_file;   // --cert-file: client certificate (mTLS; implies --tls)
+  std::string key_file;    // --key-file: its private key
   absl::Duration timeout = absl::Seconds(10);  // --timeout
 };
 

@@ -133,12 +133,14 @@ int RunCall(const CallArgs& call, bool stream, std::istream& in, std::ostream& o
   ClientOptions options;
   options.use_tls = call.use_tls;
   options.root_ca_file = call.ca_file;
+  options.client_cert_file = call.cert_file;
+  options.client_key_file = call.key_file;
   options.bearer_token = inputs->token;
   options.default_deadline = call.timeout;
   absl::StatusOr<std::unique_ptr<GatewayClient>> client =
       GatewayClient::Create(call.address, options);
   if (!client.ok()) {
-    err << "rebound: --ca-file: " << client.status().message() << "\n";
+    err << "rebound: " << client.status().message() << "\n";
     return kExitUsage;
   }
   const rebound::v1::CompletionRequest request = BuildRequest(call, std::move(inputs->body));

@@ -175,6 +175,8 @@ std::unique_ptr<ControlPlaneClient> ConnectControlPlane(const ControlPlaneArgs& 
   ClientOptions options;
   options.use_tls = args.use_tls;
   options.root_ca_file = args.ca_file;
+  options.client_cert_file = args.cert_file;
+  options.client_key_file = args.key_file;
   options.default_deadline = args.timeout;
   if (!args.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadTokenFile(args.token_file);
@@ -187,7 +189,7 @@ std::unique_ptr<ControlPlaneClient> ConnectControlPlane(const ControlPlaneArgs& 
   absl::StatusOr<std::unique_ptr<ControlPlaneClient>> client =
       ControlPlaneClient::Create(args.address, options);
   if (!client.ok()) {
-    err << "rebound: --ca-file: " << client.status().message() << "\n";
+    err << "rebound: " << client.status().message() << "\n";
     return nullptr;
   }
   return *std::move(client);

@@ -141,17 +141,35 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
   return length;
 }
 
+// "CA file: cannot open /x.pem": which of the TLS files failed.
+absl::Status WithRole(std::string_view role, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat(std::string(role), ": ", std::string(status.message())));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClientChannel(const std::string& target,
                                                                    const ClientOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
-  if (options.use_tls || !options.root_ca_file.empty()) {
+  if (options.use_tls || !options.root_ca_file.empty() || !options.client_cert_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.root_ca_file.empty()) {
       absl::StatusOr<std::string> pem = ReadWholeFile(options.root_ca_file);
-      if (!pem.ok()) return pem.status();
+      if (!pem.ok()) return WithRole("CA file", pem.status());
       ssl.pem_root_certs = *std::move(pem);
+    }
+    if (options.client_cert_file.empty() != options.client_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "a client certificate needs both its certificate and its key file");
+    }
+    if (!options.client_cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadWholeFile(options.client_cert_file);
+      if (!cert.ok()) return WithRole("client certificate file", cert.status());
+      absl::StatusOr<std::string> key = ReadWholeFile(options.client_key_file);
+      if (!key.ok()) return WithRole("client key file", key.status());
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
     }
     credentials = grpc::SslCredentials(ssl);
   } else {

@@ -34,6 +34,10 @@ struct ClientOptions {
   bool use_tls = false;
   // PEM file with the roots that verify the server certificate.
   std::string root_ca_file;
+  // PEM client certificate (chain) and key presented to servers that
+  // require one (mTLS); both or neither. Implies TLS.
+  std::string client_cert_file;
+  std::string client_key_file;
   // Sent as `authorization: Bearer <token>` on every call when non-empty.
   // Never logged or included in any error text.
   std::string bearer_token;

@@ -31,15 +31,18 @@ namespace {
 constexpr char kUsage[] =
     "usage: rebound-controlplane --state-dir DIR (--token-file FILE | --insecure-no-auth)\n"
     "                            [--listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
-    "                            [--tls-cert FILE --tls-key FILE] [--resync-interval 30s]\n"
+    "                            [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+    "                            [--resync-interval 30s]\n"
     "                            [--log-level debug|info|warn|error]\n"
     "\n"
     "  --state-dir DIR          where the current policy is persisted (created if missing)\n"
-    "  --token-file FILE        bearer token every RPC must carry (whitespace trimmed)\n"
+    "  --token-file FILE        bearer tokens, one per line (# comments); every RPC must\n"
+    "                           carry one of them\n"
     "  --insecure-no-auth       accept RPCs without a token (local experiments only)\n"
     "  --listen HOST:PORT       gRPC address (default 127.0.0.1:7500; port 0 picks one)\n"
     "  --metrics-listen H:P     Prometheus /metrics address (default 127.0.0.1:9465)\n"
     "  --tls-cert, --tls-key    serve gRPC over TLS with this certificate and key\n"
+    "  --tls-client-ca FILE     require client certificates signed by these PEM roots (mTLS)\n"
     "  --resync-interval D      full block snapshot to every replica this often (default 30s)\n";
 
 // Big enough for a policy at the loader's 4 MiB limit and a Hello with
@@ -54,6 +57,7 @@ struct Flags {
   bool insecure_no_auth = false;
   std::string tls_cert;
   std::string tls_key;
+  std::string tls_client_ca;
   absl::Duration resync_interval = absl::Seconds(30);
 };
 
@@ -87,6 +91,7 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     else if (arg == "--token-file") ok = value(&flags->token_file);
     else if (arg == "--tls-cert") ok = value(&flags->tls_cert);
     else if (arg == "--tls-key") ok = value(&flags->tls_key);
+    else if (arg == "--tls-client-ca") ok = value(&flags->tls_client_ca);
     else if (arg == "--insecure-no-auth") flags->insecure_no_auth = true;
     else if (arg == "--resync-interval") {
       ok = value(&text);
@@ -123,6 +128,11 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     std::cerr << "--tls-cert and --tls-key go together\n";
     return 2;
   }
+  if (!flags->tls_client_ca.empty() && flags->tls_cert.empty()) {
+    std::cerr << "--tls-client-ca needs --tls-cert and --tls-key: client certificates are "
+                 "checked only over TLS\n";
+    return 2;
+  }
   return 0;
 }
 
@@ -145,14 +155,14 @@ int main(int argc, char** argv) {
   Flags flags;
   if (int rc = ParseFlags(argc, argv, &flags); rc != 0) return rc < 0 ? 0 : rc;
 
-  std::optional<std::string> token;
+  std::optional<rebound::BearerTokens> token;
   if (!flags.token_file.empty()) {
-    absl::StatusOr<std::string> read = rebound::controlplane::ReadTokenFile(flags.token_file);
+    absl::StatusOr<std::vector<std::string>> read = rebound::ReadTokenListFile(flags.token_file);
     if (!read.ok()) {
       std::cerr << "rebound-controlplane: " << read.status().message() << "\n";
       return 1;
     }
-    token = std::move(*read);
+    token.emplace(*std::move(read));
   } else if (!flags.insecure_no_auth) {
     std::cerr << "rebound-controlplane: --token-file is required (or --insecure-no-auth for "
                  "local experiments)\n";
@@ -187,7 +197,8 @@ int main(int argc, char** argv) {
   exposer->RegisterCollectable(metrics.registry());
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      rebound::MakeServerCredentials(rebound::TlsFiles{flags.tls_cert, flags.tls_key, ""});
+      rebound::MakeServerCredentials(
+          rebound::TlsFiles{flags.tls_cert, flags.tls_key, flags.tls_client_ca});
   if (!credentials.ok()) {
     std::cerr << "rebound-controlplane: " << credentials.status().message() << "\n";
     return 1;
@@ -218,7 +229,9 @@ int main(int argc, char** argv) {
             << (metrics_ports.empty() ? 0 : metrics_ports[0]) << std::endl;
   rebound::LogInfo("controlplane_started",
                    {{"grpc", absl::StrCat(HostOf(flags.listen), ":", port)},
-                    {"tls", flags.tls_cert.empty() ? "off" : "on"},
+                    {"tls", flags.tls_cert.empty()        ? "off"
+                            : flags.tls_client_ca.empty() ? "on"
+                                                          : "mutual"},
                     {"auth", token ? "token" : "off"}});
 
   int sig = 0;

@@ -172,6 +172,10 @@ struct ControlPlaneClient::Endpoint {
   ReconnectBackoff backoff;  // on loop_
   Stream* stream = nullptr;  // on loop_; owned, deleted after OnDone
   EventLoop::TimerId reconnect_timer = 0;  // on loop_
+  // On loop_: whether the current run of failed connects was logged at
+  // warning level (once per run, so a wrong CA or token is visible in the
+  // log without a line every few seconds).
+  bool failure_logged = false;
 };
 
 // One Sync call. Writes are started only on the client's loop (one at a
@@ -342,6 +346,15 @@ absl::Status ControlPlaneClient::Start() {
     if (!ca.ok()) return ca.status();
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = *std::move(ca);
+    // A client certificate for control planes that require one (mTLS).
+    if (!settings.cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadWholeFile(settings.cert_file);
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadWholeFile(settings.key_file);
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
     credentials_ = grpc::SslCredentials(ssl);
   } else {
     credentials_ = grpc::InsecureChannelCredentials();
@@ -387,7 +400,9 @@ absl::Status ControlPlaneClient::Start() {
   LogInfo("controlplane_client_started",
           {{"replica_id", options_.replica_id},
            {"addresses", absl::StrCat(endpoints_.size())},
-           {"tls", settings.ca_file.empty() ? "off" : "on"}});
+           {"tls", settings.ca_file.empty()     ? "off"
+                   : settings.cert_file.empty() ? "on"
+                                                : "mutual"}});
   return absl::OkStatus();
 }
 
@@ -488,6 +503,7 @@ void ControlPlaneClient::OnStreamConnected(Stream* stream) {
   stream->set_connected();
   Endpoint* endpoint = stream->endpoint();
   endpoint->backoff.Reset();
+  endpoint->failure_logged = false;
   metrics_->SetControlPlaneConnected(endpoint->address, true);
   LogInfo("controlplane_connected",
           {{"address", endpoint->address}, {"replica_id", options_.replica_id}});
@@ -505,8 +521,11 @@ void ControlPlaneClient::OnStreamFinished(Stream* stream, const grpc::Status& st
     return;
   }
   // A refused connection repeats every few seconds while the control plane
-  // is down: worth a line only when a working stream ends.
-  Log(was_connected ? LogLevel::kWarn : LogLevel::kDebug, "controlplane_disconnected",
+  // is down: worth a warning when a working stream ends or a run of failed
+  // connects begins (the detail then says why: refused, TLS, token).
+  bool warn = was_connected || !endpoint->failure_logged;
+  endpoint->failure_logged = true;
+  Log(warn ? LogLevel::kWarn : LogLevel::kDebug, "controlplane_disconnected",
       {{"address", endpoint->address},
        {"code", absl::StrCat(static_cast<int>(status.error_code()))},
        {"detail", status.error_message()},

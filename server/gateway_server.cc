@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "policy/config_loader.h"
 #include "prometheus/exposer.h"
+#include "server/bearer_tokens.h"
 #include "server/log.h"
 #include "server/tls_files.h"
 
@@ -27,6 +28,19 @@ int64_t FileMtimeNs(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return 0;
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// The Gateway caller tokens `settings` asks for; null when
+// server.auth_token_file is not set (Gateway is open).
+absl::StatusOr<std::shared_ptr<const BearerTokens>> LoadCallerTokens(
+    const ServerSettings& settings) {
+  if (settings.auth_token_file.empty()) return nullptr;
+  absl::StatusOr<std::vector<std::string>> tokens = ReadTokenListFile(settings.auth_token_file);
+  if (!tokens.ok()) {
+    return absl::Status(tokens.status().code(),
+                        absl::StrCat("server.auth_token_file: ", tokens.status().message()));
+  }
+  return std::make_shared<const BearerTokens>(*std::move(tokens));
 }
 
 }  // namespace
@@ -66,6 +80,13 @@ std::shared_ptr<const Config> GatewayServer::config() const {
 absl::Status GatewayServer::Start() {
   std::shared_ptr<const Config> config = this->config();
   const ServerSettings& settings = config->server;
+  // Files first: a bad certificate, key or token file stops the server
+  // before it starts any thread.
+  absl::StatusOr<std::shared_ptr<const BearerTokens>> caller_tokens = LoadCallerTokens(settings);
+  if (!caller_tokens.ok()) return caller_tokens.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(settings.tls);
+  if (!credentials.ok()) return credentials.status();
   metrics_.RecordConfigLoad(true);
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(settings.metrics_address);
@@ -97,11 +118,8 @@ absl::Status GatewayServer::Start() {
     }
   });
   service_ = std::make_unique<GatewayService>(config, &workers_, &metrics_, &blocks_, &latency_);
+  service_->SetCallerTokens(*caller_tokens);
   workers_[0]->loop.Post([this] { SweepBlocks(); });
-
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(settings.tls);
-  if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -126,8 +144,14 @@ absl::Status GatewayServer::Start() {
   std::cout << "rebound-server ready grpc=" << host << ":" << port << " metrics=" << metrics_host
             << ":" << (metrics_ports.empty() ? 0 : metrics_ports[0]) << std::endl;
   if (absl::Status s = StartControlPlane(port); !s.ok()) return s;
-  LogInfo("server_started", {{"grpc", absl::StrCat(host, ":", port)},
-                             {"providers", absl::StrCat(config->providers.size())}});
+  LogInfo("server_started",
+          {{"grpc", absl::StrCat(host, ":", port)},
+           {"providers", absl::StrCat(config->providers.size())},
+           {"tls", settings.tls.cert_file.empty()        ? "off"
+                   : settings.tls.client_ca_file.empty() ? "on"
+                                                         : "mutual"},
+           {"caller_auth", *caller_tokens ? absl::StrCat((*caller_tokens)->size(), " tokens")
+                                          : std::string("off")}});
   return absl::OkStatus();
 }
 
@@ -199,11 +223,28 @@ void GatewayServer::Reload(const char* why) {
   config_mtime_ns_ = FileMtimeNs(config_path_);
   LoadResult result = LoadConfigFromFile(config_path_, ProcessEnv());
   for (const Diagnostic& d : result.diagnostics) LogWarn("config_diagnostic", {{"detail", d.ToString()}});
-  metrics_.RecordConfigLoad(result.ok());
   if (!result.ok()) {
+    metrics_.RecordConfigLoad(false);
     LogError("config_reload_rejected",
              {{"trigger", why}, {"file", config_path_}, {"kept", "previous configuration"}});
     return;
+  }
+  // The token file is part of the configuration: re-read on every reload
+  // (SIGHUP after rotating tokens), and a broken one rejects the reload.
+  absl::StatusOr<std::shared_ptr<const BearerTokens>> caller_tokens =
+      LoadCallerTokens(result.config->server);
+  metrics_.RecordConfigLoad(caller_tokens.ok());
+  if (!caller_tokens.ok()) {
+    LogError("config_reload_rejected",
+             {{"trigger", why},
+              {"file", config_path_},
+              {"detail", std::string(caller_tokens.status().message())},
+              {"kept", "previous configuration and caller tokens"}});
+    return;
+  }
+  if (!*caller_tokens && !config()->server.auth_token_file.empty()) {
+    LogWarn("caller_auth_disabled",
+            {{"detail", "server.auth_token_file was removed: Gateway accepts every caller"}});
   }
   absl::MutexLock lock(&config_mu_);
   if (result.config->server.listen_address != config_->server.listen_address ||
@@ -219,6 +260,7 @@ void GatewayServer::Reload(const char* why) {
   // file still brings its server settings (controlplane_client.h).
   config_ = pushed_policy_ ? MergePushedPolicy(*pushed_policy_, *result.config) : result.config;
   service_->SetConfig(config_);
+  service_->SetCallerTokens(*caller_tokens);
   LogInfo("config_reloaded",
           {{"trigger", why},
            {"providers", absl::StrCat(config_->providers.size())},

@@ -12,8 +12,9 @@
 namespace rebound {
 
 // Insecure credentials when no certificate is configured; TLS (with client
-// certificates required when client_ca_file is set) otherwise. Unreadable
-// files are an error naming the file.
+// certificates required when client_ca_file is set) otherwise. An
+// unreadable file, one without a PEM certificate or key, or a key that does
+// not match the certificate is an error naming the file.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& tls);
 

@@ -61,6 +61,23 @@ def error_detail(rpc_error):
     return None
 
 
+def open_channel(args):
+    """Plaintext, or TLS when a CA or client certificate is given."""
+    if not (args.ca_file or args.cert_file):
+        return grpc.insecure_channel(args.addr)
+
+    def read(path):
+        if not path:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=read(args.ca_file),
+                                               private_key=read(args.key_file),
+                                               certificate_chain=read(args.cert_file))
+    return grpc.secure_channel(args.addr, credentials)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addr", default="127.0.0.1:50051")
@@ -70,17 +87,29 @@ def main():
     parser.add_argument("--error-model", default="no-such/model", help="a model that must fail")
     parser.add_argument("--expect-error-reason", default="UNKNOWN_MODEL")  # sans ERROR_REASON_
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    parser.add_argument("--ca-file", help="TLS: trust the PEM roots in this file")
+    parser.add_argument("--cert-file", help="mutual TLS: this client certificate (with --key-file)")
+    parser.add_argument("--key-file", help="mutual TLS: the client certificate's key")
+    parser.add_argument("--token-file", help="send 'authorization: Bearer <token>' (first line)")
     args = parser.parse_args()
+
+    # A gateway with server.auth_token_file wants the token as call metadata
+    # (never in the request's headers, which go to the provider).
+    metadata = ()
+    if args.token_file:
+        with open(args.token_file) as f:
+            metadata = (("authorization", f"Bearer {f.readline().strip()}"),)
 
     def request(model, stream):
         return gateway_pb2.CompletionRequest(model=model, path=args.path,
                                              body=chat_body(model, stream, args.path))
 
-    with grpc.insecure_channel(args.addr) as channel:
+    with open_channel(args) as channel:
         stub = gateway_pb2_grpc.GatewayStub(channel)
 
         # 1. A buffered call: OK only with a complete 2xx answer.
-        response = stub.Complete(request(args.model, False), timeout=args.timeout)
+        response = stub.Complete(request(args.model, False), timeout=args.timeout,
+                                 metadata=metadata)
         text = response_text(response.body)
         print(f"Complete: served by {response.served_model} after {len(response.attempts)} "
               f"attempt(s): {text!r}")
@@ -91,7 +120,8 @@ def main():
 
         # 2. A streaming call: a reset voids the events received so far.
         pieces, end = [], None
-        for event in stub.StreamComplete(request(args.model, True), timeout=args.timeout):
+        for event in stub.StreamComplete(request(args.model, True), timeout=args.timeout,
+                                         metadata=metadata):
             kind = event.WhichOneof("event")
             if kind == "attempt_started":
                 print(f"  attempt {event.attempt_started.attempt}: {event.attempt_started.model}")
@@ -111,7 +141,8 @@ def main():
 
         # 3. An error: the status code, plus the typed detail from the trailer.
         try:
-            stub.Complete(request(args.error_model, False), timeout=args.timeout)
+            stub.Complete(request(args.error_model, False), timeout=args.timeout,
+                          metadata=metadata)
             check(False, f"a call to {args.error_model} succeeded")
         except grpc.RpcError as error:
             detail = error_detail(error)

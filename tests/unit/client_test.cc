@@ -223,8 +223,15 @@ TEST(DescribeErrorTest, MultiLineBodyStaysIndentedAndEscaped) {
 }
 
 TEST(DescribeErrorTest, UnknownCodeShowsItsNumber) {
-  EXPECT_EQ(DescribeError(grpc::Status(static_cast<grpc::StatusCode>(42), "odd"), nullptr),
-            "CODE_42: odd\n");
+  // 20 is a value grpc::StatusCode can hold (its enumerators span -1..16, so
+  // its range is -32..31) without being a named code. A number outside that
+  // range cannot be formed in C++ without undefined behaviour (UBSan flags
+  // it), so the test stays inside it. Debian's gRPC 1.51 passes a numeric
+  // grpc-status trailer through without a range check, so a hostile server
+  // could make gRPC itself form such a value before our code sees it; that
+  // is gRPC's conversion, outside what this function can guard.
+  EXPECT_EQ(DescribeError(grpc::Status(static_cast<grpc::StatusCode>(20), "odd"), nullptr),
+            "CODE_20: odd\n");
 }
 
 // ---- GatewayClient against an in-process fake Gateway ----
@@ -1078,7 +1085,7 @@ TEST(ConnectControlPlaneTest, BadTokenOrCaFilesAreUsageErrorsThatNeverShowTheTok
   args.ca_file = dir + "/rebound_missing_ca.pem";
   err.str("");
   EXPECT_EQ(ConnectControlPlane(args, err), nullptr);
-  EXPECT_THAT(err.str(), HasSubstr("--ca-file"));
+  EXPECT_THAT(err.str(), HasSubstr("CA file: cannot open " + args.ca_file));
 
   args.ca_file = "";
   err.str("");
