@@ -12,6 +12,7 @@
 #include "server/block_table.h"
 #include "server/latency_tracker.h"
 #include "server/model_splice.h"
+#include "server/retry_budgets.h"
 #include "server/retry_state.h"
 #include "server/sse.h"
 
@@ -106,7 +107,8 @@ BENCHMARK(BM_SseParserAndTracker);
 // the secondary (P429 of SCENARIOS.md). The process-wide table holds 100
 // unrelated blocks, so the block lookups are not of an empty table. With
 // Arg(1) the 429 carries "Retry-After: 30", adding the header parse and a
-// merge into the global table.
+// merge into the global table. Arg(2): no header, with the server's retry
+// budgets (server.retry_budget, on by default) recording both attempts.
 void BM_RetryStateFailover429(benchmark::State& state) {
   LoadResult loaded = LoadConfigFromString(R"(model_providers:
   - model: openai/gpt-4o
@@ -138,7 +140,9 @@ void BM_RetryStateFailover429(benchmark::State& state) {
   }
   const Config* config = loaded.config.get();
   const ModelProvider* primary = config->Find("openai/gpt-4o");
-  const bool with_retry_after = state.range(0) != 0;
+  const bool with_retry_after = state.range(0) == 1;
+  std::shared_ptr<RetryBudgets> budgets =
+      state.range(0) == 2 ? RetryBudgets::Build(*config, nullptr) : nullptr;
   BlockTable blocks;
   LatencyTracker latency;
   absl::Time now = absl::FromUnixSeconds(1'700'000'000);
@@ -158,6 +162,7 @@ void BM_RetryStateFailover429(benchmark::State& state) {
     options.global_blocks = &blocks;
     options.latency = &latency;
     options.random = [] { return 0.5; };
+    options.retry_budget = budgets.get();
     RetryState retry(config, primary, std::move(options));
     benchmark::DoNotOptimize(retry.Begin(now));
     Decision next = retry.OnAttemptDone(failure, now);
@@ -165,9 +170,32 @@ void BM_RetryStateFailover429(benchmark::State& state) {
     if (with_retry_after) blocks.Remove(BlockKey::Model("openai/gpt-4o"));
     now += absl::Microseconds(1);
   }
-  state.SetLabel(with_retry_after ? "429 with Retry-After, block merged" : "429, no header");
+  state.SetLabel(with_retry_after ? "429 with Retry-After, block merged"
+                 : budgets        ? "429, no header, retry budgets on"
+                                  : "429, no header");
 }
-BENCHMARK(BM_RetryStateFailover429)->Arg(0)->Arg(1);
+BENCHMARK(BM_RetryStateFailover429)->Arg(0)->Arg(1)->Arg(2);
+
+// The retry budget's own cost per attempt: the provider lookup in the set,
+// the mutex, the window's bookkeeping. One first attempt and one retry per
+// iteration, the clock advancing 1 ms each time (so buckets roll over).
+void BM_RetryBudgetFirstAttemptAndRetry(benchmark::State& state) {
+  Config config;
+  for (const char* id : {"openai/gpt-4o", "anthropic/claude", "mistral/large"}) {
+    ModelProvider m;
+    m.model_id = id;
+    m.provider = m.model_id.substr(0, m.model_id.find('/'));
+    config.providers.push_back(m);
+  }
+  std::shared_ptr<RetryBudgets> budgets = RetryBudgets::Build(config, nullptr);
+  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  for (auto _ : state) {
+    budgets->RecordFirstAttempt("openai", now);
+    benchmark::DoNotOptimize(budgets->TryWithdrawRetry("openai", now));
+    now += absl::Milliseconds(1);
+  }
+}
+BENCHMARK(BM_RetryBudgetFirstAttemptAndRetry);
 
 }  // namespace
 }  // namespace rebound

@@ -139,6 +139,20 @@ struct TlsFiles {
   bool operator==(const TlsFiles&) const = default;
 };
 
+// `server.retry_budget`: Finagle/Envoy-style protection against retry
+// storms (server/retry_budget.h). Per provider and per replica process: over
+// the last `window_seconds`, retries sent to a provider may not exceed
+// min_retries_per_second * window_seconds + percent/100 * its first attempts.
+// On by default with Finagle's numbers.
+struct RetryBudgetSettings {
+  bool enabled = true;
+  int percent = 20;                 // 0..1000: share of recent first attempts
+  int min_retries_per_second = 10;  // >= 0: the floor, so a quiet provider can still be retried
+  int window_seconds = 10;          // 1..600
+
+  bool operator==(const RetryBudgetSettings&) const = default;
+};
+
 struct ServerSettings {
   std::string listen_address = "127.0.0.1:50051";
   std::string metrics_address = "127.0.0.1:9464";
@@ -148,6 +162,10 @@ struct ServerSettings {
   int64_t drain_grace_ms = 30000;
   int upstream_threads = 1;
   TlsFiles tls;
+  RetryBudgetSettings retry_budget;
+  // Bearer tokens callers of Gateway must present (one per line); empty:
+  // Gateway is open. Read at start and on every reload.
+  std::string auth_token_file;
 
   bool operator==(const ServerSettings&) const = default;
 };
@@ -157,6 +175,10 @@ struct ControlPlaneSettings {
   std::string replica_id;              // empty: hostname:port
   std::string token_file;
   std::string ca_file;  // TLS to the control plane when set
+  // This replica's client certificate and key (mTLS); both or neither, and
+  // only with ca_file.
+  std::string cert_file;
+  std::string key_file;
 
   bool operator==(const ControlPlaneSettings&) const = default;
 };

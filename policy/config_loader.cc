@@ -15,6 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "policy/provider_parser.h"
+#include "policy/utf8.h"
+#include "policy/retry_budget_parser.h"
 #include "policy/validation.h"
 #include "policy/yaml_reader.h"
 
@@ -116,8 +118,11 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
     if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;
   }
   if (auto x = f.Take("tls")) ReadTls(r, *x, &s->tls);
+  if (auto x = f.Take("retry_budget")) ParseRetryBudget(r, *x, &s->retry_budget);
+  ReadOptionalString(r, f, "auth_token_file", &s->auth_token_file);
   f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_in_flight",
-            "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "tls"});
+            "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "tls",
+            "auth_token_file", "retry_budget"});
 }
 
 void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) {
@@ -131,7 +136,18 @@ void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) 
   ReadOptionalString(r, f, "replica_id", &c->replica_id);
   ReadOptionalString(r, f, "token_file", &c->token_file);
   ReadOptionalString(r, f, "ca_file", &c->ca_file);
-  f.Finish({"addresses", "replica_id", "token_file", "ca_file"});
+  ReadOptionalString(r, f, "cert_file", &c->cert_file);
+  ReadOptionalString(r, f, "key_file", &c->key_file);
+  if (c->cert_file.empty() != c->key_file.empty()) {
+    r->reporter().ErrorAt(JoinPath(v.path, c->cert_file.empty() ? "cert_file" : "key_file"),
+                          "cert_file and key_file go together: set both for a client "
+                          "certificate, or neither");
+  }
+  if (!c->cert_file.empty() && c->ca_file.empty()) {
+    r->reporter().ErrorAt(JoinPath(v.path, "cert_file"),
+                          "requires ca_file: a client certificate is sent only over TLS");
+  }
+  f.Finish({"addresses", "replica_id", "token_file", "ca_file", "cert_file", "key_file"});
 }
 
 void WarnNoProviders(YamlReader* r) {
@@ -251,6 +267,21 @@ DocumentScan ScanDocuments(const std::string& text) {
   return scan;
 }
 
+// yaml-cpp's messages may quote the offending character as it is ("unknown
+// escape character: " followed by a raw line break); escaped, a diagnostic
+// stays one line.
+std::string EscapeControlCharacters(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 EnvLookup ProcessEnv() {
@@ -269,6 +300,15 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
     reporter.Error(0, "",
                    absl::StrCat("the configuration is ", yaml.size(), " bytes; the limit is ",
                                 kMaxConfigBytes));
+    return result;
+  }
+  if (const size_t valid = ValidUtf8Prefix(yaml); valid != yaml.size()) {
+    // yaml-cpp would pass the bytes through, and ToYaml writes them back as
+    // U+FFFD: the file must be text (utf8.h).
+    const int line = static_cast<int>(std::count(yaml.begin(), yaml.begin() + valid, '\n')) + 1;
+    reporter.Error(line, "",
+                   absl::StrCat("invalid YAML: the configuration must be UTF-8 text; byte ", valid,
+                                " is not"));
     return result;
   }
   auto config = std::make_shared<Config>();
@@ -290,9 +330,10 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
     }
   } catch (const YAML::Exception& e) {
     reporter.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
-                   absl::StrCat("invalid YAML: ", e.msg));
+                   absl::StrCat("invalid YAML: ", EscapeControlCharacters(e.msg)));
   } catch (const std::exception& e) {
-    reporter.Error(0, "", absl::StrCat("cannot read the configuration: ", e.what()));
+    reporter.Error(0, "", absl::StrCat("cannot read the configuration: ",
+                                       EscapeControlCharacters(e.what())));
   }
   // File order reads best; within a line, the order the checks ran.
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),

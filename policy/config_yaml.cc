@@ -147,6 +147,13 @@ std::string ToYaml(const Config& config) {
     OptionalStr(out, "client_ca_file", s.tls.client_ca_file);
     out << YAML::EndMap;
   }
+  out << YAML::Key << "retry_budget" << YAML::Value << YAML::BeginMap;
+  Val(out, "enabled", s.retry_budget.enabled);
+  Val(out, "percent", s.retry_budget.percent);
+  Val(out, "min_retries_per_second", s.retry_budget.min_retries_per_second);
+  Val(out, "window_seconds", s.retry_budget.window_seconds);
+  out << YAML::EndMap;
+  OptionalStr(out, "auth_token_file", s.auth_token_file);
   out << YAML::EndMap;
 
   const ControlPlaneSettings& c = config.control_plane;
@@ -157,6 +164,8 @@ std::string ToYaml(const Config& config) {
   OptionalStr(out, "replica_id", c.replica_id);
   OptionalStr(out, "token_file", c.token_file);
   OptionalStr(out, "ca_file", c.ca_file);
+  OptionalStr(out, "cert_file", c.cert_file);
+  OptionalStr(out, "key_file", c.key_file);
   out << YAML::EndMap;
 
   out << YAML::Key << "model_providers" << YAML::Value << YAML::BeginSeq;

@@ -166,6 +166,7 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config,
     retry_options.global_blocks = env_.blocks;
     retry_options.latency = env_.latency;
     retry_options.deadline = deadline_;
+    retry_options.retry_budget = env_.retry_budgets.get();
     retry_.emplace(config_.get(), primary, std::move(retry_options));
   }
 }
@@ -227,6 +228,10 @@ void Call::ResumeUpstream() {
 
 void Call::Execute(const Decision& decision) {
   if (output_ == nullptr) return;
+  // Each refusal in this decision is one retry not sent to that provider.
+  for (const ModelProvider* refused : retry_->budget_denials()) {
+    env_.metrics->RecordRetryBudgetSkip(refused->provider);
+  }
   switch (decision.kind) {
     case Decision::Kind::kAttempt: {
       if (!retry_->attempts().empty()) {

@@ -19,6 +19,7 @@
 #include "server/event_loop.h"
 #include "server/latency_tracker.h"
 #include "server/metrics.h"
+#include "server/retry_budgets.h"
 #include "server/retry_state.h"
 #include "server/sse.h"
 #include "server/upstream_client.h"
@@ -49,6 +50,10 @@ struct CallEnv {
   BlockTable* blocks = nullptr;       // process-wide Retry-After and latency blocks
   LatencyTracker* latency = nullptr;  // process-wide slow-answer counters
   int64_t max_body_bytes = 8 << 20;
+  // Per-provider retry budgets of the config the call runs with; null when
+  // server.retry_budget is disabled. Shared: a reload swaps in a new set
+  // while calls keep theirs.
+  std::shared_ptr<RetryBudgets> retry_budgets;
 };
 
 class Call : public TransferHandler, public std::enable_shared_from_this<Call> {

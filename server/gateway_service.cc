@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/call.h"
+#include "server/caller_auth.h"
 #include "server/error_status.h"
 
 namespace rebound {
@@ -164,16 +165,25 @@ GatewayService::GatewayService(std::shared_ptr<const Config> config,
       workers_(workers),
       metrics_(metrics),
       blocks_(blocks),
-      latency_(latency) {}
+      latency_(latency) {
+  absl::MutexLock lock(&mu_);
+  retry_budgets_ = RetryBudgets::Build(*config_, nullptr);
+}
 
 void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
   absl::MutexLock lock(&mu_);
+  retry_budgets_ = RetryBudgets::Build(*config, retry_budgets_.get());
   config_ = std::move(config);
 }
 
 std::shared_ptr<const Config> GatewayService::config() const {
   absl::MutexLock lock(&mu_);
   return config_;
+}
+
+void GatewayService::SetCallerTokens(std::shared_ptr<const BearerTokens> tokens) {
+  absl::MutexLock lock(&mu_);
+  caller_tokens_ = std::move(tokens);
 }
 
 void GatewayService::CallEnded() {
@@ -186,7 +196,25 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
                               const v1::CompletionRequest& request, bool streaming) {
   in_flight_.fetch_add(1);
   metrics_->in_flight().Increment();
-  std::shared_ptr<const Config> config = this->config();
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const BearerTokens> tokens;
+  std::shared_ptr<RetryBudgets> retry_budgets;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+    tokens = caller_tokens_;
+    retry_budgets = retry_budgets_;
+  }
+  // First, so an unauthenticated caller learns nothing else and causes no
+  // upstream work.
+  if (tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
+      metrics_->RecordUnauthenticated(streaming ? "StreamComplete" : "Complete");
+      metrics_->RecordRequest("unknown", "unauthenticated");
+      reactor->End(*std::move(refused), {}, 0);
+      return;
+    }
+  }
   if (draining_.load()) {
     v1::ErrorDetail detail;
     detail.set_reason(v1::ERROR_REASON_SHUTTING_DOWN);
@@ -211,7 +239,7 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
   UpstreamWorker& worker =
       *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
   CallEnv env{&worker.loop, worker.client.get(), metrics_, blocks_, latency_,
-              config->server.max_body_bytes};
+              config->server.max_body_bytes, std::move(retry_budgets)};
   absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                             ? absl::InfiniteFuture()
                             : absl::FromChrono(context->deadline());

@@ -10,10 +10,12 @@
 #include "absl/synchronization/mutex.h"
 #include "policy/config.h"
 #include "rebound/v1/gateway.grpc.pb.h"
+#include "server/bearer_tokens.h"
 #include "server/block_table.h"
 #include "server/event_loop.h"
 #include "server/latency_tracker.h"
 #include "server/metrics.h"
+#include "server/retry_budgets.h"
 #include "server/upstream_client.h"
 
 namespace rebound {
@@ -38,8 +40,14 @@ class GatewayService final : public v1::Gateway::CallbackService {
       grpc::CallbackServerContext* context, const v1::CompletionRequest* request) override;
 
   // Calls started after this get the new config; running calls keep theirs.
+  // Also rebuilds the retry budgets (server.retry_budget): providers still
+  // configured with the same settings keep theirs, counts included.
   void SetConfig(std::shared_ptr<const Config> config);
   std::shared_ptr<const Config> config() const;
+
+  // Calls started after this must carry one of `tokens` (null: no caller
+  // authentication). Health and reflection are not affected.
+  void SetCallerTokens(std::shared_ptr<const BearerTokens> tokens);
 
   // New calls are refused with UNAVAILABLE from now on.
   void StartDraining() { draining_.store(true); }
@@ -55,6 +63,9 @@ class GatewayService final : public v1::Gateway::CallbackService {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
+  // Built from config_ (null when disabled); swapped together with it.
+  std::shared_ptr<RetryBudgets> retry_budgets_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const BearerTokens> caller_tokens_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<UpstreamWorker>>* workers_;
   Metrics* metrics_;
   BlockTable* blocks_;

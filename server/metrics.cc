@@ -80,6 +80,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name("rebound_config_loads_total")
                        .Help("Configuration loads and reloads by result.")
                        .Register(*registry_);
+  unauthenticated_ = &prometheus::BuildCounter()
+                          .Name("rebound_unauthenticated_total")
+                          .Help("Gateway calls refused for a missing or unaccepted caller "
+                                "token, by RPC.")
+                          .Register(*registry_);
   retries_ = &prometheus::BuildCounter()
                   .Name("rebound_retries_total")
                   .Help("Attempts after the first, by primary model.")
@@ -92,6 +97,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("rebound_exhaustions_total")
                       .Help("Calls that ended with retries exhausted, by primary model and reason.")
                       .Register(*registry_);
+  retry_budget_skips_ = &prometheus::BuildCounter()
+                             .Name("rebound_retry_budget_skips_total")
+                             .Help("Retries not sent to a provider because its retry budget "
+                                   "(server.retry_budget) was spent.")
+                             .Register(*registry_);
   waits_ = &prometheus::BuildHistogram()
                 .Name("rebound_wait_seconds")
                 .Help("Backoff and Retry-After waits before an attempt, by the longer kind.")
@@ -193,6 +203,12 @@ void Metrics::RecordExhausted(std::string_view model, std::string_view reason) {
   exhaustions_->Add({{"model", std::string(model)}, {"reason", std::string(reason)}}).Increment();
 }
 
+void Metrics::RecordRetryBudgetSkip(std::string_view provider) {
+  Cached<prometheus::Counter>(retry_budget_skips_, {provider}, [&]() -> prometheus::Counter& {
+    return retry_budget_skips_->Add({{"provider", std::string(provider)}});
+  }).Increment();
+}
+
 void Metrics::RecordBlockCreated(std::string_view kind, std::string_view scope) {
   blocks_created_->Add({{"kind", std::string(kind)}, {"scope", std::string(scope)}}).Increment();
 }
@@ -225,6 +241,12 @@ void Metrics::RecordControlPlaneBlocksSent(int count) {
 
 void Metrics::RecordControlPlanePropagation(double seconds) {
   controlplane_propagation_->Observe(seconds);
+}
+
+void Metrics::RecordUnauthenticated(std::string_view rpc) {
+  Cached<prometheus::Counter>(unauthenticated_, {rpc}, [&]() -> prometheus::Counter& {
+    return unauthenticated_->Add({{"rpc", std::string(rpc)}});
+  }).Increment();
 }
 
 void Metrics::RecordConfigLoad(bool ok) {

@@ -33,14 +33,20 @@ class Metrics {
   void RecordOverhead(double seconds);
   void RecordMalformedEvent(std::string_view model);
   void RecordConfigLoad(bool ok);
+  // A Gateway call refused by caller authentication; rpc: Complete or
+  // StreamComplete.
+  void RecordUnauthenticated(std::string_view rpc);
   // A retry of a request whose primary is `model`, from the model that just
   // failed to the next target, after `wait_seconds` (kind: backoff or
   // retry_after, whichever was longer).
   void RecordRetry(std::string_view model, std::string_view from, std::string_view to,
                    double wait_seconds, std::string_view wait_kind);
   void RecordWait(double seconds, std::string_view kind);
-  // reason: RetryState's EndReason (attempt_cap, class_budget, ...).
+  // reason: RetryState's EndReason (attempt_cap, class_budget, ...,
+  // provider_retry_budget).
   void RecordExhausted(std::string_view model, std::string_view reason);
+  // A retry not sent to `provider` because its server.retry_budget was spent.
+  void RecordRetryBudgetSkip(std::string_view provider);
   // kind: retry_after or latency; scope: model or provider.
   void RecordBlockCreated(std::string_view kind, std::string_view scope);
   void SetActiveBlocks(std::string_view kind, std::string_view scope, double count);
@@ -67,9 +73,11 @@ class Metrics {
   prometheus::Histogram* overhead_;
   prometheus::Family<prometheus::Counter>* malformed_events_;
   prometheus::Family<prometheus::Counter>* config_loads_;
+  prometheus::Family<prometheus::Counter>* unauthenticated_;
   prometheus::Family<prometheus::Counter>* retries_;
   prometheus::Family<prometheus::Counter>* failovers_;
   prometheus::Family<prometheus::Counter>* exhaustions_;
+  prometheus::Family<prometheus::Counter>* retry_budget_skips_;
   prometheus::Family<prometheus::Histogram>* waits_;
   prometheus::Family<prometheus::Counter>* blocks_created_;
   prometheus::Family<prometheus::Gauge>* active_blocks_;

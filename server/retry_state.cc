@@ -82,6 +82,7 @@ std::string_view ToString(EndReason reason) {
     case EndReason::kNoCandidate: return "no_candidate";
     case EndReason::kRetryBudget: return "retry_budget";
     case EndReason::kDeadline: return "deadline";
+    case EndReason::kProviderBudget: return "provider_retry_budget";
   }
   return "unknown";
 }
@@ -194,6 +195,7 @@ Selection SelectFailover(Strategy strategy, const ModelProvider& failed,
         out.skipped_blocked = true;
         return false;
       case Usability::kAttempted:
+      case Usability::kBudgetDenied:
         return false;
     }
     return false;
@@ -231,7 +233,8 @@ RetryState::RetryState(const Config* config, const ModelProvider* primary, Optio
       global_blocks_(options.global_blocks),
       latency_(options.latency),
       random_(options.random ? std::move(options.random) : DefaultRandomSource()),
-      deadline_(options.deadline) {
+      deadline_(options.deadline),
+      retry_budget_(options.retry_budget) {
   const NarrowingOptions& narrow = options.narrowing;
   attempt_cap_ = kHardAttemptCap;
   if (narrow.max_attempts > 0) attempt_cap_ = std::min(attempt_cap_, narrow.max_attempts);
@@ -280,8 +283,23 @@ RetryState::BlockStatus RetryState::BlocksOn(const ModelProvider& model, absl::T
   return s;
 }
 
+bool RetryState::ProviderAttempted(const ModelProvider& model) const {
+  for (const ModelProvider* m : attempted_) {
+    if (m->provider == model.provider) return true;
+  }
+  return false;
+}
+
+bool RetryState::BudgetDenied(const ModelProvider& model) const {
+  for (const ModelProvider* m : budget_denied_) {
+    if (m->provider == model.provider) return true;
+  }
+  return false;
+}
+
 Usability RetryState::UsabilityOf(const ModelProvider& model, absl::Time now) const {
   if (Contains(attempted_, &model)) return Usability::kAttempted;
+  if (BudgetDenied(model)) return Usability::kBudgetDenied;
   BlockStatus b = BlocksOn(model, now);
   if (b.retry_after_until > now) return Usability::kBlocked;
   if (b.latency_until > now) return Usability::kLatencyBlocked;
@@ -302,6 +320,7 @@ RetryState::Route RetryState::RouteFrom(const ModelProvider& from, Strategy stra
                                         absl::Time now) const {
   Route route;
   if (strategy == Strategy::kSameModel) {
+    if (BudgetDenied(from)) return route;  // nothing else to try
     BlockStatus b = BlocksOn(from, now);
     route.target = &from;
     if (b.retry_after_until > now) {
@@ -336,7 +355,8 @@ int RetryState::FailuresInBackoffScope(const ModelProvider& next) const {
   return n;
 }
 
-Decision RetryState::Schedule(const ModelProvider* failed, const Route& route, absl::Time now) {
+std::optional<Decision> RetryState::Schedule(const ModelProvider* failed, const Route& route,
+                                             absl::Time now) {
   Decision d;
   d.kind = Decision::Kind::kAttempt;
   d.target = route.target;
@@ -367,13 +387,52 @@ Decision RetryState::Schedule(const ModelProvider* failed, const Route& route, a
                                 SecondsText(d.wait), " before ", route.target->model_id, " ends"),
                    route.blocked, /*budget=*/false, now);
   }
+  if (retry_budget_ != nullptr) {
+    if (!ProviderAttempted(*route.target)) {
+      retry_budget_->RecordFirstAttempt(route.target->provider, now);
+    } else if (!retry_budget_->TryWithdrawRetry(route.target->provider, now)) {
+      budget_denied_.push_back(route.target);
+      return std::nullopt;
+    }
+  }
   if (!Contains(attempted_, route.target)) attempted_.push_back(route.target);
   return d;
 }
 
+Decision RetryState::Retry(const ModelProvider& failed, Strategy strategy, absl::Time now) {
+  // Each turn decides, or adds a provider to budget_denied_ (whose models
+  // routing then skips), so the loop ends within one turn per provider.
+  while (true) {
+    Route route = RouteFrom(failed, strategy, now);
+    if (route.target == nullptr && !budget_denied_.empty()) {
+      std::string providers;
+      for (const ModelProvider* m : budget_denied_) {
+        absl::StrAppend(&providers, providers.empty() ? "" : ", ", m->provider);
+      }
+      const bool several = budget_denied_.size() > 1;
+      return Exhaust(EndReason::kProviderBudget,
+                     absl::StrCat("the retry budget (server.retry_budget) of provider",
+                                  several ? "s " : " ", providers, several ? " are" : " is",
+                                  " spent and ", std::string(ToString(strategy)),
+                                  " finds no other model to try after ", failed.model_id),
+                     route.blocked, false, now);
+    }
+    if (route.target == nullptr) {
+      return Exhaust(EndReason::kNoCandidate,
+                     absl::StrCat(std::string(ToString(strategy)),
+                                  " finds no model left to try after ", failed.model_id),
+                     route.blocked, false, now);
+    }
+    if (std::optional<Decision> d = Schedule(&failed, route, now)) return *std::move(d);
+  }
+}
+
 Decision RetryState::Begin(absl::Time now) {
+  budget_denied_.clear();
   if (policy_ == nullptr) {
     // No policy: a plain pass-through, blocks neither honoured nor created.
+    // Its attempt still earns the provider's retry budget its share.
+    if (retry_budget_ != nullptr) retry_budget_->RecordFirstAttempt(primary_->provider, now);
     attempted_.push_back(primary_);
     Decision d;
     d.kind = Decision::Kind::kAttempt;
@@ -400,7 +459,9 @@ Decision RetryState::Begin(absl::Time now) {
   } else {
     route.target = primary_;
   }
-  return Schedule(nullptr, route, now);
+  // Nothing was attempted yet, so this is a first attempt wherever it goes:
+  // the budget records it and never refuses it.
+  return *Schedule(nullptr, route, now);
 }
 
 void RetryState::MergeBlock(ApplyTo apply_to, const BlockKey& key, BlockKind kind,
@@ -468,6 +529,7 @@ int& RetryState::ClassCount(const ErrorClass& c) {
 }
 
 Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) {
+  budget_denied_.clear();
   attempts_.push_back(result);
   AttemptResult& record = attempts_.back();
   if (record.kind != AttemptResult::Kind::kSuccess && record.error_type.empty()) {
@@ -501,14 +563,7 @@ Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) 
                                 c.policy.max_attempts == 1 ? "" : "s"),
                    false, false, now);
   }
-  Route route = RouteFrom(*record.target, c.policy.strategy, now);
-  if (route.target == nullptr) {
-    return Exhaust(EndReason::kNoCandidate,
-                   absl::StrCat(std::string(ToString(c.policy.strategy)), " finds no model left to try after ",
-                                record.target->model_id),
-                   route.blocked, false, now);
-  }
-  return Schedule(record.target, route, now);
+  return Retry(*record.target, c.policy.strategy, now);
 }
 
 Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bool budget,
@@ -561,7 +616,8 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
                                             : std::string("null"),
                   R"(,"shortest_remaining_block_seconds":)",
                   shortest ? FormatJsonSeconds(*shortest) : std::string("null"),
-                  R"(,"retry_budget_exhausted":)", budget ? "true" : "false", "}}");
+                  R"(,"retry_budget_exhausted":)", budget ? "true" : "false",
+                  R"(,"exhausted_reason":")", std::string(ToString(reason)), "\"}}");
   return d;
 }
 

@@ -61,7 +61,42 @@
 // counted; min_triggers events inside the window create a latency block.
 //
 // Exhaustion (7): Decision::kExhausted with the gRPC code of the last
-// failure, the plano-compatible JSON, the pushback and retry_budget_exhausted.
+// failure, the plano-compatible JSON, the pushback and retry_budget_exhausted
+// (plano's field: true when max_retry_duration_ms ended the call). After
+// plano's fields the JSON adds "exhausted_reason", the EndReason's name (the
+// reason label of rebound_exhaustions_total), so a caller can tell a spent
+// provider retry budget ("provider_retry_budget") from the others without
+// parsing the message.
+//
+// Retry budget (server.retry_budget, server/retry_budget.h): against retry
+// storms, an optional RetryBudgetGate limits, per provider, the retries to a
+// share of the provider's recent first attempts plus a floor.
+//   - An attempt at provider P is a *first attempt* when this call has not
+//     attempted P before (any model of P), else a *retry* at P. Failover to
+//     another provider is therefore a first attempt there: failover is what
+//     the gateway is for, and it is not a storm on any one provider. What the
+//     budget guarantees: within any window, no provider receives more than
+//     (1 + percent/100) x the calls that reach it, plus
+//     min_retries_per_second x window_seconds.
+//   - The budget is consulted when a decision commits to a target, after the
+//     waits were checked against max_retry_duration_ms and the deadline (a
+//     retry that is not sent for those reasons costs nothing): a first
+//     attempt is recorded, a retry withdraws one unit. The withdrawal happens
+//     before the backoff wait, as Finagle's does: a call cancelled during the
+//     wait has spent it.
+//   - A retry the budget refuses skips every candidate at that provider for
+//     this decision; the strategy then picks the next candidate (same_model
+//     has none). No candidate left with at least one refusal: the call ends
+//     kExhausted with EndReason::kProviderBudget ("provider_retry_budget").
+//     budget_denials() lists the refused providers of the last decision, for
+//     the rebound_retry_budget_skips_total metric (one per provider and
+//     decision: each is one retry not sent).
+//   - The first attempt of a call (Begin) is never refused, with or without
+//     a retry_policy: the budget limits the gateway's own retries, not the
+//     callers' traffic. Calls without a policy still record it.
+//   - A call the budget ended gets no pushback of its own (only the usual
+//     one when blocks were involved): the budget refills as traffic arrives,
+//     and a caller's own retry is a first attempt, which is never refused.
 //
 // Decisions where RETRY.md is silent
 // ----------------------------------
@@ -143,6 +178,7 @@
 #include "server/block_table.h"
 #include "server/http_types.h"
 #include "server/latency_tracker.h"
+#include "server/retry_budget_gate.h"
 
 namespace rebound {
 
@@ -190,6 +226,7 @@ enum class EndReason {
   kNoCandidate,  // the strategy found no model to try
   kRetryBudget,  // the next wait would pass max_retry_duration_ms
   kDeadline,     // the next wait would pass the caller's deadline
+  kProviderBudget,  // the server.retry_budget of every provider left to retry is spent
 };
 std::string_view ToString(EndReason reason);
 
@@ -260,7 +297,7 @@ bool BackoffApplies(BackoffApplyTo apply_to, const ModelProvider& failed,
                     const ModelProvider& next);
 
 // How a candidate stands for a failover.
-enum class Usability { kUsable, kLatencyBlocked, kBlocked, kAttempted };
+enum class Usability { kUsable, kLatencyBlocked, kBlocked, kAttempted, kBudgetDenied };
 
 struct Selection {
   const ModelProvider* target = nullptr;  // nullptr: nothing to try
@@ -295,6 +332,9 @@ class RetryState {
     RandomSource random;
     // The caller's deadline; InfiniteFuture when it set none.
     absl::Time deadline = absl::InfiniteFuture();
+    // The process's retry budgets (server/retry_budgets.h). nullptr = no
+    // budget: retries are limited by the policy alone.
+    RetryBudgetGate* retry_budget = nullptr;
   };
 
   // `config` and `primary` (one of config's providers) must outlive the
@@ -318,6 +358,9 @@ class RetryState {
   const std::vector<AttemptResult>& attempts() const { return attempts_; }
   const ModelProvider* primary() const { return primary_; }
   const RetryPolicy* policy() const { return policy_; }
+  // The targets the retry budget refused in the last decision, one per
+  // provider (empty when none was refused).
+  const std::vector<const ModelProvider*>& budget_denials() const { return budget_denied_; }
 
  private:
   static Options WithNarrowing(NarrowingOptions narrowing) {
@@ -343,8 +386,16 @@ class RetryState {
   Strategy LatencyStrategy() const;
   Selection Select(Strategy strategy, const ModelProvider& from, absl::Time now) const;
   Route RouteFrom(const ModelProvider& from, Strategy strategy, absl::Time now) const;
-  // Waits, budget and deadline for a route; `failed` is null at Begin.
-  Decision Schedule(const ModelProvider* failed, const Route& route, absl::Time now);
+  // Waits, max_retry_duration_ms, deadline and retry budget for a route;
+  // `failed` is null at Begin. nullopt: the retry budget refused the target
+  // (now in budget_denied_), route again.
+  std::optional<Decision> Schedule(const ModelProvider* failed, const Route& route,
+                                   absl::Time now);
+  // Routes from the model that just failed and schedules, skipping providers
+  // whose retry budget is spent.
+  Decision Retry(const ModelProvider& failed, Strategy strategy, absl::Time now);
+  bool ProviderAttempted(const ModelProvider& model) const;
+  bool BudgetDenied(const ModelProvider& model) const;
   Decision Exhaust(EndReason reason, std::string why, bool blocked, bool budget,
                    absl::Time now) const;
 
@@ -361,6 +412,7 @@ class RetryState {
   LatencyTracker* latency_;
   RandomSource random_;
   absl::Time deadline_;
+  RetryBudgetGate* retry_budget_;
   int attempt_cap_;
 
   std::vector<const ModelProvider*> candidates_;  // config order, allowed, same interface
@@ -368,6 +420,8 @@ class RetryState {
 
   std::vector<AttemptResult> attempts_;
   std::vector<const ModelProvider*> attempted_;
+  // Refused by the retry budget in the current decision; cleared per decision.
+  std::vector<const ModelProvider*> budget_denied_;
   std::vector<int> rule_counts_;  // per on_status_codes entry
   int default_count_ = 0;
   int timeout_count_ = 0;

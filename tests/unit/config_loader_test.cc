@@ -1221,6 +1221,78 @@ TEST(ConfigLoaderTest, StrayTopLevelCommaIsAnErrorNotAHang) {
   EXPECT_THAT(r.diagnostics, ElementsAre(Error(2, "", "invalid YAML: unexpected token")));
 }
 
+// Found by tests/fuzz/config_loader_fuzzer: yaml-cpp passes bytes that are
+// not UTF-8 through, ToYaml wrote them back as U+FFFD, and the round trip
+// (a control-plane push) changed the config.
+TEST(ConfigLoaderTest, TextThatIsNotUtf8IsAnError) {
+  LoadResult r = Load("model_providers:\n  - model: openai/gpt-4o\n"
+                      "    base_url: https://api\xAEopenai.com\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics, ElementsAre(Error(3, "", "must be UTF-8 text; byte 67 is not")));
+  // Overlong forms, surrogates and bytes past U+10FFFF are not UTF-8 either.
+  for (std::string_view bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
+    r = Load("# " + std::string(bad) + "\n");
+    EXPECT_THAT(r.diagnostics, ElementsAre(Error(1, "", "byte 2 is not"))) << bad.size();
+  }
+  // A BOM and any valid character are fine.
+  r = Load("\xEF\xBB\xBF# caf\xC3\xA9 \xF0\x9F\x98\x80\nmodel_providers: []\n");
+  EXPECT_FALSE(HasErrors(r.diagnostics)) << Dump(r);
+}
+
+// With the text checked, escapes are the only other way to put bytes into a
+// scalar, and yaml-cpp rejects those that are not characters (lone
+// surrogates, above U+10FFFF), so every string the loader reads is UTF-8.
+TEST(ConfigLoaderTest, EscapesThatAreNotCharactersAreErrors) {
+  for (std::string_view bad : {"\\ud800", "\\udfff", "\\ud83d\\ude00", "\\U00110000"}) {
+    LoadResult r = Load("model_providers:\n  - model: \"openai/x" + std::string(bad) + "\"\n");
+    EXPECT_THAT(r.diagnostics, ElementsAre(Error(2, "", "invalid YAML: invalid unicode"))) << bad;
+  }
+  // (yaml-cpp does not pair \ud83d\ude00 either; \U0001F600 is the YAML way.)
+  LoadResult r = Load("model_providers:\n  - model: \"openai/\\U0001F600\"\n"
+                      "    base_url: https://x.com\n    access_key: k\n");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.config->providers[0].model_id, "openai/\xF0\x9F\x98\x80");
+}
+
+// Caught by tests/fuzz/config_loader_fuzzer's one-line invariant: a quoted
+// key with a line break went into the diagnostic's key path as it was, so
+// one diagnostic printed as two lines (and a file could forge a
+// "file:line: error:" line).
+TEST(ConfigLoaderTest, KeysWithLineBreaksAreEscapedInDiagnostics) {
+  LoadResult r = Load(R"(
+"a\nb": 1
+model_providers:
+  - model: openai/x
+    base_url: https://x.com
+    access_key: k
+    headers: {"X\rY": v}
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics,
+              ElementsAre(Error(1, "\"a\\x0ab\"", "unknown key \"a\\x0ab\""),
+                          Error(6, "model_providers[0].headers.\"X\\x0dY\"",
+                                "not a valid HTTP header name")))
+      << Dump(r);
+  for (const Diagnostic& d : r.diagnostics) {
+    EXPECT_EQ(d.ToString().find_first_of("\r\n"), std::string::npos) << d.ToString();
+  }
+}
+
+// Found by tests/fuzz/config_loader_fuzzer: yaml-cpp's message quoted a raw
+// control character (here a line break), which split the diagnostic.
+TEST(ConfigLoaderTest, YamlErrorMessagesAreOneLine) {
+  static constexpr char kFound[] = "server: {}\n---\nserver) \x1a\0\n";
+  const std::pair<std::string, int> cases[] = {{std::string(kFound, sizeof(kFound) - 1), 4},
+                                               {"a: \"\\\x01\"\n", 1}};
+  for (const auto& [text, line] : cases) {
+    LoadResult r = Load(text);
+    EXPECT_FALSE(r.ok());
+    ASSERT_THAT(r.diagnostics, ElementsAre(Error(line, "", "invalid YAML: "))) << Dump(r);
+    EXPECT_EQ(r.diagnostics[0].ToString().find_first_of("\r\n"), std::string::npos) << Dump(r);
+    EXPECT_THAT(r.diagnostics[0].message, HasSubstr("\\x")) << Dump(r);
+  }
+}
+
 TEST(ConfigLoaderTest, DeepNestingIsAnErrorNotACrash) {
   std::string deep(100000, '[');
   LoadResult r = Load("model_providers: " + deep);

@@ -7,6 +7,7 @@
 // SCENARIOS 1-11, 14 and 16-19 are ported at the end as decision sequences.
 #include "server/retry_state.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/config_loader.h"
+#include "server/retry_budgets.h"
 
 namespace rebound {
 
@@ -144,6 +146,7 @@ class Gateway {
     NarrowingOptions narrowing;
     absl::Time deadline = absl::InfiniteFuture();
     RandomSource random = [] { return 0.5; };
+    RetryBudgetGate* retry_budget = nullptr;
   };
 
   std::unique_ptr<RetryState> Request(RequestOptions o) {
@@ -153,6 +156,7 @@ class Gateway {
     options.latency = &latency;
     options.random = std::move(o.random);
     options.deadline = o.deadline;
+    options.retry_budget = o.retry_budget;
     return std::make_unique<RetryState>(config_.get(), M(o.primary), std::move(options));
   }
   std::unique_ptr<RetryState> Request(std::string primary = "openai/gpt-4o") {
@@ -789,7 +793,8 @@ TEST(FirstAttemptTest, BlockedPrimaryWithoutAlternativeEndsAtOnceWithPushback) {
             R"({"error":{"message":"no attempt made: openai/gpt-4o is blocked and )"
             R"(different_provider finds no other model","type":"retry_exhausted","attempts":[],)"
             R"("total_attempts":0,"observed_max_retry_after_seconds":null,)"
-            R"("shortest_remaining_block_seconds":42,"retry_budget_exhausted":false}})");
+            R"("shortest_remaining_block_seconds":42,"retry_budget_exhausted":false,)"
+            R"("exhausted_reason":"no_candidate"}})");
 }
 
 TEST(FirstAttemptTest, LatencyBlockedPrimaryIsReroutedWithOnHighLatencyStrategy) {
@@ -1231,7 +1236,8 @@ max_retry_duration_ms: 1000
   EXPECT_THAT(d, ExhaustedWith(EndReason::kRetryBudget, absl::StatusCode::kUnavailable));
   EXPECT_TRUE(d.retry_budget_exhausted);
   EXPECT_EQ(d.pushback, absl::ZeroDuration()) << "backoff, not a block, ended it";
-  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("retry_budget_exhausted":true}})"));
+  EXPECT_THAT(d.exhausted_json,
+              HasSubstr(R"("retry_budget_exhausted":true,"exhausted_reason":"retry_budget"}})"));
 }
 
 // ===========================================================================
@@ -1400,7 +1406,8 @@ TEST(ExhaustionTest, JsonWithRetryAfterAndBlocks) {
             R"({"model":"openai/gpt-4o","error_type":"http_429","attempt":1},)"
             R"({"model":"anthropic/claude-3-5-sonnet","error_type":"http_429","attempt":2}],)"
             R"("total_attempts":2,"observed_max_retry_after_seconds":2.5,)"
-            R"("shortest_remaining_block_seconds":1,"retry_budget_exhausted":false}})");
+            R"("shortest_remaining_block_seconds":1,"retry_budget_exhausted":false,)"
+            R"("exhausted_reason":"class_budget"}})");
   EXPECT_EQ(d.pushback, absl::Seconds(1)) << "the sooner of the two blocks";
   EXPECT_EQ(d.message,
             "retries exhausted after 2 attempts: class on_status_codes[0] allows 2 attempts; "
@@ -1482,7 +1489,8 @@ TEST(ScenarioTest, S03_AllExhausted) {
             R"({"model":"openai/gpt-4o","error_type":"http_429","attempt":1},)"
             R"({"model":"anthropic/claude-3-5-sonnet","error_type":"http_429","attempt":2}],)"
             R"("total_attempts":2,"observed_max_retry_after_seconds":null,)"
-            R"("shortest_remaining_block_seconds":null,"retry_budget_exhausted":false}})");
+            R"("shortest_remaining_block_seconds":null,"retry_budget_exhausted":false,)"
+            R"("exhausted_reason":"class_budget"}})");
 }
 
 TEST(ScenarioTest, S04_NoPolicyNoRetry) {
@@ -1689,6 +1697,196 @@ TEST(ScenarioTest, S19_DeadlineEndsAtOnceWithPushback) {
   EXPECT_EQ(d.pushback, absl::Seconds(60));
   EXPECT_THAT(d.exhausted_json, HasSubstr(R"("observed_max_retry_after_seconds":60,)"
                                           R"("shortest_remaining_block_seconds":60,)"));
+}
+
+// ===========================================================================
+// Retry budget (server.retry_budget): what RetryState asks the injected
+// RetryBudgetGate, and what it does when a retry is refused.
+
+// Records every question; a provider may take as many retries as its
+// allowance says (none by default).
+class FakeBudget : public RetryBudgetGate {
+ public:
+  void RecordFirstAttempt(std::string_view provider, absl::Time) override {
+    log.push_back(absl::StrCat("first ", std::string(provider)));
+  }
+  bool TryWithdrawRetry(std::string_view provider, absl::Time) override {
+    int& left = allowance[std::string(provider)];
+    if (left <= 0) {
+      log.push_back(absl::StrCat("refused ", std::string(provider)));
+      return false;
+    }
+    --left;
+    log.push_back(absl::StrCat("retry ", std::string(provider)));
+    return true;
+  }
+
+  std::map<std::string, int> allowance;
+  std::vector<std::string> log;
+};
+
+std::vector<std::string> Denials(const RetryState& s) {
+  std::vector<std::string> out;
+  for (const ModelProvider* m : s.budget_denials()) out.push_back(m->model_id);
+  return out;
+}
+
+TEST(RetryBudgetStateTest, SameModelRetryWithdrawsAndARefusalEndsTheCall) {
+  Gateway gw(ScenarioYaml("default_strategy: same_model\ndefault_max_attempts: 3\n"));
+  FakeBudget budget;
+  budget.allowance["openai"] = 1;
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  auto s = gw.Request(o);
+  EXPECT_THAT(s->Begin(Ms(0)), AttemptAt("openai/gpt-4o", 0));
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10)),
+              AttemptAt("openai/gpt-4o", 0));
+  EXPECT_TRUE(s->budget_denials().empty());
+
+  Decision d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(20));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kProviderBudget, absl::StatusCode::kUnavailable));
+  EXPECT_EQ(ToString(d.end_reason), "provider_retry_budget");
+  EXPECT_THAT(Denials(*s), ElementsAre("openai/gpt-4o"));
+  EXPECT_THAT(budget.log, ElementsAre("first openai", "retry openai", "refused openai"));
+  EXPECT_EQ(d.message,
+            "retries exhausted after 2 attempts: the retry budget (server.retry_budget) of "
+            "provider openai is spent and same_model finds no other model to try after "
+            "openai/gpt-4o; last: openai/gpt-4o http_503");
+  EXPECT_EQ(d.pushback, absl::ZeroDuration()) << "no block or Retry-After was involved";
+  EXPECT_FALSE(d.retry_budget_exhausted) << "plano's field is about max_retry_duration_ms";
+  EXPECT_THAT(d.exhausted_json,
+              HasSubstr(R"("total_attempts":2,"observed_max_retry_after_seconds":null,)"
+                        R"("shortest_remaining_block_seconds":null,)"
+                        R"("retry_budget_exhausted":false,)"
+                        R"("exhausted_reason":"provider_retry_budget"}})"));
+}
+
+TEST(RetryBudgetStateTest, FailoverToAnotherProviderIsAFirstAttemptNeverRefused) {
+  Gateway gw(ScenarioYaml(kP429));
+  FakeBudget budget;  // no retry allowed anywhere
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  auto s = gw.Request(o);
+  s->Begin(Ms(0));
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 429), Ms(10)),
+              AttemptAt("anthropic/claude-3-5-sonnet", 0));
+  EXPECT_TRUE(s->budget_denials().empty());
+  EXPECT_THAT(budget.log, ElementsAre("first openai", "first anthropic"));
+}
+
+std::string FourModelYaml(std::string_view policy) {
+  return "model_providers:\n" + Provider("openai/gpt-4o", policy, "default: true") +
+         Provider("anthropic/claude-3-5-sonnet", "", "provider_interface: openai") +
+         Provider("openai/gpt-4o-mini") + Provider("mistral/mistral-large");
+}
+
+TEST(RetryBudgetStateTest, RefusedCandidateIsSkippedForTheNextOne) {
+  Gateway gw(FourModelYaml("default_strategy: different_provider\ndefault_max_attempts: 4\n"));
+  FakeBudget budget;
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  auto s = gw.Request(o);
+  s->Begin(Ms(0));
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10)),
+              AttemptAt("anthropic/claude-3-5-sonnet", 0));
+  // From anthropic: openai/gpt-4o-mini comes first in configuration order,
+  // but openai was already tried, so it would be a retry there: refused.
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("anthropic/claude-3-5-sonnet", 503), Ms(20)),
+              AttemptAt("mistral/mistral-large", 0));
+  EXPECT_THAT(Denials(*s), ElementsAre("openai/gpt-4o-mini"));
+  EXPECT_THAT(budget.log,
+              ElementsAre("first openai", "first anthropic", "refused openai", "first mistral"));
+
+  // Nothing fresh is left: the refusal is now what ends the call.
+  Decision d = s->OnAttemptDone(gw.Http("mistral/mistral-large", 503), Ms(30));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kProviderBudget, absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Denials(*s), ElementsAre("openai/gpt-4o-mini")) << "one entry per decision";
+
+  // With budget left, the same call takes gpt-4o-mini.
+  FakeBudget generous;
+  generous.allowance["openai"] = 1;
+  o.retry_budget = &generous;
+  auto s2 = gw.Request(o);
+  s2->Begin(Ms(0));
+  s2->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10));
+  EXPECT_THAT(s2->OnAttemptDone(gw.Http("anthropic/claude-3-5-sonnet", 503), Ms(20)),
+              AttemptAt("openai/gpt-4o-mini", 0));
+  EXPECT_THAT(generous.log, ElementsAre("first openai", "first anthropic", "retry openai"));
+}
+
+TEST(RetryBudgetStateTest, SameProviderWithEveryCandidateRefusedEndsWithTheBudgetReason) {
+  Gateway gw(FourModelYaml("default_strategy: same_provider\ndefault_max_attempts: 3\n"));
+  FakeBudget budget;
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  auto s = gw.Request(o);
+  s->Begin(Ms(0));
+  Decision d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kProviderBudget, absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Denials(*s), ElementsAre("openai/gpt-4o-mini"));
+}
+
+TEST(RetryBudgetStateTest, ARetryTheDeadlineStopsCostsNothing) {
+  Gateway gw(ScenarioYaml(
+      "default_strategy: same_model\ndefault_max_attempts: 3\n"
+      "backoff: {apply_to: same_model, base_ms: 1000, max_ms: 2000, jitter: false}\n"));
+  FakeBudget budget;
+  budget.allowance["openai"] = 5;
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  o.deadline = Ms(500);
+  auto s = gw.Request(o);
+  s->Begin(Ms(0));
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10)),
+              ExhaustedWith(EndReason::kDeadline, absl::StatusCode::kUnavailable));
+  EXPECT_THAT(budget.log, ElementsAre("first openai"));
+  EXPECT_EQ(budget.allowance["openai"], 5);
+}
+
+TEST(RetryBudgetStateTest, CallWithoutPolicyRecordsItsFirstAttempt) {
+  Gateway gw("model_providers:\n" + Provider("openai/gpt-4o"));
+  FakeBudget budget;
+  Gateway::RequestOptions o;
+  o.retry_budget = &budget;
+  auto s = gw.Request(o);
+  EXPECT_THAT(s->Begin(Ms(0)), AttemptAt("openai/gpt-4o", 0));
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), Ms(10)), Delivers());
+  EXPECT_THAT(budget.log, ElementsAre("first openai"));
+}
+
+// The storm the budget exists for, with the real RetryBudgets: 50 calls to
+// a provider that always fails, same_model with 5 attempts each. Without a
+// budget that is 250 attempts; with 20% and a floor of 1/s over 10 s it is
+// the 50 first attempts plus exactly 10 + 0.2 x 50 = 20 retries.
+TEST(RetryBudgetStateTest, RealBudgetCapsAStormExactly) {
+  Gateway gw("server:\n  retry_budget: {percent: 20, min_retries_per_second: 1, "
+             "window_seconds: 10}\n" +
+             ScenarioYaml("default_strategy: same_model\ndefault_max_attempts: 5\n"));
+  std::shared_ptr<RetryBudgets> budgets = RetryBudgets::Build(*gw.config_, nullptr);
+  ASSERT_NE(budgets, nullptr);
+  int attempts = 0;
+  int by_budget = 0;
+  int by_class = 0;
+  int denials = 0;
+  for (int call = 0; call < 50; ++call) {
+    Gateway::RequestOptions o;
+    o.retry_budget = budgets.get();
+    auto s = gw.Request(o);
+    absl::Time now = Ms(call * 10);  // all inside one second, one window
+    Decision d = s->Begin(now);
+    while (d.kind == Decision::Kind::kAttempt) {
+      ++attempts;
+      d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 503), now);
+      denials += static_cast<int>(s->budget_denials().size());
+    }
+    ASSERT_EQ(d.kind, Decision::Kind::kExhausted);
+    if (d.end_reason == EndReason::kProviderBudget) ++by_budget;
+    if (d.end_reason == EndReason::kClassBudget) ++by_class;
+  }
+  EXPECT_EQ(attempts, 50 + 20);
+  EXPECT_EQ(by_budget + by_class, 50);
+  EXPECT_EQ(denials, by_budget) << "one skipped retry per call the budget ended";
+  EXPECT_GE(by_class, 2) << "the floor lets the first calls retry fully";
 }
 
 }  // namespace
