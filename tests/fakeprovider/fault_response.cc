@@ -17,9 +17,19 @@ using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;
 
 bool Is2xx(int status) { return status >= 200 && status < 300; }
 
+// What a request sent, with the values of credential headers replaced: an
+// answer is gateway output (the suite's secret scan searches it), and a real
+// provider never reflects a key. GET /_fake/requests keeps them exact.
 std::string EchoBody(const HttpRequest& http) {
+  HeaderList headers;
+  headers.reserve(http.headers.size());
+  for (const HttpHeader& h : http.headers) {
+    bool credential = EqualsIgnoreCase(h.name, "authorization") ||
+                      EqualsIgnoreCase(h.name, "x-api-key") || EqualsIgnoreCase(h.name, "api-key");
+    headers.emplace_back(h.name, credential ? std::string_view("[redacted]") : h.value);
+  }
   std::string out = "{";
-  AppendRequestFields(out, http.method, http.target, http.headers, http.body);
+  AppendRequestFields(out, http.method, http.target, headers, http.body);
   out.append("}");
   return out;
 }

@@ -475,7 +475,8 @@ TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
       "{ \"messages\" : [],\n\t\"model\":\"gpt-4o\", "
       "\"metadata\":{\"model\":\"x\"}, \"t\":\"caf\xc3\xa9 \\\"q\\\" \\u00e9\" }";
   HttpResult r = Post("/v1/chat/completions?beta=true", body,
-                      {"x-fake-fault: echo", "X-Custom-Header: Some Value"});
+                      {"x-fake-fault: echo", "X-Custom-Header: Some Value",
+                       "Authorization: Bearer sk-test-echo-never-reflected"});
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.status, 200);
   ASSERT_TRUE(json::Validate(r.body).ok()) << r.body;
@@ -483,6 +484,9 @@ TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   EXPECT_EQ(StringMember(r.body, "path"), "/v1/chat/completions?beta=true");
   EXPECT_EQ(StringMember(r.body, "body"), body);
   EXPECT_THAT(RawMember(r.body, "headers"), HasSubstr(R"(["X-Custom-Header","Some Value"])"));
+  // Credentials are never reflected (the request records keep them).
+  EXPECT_THAT(RawMember(r.body, "headers"), HasSubstr(R"(["Authorization","[redacted]"])"));
+  EXPECT_THAT(r.body, Not(HasSubstr("sk-test-echo-never-reflected")));
 }
 
 // ---------------------------------------------------------------- fault sources

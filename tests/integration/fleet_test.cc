@@ -34,7 +34,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rebound/v1/controlplane.grpc.pb.h"
+#include "tests/integration/fleet_fixture.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/integration/test_outputs.h"
 
 namespace rebound::testing {
 namespace {
@@ -79,98 +81,8 @@ constexpr char kInvalidPolicy[] =
     "server:\n"
     "  listen: 0.0.0.0:1\n";
 
-// The value of the first metric line starting with `line_prefix` + " ".
-std::optional<double> MetricValue(const std::string& text, const std::string& line_prefix) {
-  std::string want = absl::StrCat("\n", line_prefix, " ");
-  size_t at = text.find(want);
-  if (at == std::string::npos) return std::nullopt;
-  size_t start = at + want.size();
-  double value = 0;
-  if (!absl::SimpleAtod(text.substr(start, text.find('\n', start) - start), &value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-// One rebound-server replica. (GatewayProcess writes every config to the
-// same file name; two replicas in one test directory need their own files,
-// or one would see the other's config as a change of its own.)
-struct Replica {
-  std::string id;
-  std::unique_ptr<Subprocess> process;
-  std::unique_ptr<client::GatewayClient> client;
-  std::string address;
-  int metrics_port = 0;
-
-  std::string ScrapeMetrics() const {
-    HttpOptions options;
-    options.url = absl::StrCat("http://127.0.0.1:", metrics_port, "/metrics");
-    return HttpFetch(options).body;
-  }
-};
-
-absl::StatusOr<std::unique_ptr<Replica>> StartReplica(const std::string& id,
-                                                      const std::string& yaml, HeaderList env) {
-  auto r = std::make_unique<Replica>();
-  r->id = id;
-  std::string config = WriteTempFile(absl::StrCat("rebound-", id, ".yaml"), yaml);
-  auto process = Subprocess::Start({.binary = BinaryPath("rebound-server"),
-                                    .args = {"--config", config},
-                                    .env = std::move(env),
-                                    .name = absl::StrCat("replica-", id)});
-  if (!process.ok()) return process.status();
-  r->process = *std::move(process);
-  auto line = r->process->WaitForLine("rebound-server ready", absl::Seconds(20));
-  if (!line.ok()) return line.status();
-  std::smatch m;
-  std::regex re("grpc=(\\S+) metrics=\\S+:(\\d+)");
-  if (!std::regex_search(*line, m, re)) {
-    return absl::InternalError(absl::StrCat("unexpected ready line: ", *line));
-  }
-  r->address = m[1];
-  r->metrics_port = std::stoi(m[2]);
-  auto client = client::GatewayClient::Create(r->address, {});
-  if (!client.ok()) return client.status();
-  r->client = *std::move(client);
-  return r;
-}
-
-// A running rebound-controlplane.
-struct ControlPlane {
-  std::unique_ptr<Subprocess> process;
-  std::string grpc_address;
-  std::string metrics_address;
-  std::unique_ptr<v1::ControlPlane::Stub> stub;
-};
-
-absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(const std::string& listen,
-                                                                const std::string& state_dir,
-                                                                const std::string& token_file) {
-  auto process = Subprocess::Start(
-      {.binary = BinaryPath("rebound-controlplane"),
-       .args = {"--listen", listen, "--metrics-listen", "127.0.0.1:0", "--state-dir", state_dir,
-                "--token-file", token_file},
-       .name = "controlplane"});
-  if (!process.ok()) return process.status();
-  auto ready = (*process)->WaitForLine("^rebound-controlplane ready grpc=\\S+ metrics=\\S+$",
-                                       absl::Seconds(20));
-  if (!ready.ok()) return ready.status();
-  auto cp = std::make_unique<ControlPlane>();
-  cp->process = *std::move(process);
-  size_t g = ready->find("grpc=") + 5;
-  cp->grpc_address = ready->substr(g, ready->find(' ', g) - g);
-  cp->metrics_address = ready->substr(ready->find("metrics=") + 8);
-  cp->stub = v1::ControlPlane::NewStub(
-      grpc::CreateChannel(cp->grpc_address, grpc::InsecureChannelCredentials()));
-  return cp;
-}
-
-std::unique_ptr<grpc::ClientContext> TokenContext() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
-  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  return context;
-}
+// (Qualified: this overload would hide the shared one from unqualified lookup.)
+std::unique_ptr<grpc::ClientContext> TokenContext() { return rebound::testing::TokenContext(kToken); }
 
 class FleetTest : public ::testing::Test {
  protected:
@@ -231,10 +143,7 @@ class FleetTest : public ::testing::Test {
   }
   static std::optional<v1::ReplicaState> Find(const v1::GetStateResponse& state,
                                               const std::string& id) {
-    for (const v1::ReplicaState& r : state.replicas()) {
-      if (r.replica_id() == id) return r;
-    }
-    return std::nullopt;
+    return FindReplica(state, id);
   }
   bool WaitBothConnected(absl::Duration timeout) {
     return WaitUntil(
@@ -260,6 +169,7 @@ class FleetTest : public ::testing::Test {
   }
 
   v1::PushPolicyResponse Push(const std::string& yaml) {
+    RecordSecretsInFile("pushed-policy.yaml", yaml);  // keys only pushed are secrets too
     v1::PushPolicyRequest request;
     request.set_yaml(yaml);
     v1::PushPolicyResponse response;

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/http_types.h"
+#include "tests/integration/recording_channel.h"
+#include "tests/integration/test_outputs.h"
 
 namespace rebound::testing {
 
@@ -27,16 +29,18 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(std::strin
   }
   g->address_ = m[1];
   g->metrics_port_ = std::stoi(m[2]);
-  auto client = client::GatewayClient::Create(g->address_, {});
-  if (!client.ok()) return client.status();
-  g->client_ = *std::move(client);
+  // Every response and error the test receives is kept for secret_scan_test.
+  g->client_ = std::make_unique<client::GatewayClient>(RecordingChannel(g->address_, "gateway"),
+                                                       client::ClientOptions{});
   return g;
 }
 
 std::string GatewayProcess::ScrapeMetrics() {
   HttpOptions options;
   options.url = absl::StrCat("http://127.0.0.1:", metrics_port_, "/metrics");
-  return HttpFetch(options).body;
+  std::string body = HttpFetch(options).body;
+  RecordOutput("metrics-scrapes.txt", body);
+  return body;
 }
 
 std::string ServerSection(std::string_view extra) {

@@ -345,7 +345,7 @@ TEST_F(GatewayTest, ConnectTimeoutEndsTheCallWithDeadlineExceeded) {
   BlackHoleListener black_hole;
   std::string yaml = absl::StrCat(
       ServerSection(), "model_providers:\n  - model: openai/gpt-4o\n", "    base_url: http://127.0.0.1:",
-      black_hole.port(), "\n    access_key: k\n    timeouts: {connect_ms: ", kConnectMs, "}\n");
+      black_hole.port(), "\n    access_key: sk-test-gw-unused-7d3a\n    timeouts: {connect_ms: ", kConnectMs, "}\n");
   auto gateway = GatewayProcess::Start(yaml);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   absl::Time start = absl::Now();
@@ -365,7 +365,7 @@ TEST_F(GatewayTest, ConnectionRefusedIsAnUnavailableUpstreamError) {
     port = closed.port();
   }
   std::string yaml = absl::StrCat(ServerSection(), "model_providers:\n  - model: openai/gpt-4o\n",
-                                  "    base_url: http://127.0.0.1:", port, "\n    access_key: k\n");
+                                  "    base_url: http://127.0.0.1:", port, "\n    access_key: sk-test-gw-unused-7d3a\n");
   auto gateway = GatewayProcess::Start(yaml);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   client::CallResult result = (*gateway)->client().Complete(ChatRequest("openai/gpt-4o"),
@@ -537,7 +537,7 @@ TEST(GatewayConfigTest, InvalidConfigExitsOneAndNamesTheLines) {
                                    "model_providers:\n"
                                    "  - model: openai/gpt-4o\n"
                                    "    base_url: http://127.0.0.1:1\n"
-                                   "    access_key: k\n"
+                                   "    access_key: sk-test-gw-unused-7d3a\n"
                                    "    retry_policy:\n"
                                    "      backoff: {base_ms: 100}\n"
                                    "      on_status_codes: [{codes: [700]}]\n");
@@ -672,7 +672,7 @@ TEST_F(GatewayTest, SighupReloadsAValidConfigAndKeepsTheOldOneOnErrors) {
 
   // A valid config with a new model: served after the reload.
   write(absl::StrCat(ServerSection(), "model_providers:\n",
-                     Provider("mistral/mistral-large", *secondary_, "key-3",
+                     Provider("mistral/mistral-large", *secondary_, "sk-test-mistral-3b9e",
                               "    default: true\n")));
   gateway_->process().Signal(SIGHUP);
   ASSERT_TRUE(gateway_->process().WaitForStderrLine("config_reloaded", absl::Seconds(5)).ok());

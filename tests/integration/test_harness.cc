@@ -26,6 +26,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "server/json_scan.h"
+#include "tests/integration/test_outputs.h"
 
 extern char** environ;
 
@@ -61,6 +62,27 @@ std::string SanitizeForPath(std::string name) {
   return name;
 }
 
+// In a sanitizer build (REBOUND_SANITIZE) a child reports what it finds on
+// stderr and, for a data race or a leak, keeps running or exits normally; the
+// test would pass unless the finding happened to break a call. Every child's
+// stderr is therefore checked when its Subprocess is destroyed. Plain builds
+// never print these markers.
+void ExpectNoSanitizerReport(const std::string& name, const std::string& stderr_path) {
+  static constexpr std::string_view kMarkers[] = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+      "ThreadSanitizer: reported", ": runtime error: "};
+  const std::string err = ReadFile(stderr_path);
+  for (std::string_view marker : kMarkers) {
+    const size_t at = err.find(marker);
+    if (at == std::string::npos) continue;
+    const size_t from = err.rfind('\n', at);
+    ADD_FAILURE() << name << " reported a sanitizer finding (whole report in " << stderr_path
+                  << "):\n"
+                  << err.substr(from == std::string::npos ? 0 : from + 1, kStderrTail);
+    return;
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- files
@@ -81,6 +103,9 @@ std::string TestTempDir() {
 
 std::string WriteTempFile(std::string_view name, std::string_view contents) {
   std::string path = (std::filesystem::path(TestTempDir()) / std::string(name)).string();
+  // Configs and token files carry the suite's secrets: list them for
+  // secret_scan_test (the files themselves are not outputs).
+  RecordSecretsInFile(name, contents);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   if (!out) ADD_FAILURE() << "cannot write " << path;
@@ -98,7 +123,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(SubprocessOptions 
   p->name_ = options.name.empty() ? std::filesystem::path(options.binary).filename().string()
                                   : options.name;
   // Several starts under one name in one test (a restart) keep every output.
-  std::string dir = TestTempDir();
+  // Outputs go where secret_scan_test searches them after the suite.
+  std::string dir = OutputsDir();
   std::string base = (std::filesystem::path(dir) / p->name_).string();
   for (int n = 2; std::filesystem::exists(base + ".stdout"); ++n) {
     base = (std::filesystem::path(dir) / absl::StrCat(p->name_, ".", n)).string();
@@ -118,7 +144,10 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(SubprocessOptions 
     for (const auto& [k, v] : options.env) overridden |= (k == key);
     if (!overridden) env_strings.emplace_back(entry);
   }
-  for (const auto& [k, v] : options.env) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : options.env) {
+    RecordSecretInEnv(k, v);
+    env_strings.push_back(k + "=" + v);
+  }
   std::vector<char*> argv;
   for (std::string& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -183,12 +212,15 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(SubprocessOptions 
 }
 
 Subprocess::~Subprocess() {
-  if (pid_ <= 0 || exit_code_) return;
-  kill(-pid_, SIGKILL);
-  kill(pid_, SIGKILL);
-  int status = 0;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  if (pid_ <= 0) return;
+  if (!exit_code_) {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
   }
+  ExpectNoSanitizerReport(name_, stderr_path_);
 }
 
 void Subprocess::Reap(int wait_status) {
