@@ -5,12 +5,21 @@
 #                        stack (fake providers + rebound-server) and make calls
 #   deploy/run.sh test   install missing Debian packages, build, run every test
 #                        through ctest
+#   deploy/run.sh fuzz [SECONDS] [TARGET...]
+#                        build the libFuzzer targets with clang-14 (in
+#                        build-fuzz/) and run each for SECONDS (default 60);
+#                        fails when one finds a problem (tests/fuzz/)
+#   deploy/run.sh sanitize [address,undefined|thread]
+#                        the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#                        (the default; in build-asan/) or ThreadSanitizer (in
+#                        build-tsan/); runtime options and suppressions: tests/sanitizers/
 #
 # Both work on a fresh Debian 12 machine as root (or with sudo).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+BUILD_DIR_GIVEN=${BUILD_DIR:-}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 
 PACKAGES=(
@@ -18,8 +27,10 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev prometheus-cpp-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-grpcio python3-protobuf python3-yaml curl
+  python3 python3-grpcio python3-protobuf python3-yaml curl openssl
 )
+# Only for `fuzz`: clang and its libFuzzer runtime (tests/fuzz/).
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 install_packages() {
   local missing=()
@@ -35,9 +46,10 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Extra cmake arguments (the sanitize command's -DREBOUND_SANITIZE=...) follow.
 build() {
   echo "==> building in $BUILD_DIR"
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   ninja -C "$BUILD_DIR"
 }
 
@@ -58,8 +70,31 @@ case "${1:-}" in
     build
     run_tests "$@"
     ;;
+  sanitize)
+    shift
+    sanitizers=address,undefined
+    if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then sanitizers=$1; shift; fi
+    case "$sanitizers" in
+      address,undefined) default_dir=$ROOT/build-asan ;;
+      thread) default_dir=$ROOT/build-tsan ;;
+      *)
+        echo "usage: $0 sanitize [address,undefined|thread] [ctest arguments]" >&2
+        exit 2
+        ;;
+    esac
+    BUILD_DIR=${BUILD_DIR_GIVEN:-$default_dir}
+    install_packages
+    build -DREBOUND_SANITIZE="$sanitizers"
+    run_tests "$@"
+    ;;
+  fuzz)
+    shift
+    PACKAGES+=("${FUZZ_PACKAGES[@]}")
+    install_packages
+    FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz} exec "$ROOT/tests/fuzz/run_fuzzers.sh" "$@"
+    ;;
   *)
-    echo "usage: $0 demo|test" >&2
+    echo "usage: $0 demo|test|sanitize [address,undefined|thread]|fuzz [SECONDS] [TARGET...]" >&2
     exit 2
     ;;
 esac
