@@ -228,6 +228,12 @@ int Run() {
       .gateway_plain_sync = &gateway_plain,
       .gateway_failover_sync = &gateway_failover,
   };
+  // First, on the fresh server (see RunStreamMemory).
+  ResultSet streams;
+  if (settings.streams > 0) {
+    std::fprintf(stderr, "rebound-bench: %d open streams\n", settings.streams);
+    RunStreamMemory(options, &streams);
+  }
   std::vector<ResultSet> passes;
   for (int pass = 0; pass < settings.repeat; ++pass) {
     passes.push_back(RunSuite(targets, options, pass));
@@ -240,6 +246,7 @@ int Run() {
   }
 
   ResultSet combined = Combine(passes);
+  for (const auto& [key, value] : streams.values()) combined.Set(key, value);
   PrintTable(settings, combined, stdout);
   std::fflush(stdout);
   if (std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {

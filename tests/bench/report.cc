@@ -160,6 +160,9 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                        Cell(r.Get(p + "fake_cpu_us_per_call"), 1),
                        Cell(r.Get(p + "h2load_cpu_us_per_call"), 1)));
     }
+    std::fprintf(out,
+                 "  gateway calls reset by h2load when its window closed (not errors): %.0f\n",
+                 r.Get("throughput.gateway.cancelled_at_end"));
     double rate = r.Get("throughput.gateway.calls_per_s");
     Row(out, "gateway/direct",
         absl::StrCat(Cell(r.Get("throughput.gateway_to_direct"), 3),
@@ -172,7 +175,7 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
     double per_stream = r.Get("streams.server_kib_per_stream");
     std::fprintf(out,
                  "\n6. Memory per open stream: %d StreamComplete calls held open at once\n"
-                 "   (each upstream sends one event, then stays silent)\n",
+                 "   (each upstream sends one event, then stays silent); measured once, first\n",
                  s.streams);
     std::fprintf(out,
                  "  rebound-server RSS %.1f MiB before, %.1f MiB with all open, %.1f MiB "

@@ -57,10 +57,11 @@ void SetSaturation(ResultSet* out, const std::string& prefix, const PathResult& 
 }
 
 // rebound_requests_total on a /metrics page, summed over models: calls that
-// ended OK and calls that ended any other way.
+// ended OK, calls the caller cancelled, and calls that ended any other way.
 struct GatewayCalls {
   double ok = 0;
-  double not_ok = 0;
+  double cancelled = 0;
+  double failed = 0;
 };
 
 GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
@@ -72,7 +73,13 @@ GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
     if (space == absl::string_view::npos || !absl::SimpleAtod(line.substr(space + 1), &value)) {
       continue;
     }
-    (absl::StrContains(line, "outcome=\"ok\"") ? calls.ok : calls.not_ok) += value;
+    if (absl::StrContains(line, "outcome=\"ok\"")) {
+      calls.ok += value;
+    } else if (absl::StrContains(line, "outcome=\"cancelled\"")) {
+      calls.cancelled += value;
+    } else {
+      calls.failed += value;
+    }
   }
   return calls;
 }
@@ -80,7 +87,9 @@ GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
 // One h2load run on one path, with the CPU the server and the fake used in
 // it. h2load sees HTTP 200 even for a gRPC error (the status travels in
 // trailers), so on the gateway path rebound's own counters must show every
-// call OK: any call it counted as not OK during the run is an error.
+// call OK: any call it counted as failed during the run is an error. Calls
+// cancelled by the caller are not: h2load resets the streams still in
+// flight when its window closes (at most the requests in flight).
 void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions& options,
                    ResultSet* out) {
   H2loadOptions h;
@@ -122,7 +131,12 @@ void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions&
       r->requests_per_s * absl::ToDoubleSeconds(t.duration + H2loadOptions().warmup);
   if (gateway) {
     GatewayCalls after = CountGatewayCalls(t.metrics_url);
-    errors += static_cast<int64_t>(after.not_ok - before.not_ok);
+    errors += static_cast<int64_t>(after.failed - before.failed);
+    double cancelled = after.cancelled - before.cancelled;
+    if (cancelled > t.concurrency) {
+      errors += static_cast<int64_t>(cancelled) - t.concurrency;  // more than the window's end
+    }
+    out->Set(prefix + ".cancelled_at_end", cancelled);
     all_calls = after.ok - before.ok;
   }
   if (errors > 0) {
@@ -160,6 +174,8 @@ void RunThroughput(const SuiteOptions& options, bool direct_first, ResultSet* ou
            direct > 0 ? out->Get("throughput.gateway.calls_per_s") / direct : 0);
 }
 
+}  // namespace
+
 void RunStreamMemory(const SuiteOptions& options, ResultSet* out) {
   absl::StatusOr<StreamMemoryResult> r =
       MeasureStreamMemory(options.stream_channels, options.stream_memory);
@@ -177,8 +193,6 @@ void RunStreamMemory(const SuiteOptions& options, ResultSet* out) {
   out->Set("streams.fake_kib_per_connection", r->fake_kib_per_connection);
   out->Set("streams.errors", 0);
 }
-
-}  // namespace
 
 ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int pass) {
   ResultSet out;
@@ -275,11 +289,6 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
   if (!options.throughput.h2load.empty()) {
     std::fprintf(stderr, "rebound-bench: pass %d: throughput (h2load)\n", pass + 1);
     RunThroughput(options, direct_first, &out);
-  }
-  if (options.stream_memory.streams > 0) {
-    std::fprintf(stderr, "rebound-bench: pass %d: %d open streams\n", pass + 1,
-                 options.stream_memory.streams);
-    RunStreamMemory(options, &out);
   }
   return out;
 }

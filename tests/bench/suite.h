@@ -63,6 +63,11 @@ struct SuiteOptions {
 // stderr with the first error message.
 ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int pass);
 
+// Memory per open stream (section 6), measured once on a fresh server:
+// memory the allocator keeps from earlier phases would be reused by the
+// streams and hide their cost. Adds "streams.*" keys to `out`.
+void RunStreamMemory(const SuiteOptions& options, ResultSet* out);
+
 }  // namespace rebound::bench
 
 #endif  // REBOUND_TESTS_BENCH_SUITE_H_
