@@ -184,9 +184,13 @@ class FakeReplica {
     });
   }
   ~FakeReplica() {
-    context_->TryCancel();
+    Cancel();
     if (reader_.joinable()) reader_.join();
   }
+
+  // Ends the stream; a Write blocked by flow control returns false. Safe from
+  // any thread while another one is writing.
+  void Cancel() { context_->TryCancel(); }
 
   bool Hello(std::vector<Block> blocks = {}, uint64_t running_counter = 0) {
     ReplicaMessage m;
@@ -618,8 +622,11 @@ TEST_F(ControlPlaneTest, AFloodingReplicaLeavesTheControlPlaneResponsive) {
   absl::Duration quiet_propagation = absl::Now() - sent;
 
   stop = true;
-  flooder.reset();  // cancels its stream, unblocking a Write held by flow control
+  // Cancel first, which unblocks a Write held by flow control, and destroy
+  // the replica only once the flooding thread has stopped using it.
+  flooder->Cancel();
   flood.join();
+  flooder.reset();
   std::cerr << "flood: " << reports.load() << " reports of 1000 blocks accepted by the client; "
             << calls << " GetState calls, slowest " << absl::FormatDuration(worst)
             << "; quiet block propagated in " << absl::FormatDuration(quiet_propagation) << "\n";
