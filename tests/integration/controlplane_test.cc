@@ -24,8 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/integration/grpc_probes.h"
 #include "gtest/gtest.h"
 #include "rebound/v1/controlplane.grpc.pb.h"
 #include "tests/integration/test_harness.h"
@@ -733,27 +732,8 @@ TEST_F(ControlPlaneTest, PeriodicResyncSendsFullSnapshots) {
 }
 
 TEST_F(ControlPlaneTest, HealthAndReflectionAreServed) {
-  auto health = grpc::health::v1::Health::NewStub(cp_->channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::health::v1::HealthCheckResponse response;
-  ASSERT_TRUE(health->Check(&context, {}, &response).ok());
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-
-  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(cp_->channel);
-  grpc::ClientContext rcontext;
-  rcontext.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  auto stream = reflection->ServerReflectionInfo(&rcontext);
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
-  stream->WritesDone();
-  grpc::reflection::v1alpha::ServerReflectionResponse reply;
-  ASSERT_TRUE(stream->Read(&reply));
-  std::vector<std::string> services;
-  for (const auto& s : reply.list_services_response().service()) services.push_back(s.name());
-  EXPECT_THAT(services, ::testing::Contains("rebound.v1.ControlPlane"));
-  stream->Finish();
+  EXPECT_TRUE(HealthServing(cp_->channel));
+  EXPECT_THAT(ReflectedServices(cp_->channel), ::testing::Contains("rebound.v1.ControlPlane"));
 }
 
 TEST_F(ControlPlaneTest, MetricsAreServed) {
