@@ -139,10 +139,7 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
 
 const TestPki& SharedTestPki() {
   static const TestPki* pki = [] {
-    const char* tmp = getenv("TEST_TMPDIR");
-    std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/rebound-tests");
-    mkdir(dir.c_str(), 0755);
-    absl::StatusOr<TestPki> made = MakeTestPki(absl::StrCat(dir, "/tls-pki-", getpid()));
+    absl::StatusOr<TestPki> made = MakeTestPki(ProcessTempDir() + "/tls-pki");
     if (!made.ok()) {
       ADD_FAILURE() << made.status();
       return new TestPki();

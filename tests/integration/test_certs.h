@@ -31,9 +31,8 @@ struct TestPki {
 // two days). Fails with openssl's stderr when a command fails.
 absl::StatusOr<TestPki> MakeTestPki(const std::string& dir);
 
-// One PKI per test binary, made on first use under
-// ${TEST_TMPDIR:-/tmp}/rebound-tests/tls-pki-<pid>. On failure it reports a
-// gtest failure and returns a PKI with empty paths.
+// One PKI per test binary, made on first use under ProcessTempDir()/tls-pki.
+// On failure it reports a gtest failure and returns a PKI with empty paths.
 const TestPki& SharedTestPki();
 
 // The whole file, or "" when it cannot be read.

@@ -87,15 +87,40 @@ void ExpectNoSanitizerReport(const std::string& name, const std::string& stderr_
 
 // ---------------------------------------------------------------- files
 
-std::string TestTempDir() {
+const std::string& ProcessTag() {
+  // The pid alone is not unique: pid_max is often 32768, so a later run can
+  // reuse a pid and find an earlier run's files (a control plane once
+  // started with another run's persisted policy). mkdtemp adds a suffix no
+  // earlier run has used.
+  static const std::string* tag = [] {
+    const char* root = std::getenv("TEST_TMPDIR");
+    std::filesystem::path base =
+        std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") / "rebound-tests";
+    std::error_code ec;
+    std::filesystem::create_directories(base, ec);
+    std::string pattern =
+        (base / absl::StrCat(program_invocation_short_name, "-", getpid(), "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "cannot create a directory like " << pattern << ": " << strerror(errno);
+    }
+    return new std::string(std::filesystem::path(pattern).filename().string());
+  }();
+  return *tag;
+}
+
+std::string ProcessTempDir() {
   const char* root = std::getenv("TEST_TMPDIR");
+  return (std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") /
+          "rebound-tests" / ProcessTag())
+      .string();
+}
+
+std::string TestTempDir() {
   std::string test = "no_test";
   if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
     test = absl::StrCat(info->test_suite_name(), ".", info->name());
   }
-  std::filesystem::path dir =
-      std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") / "rebound-tests" /
-      absl::StrCat(program_invocation_short_name, "-", getpid()) / SanitizeForPath(test);
+  std::filesystem::path dir = std::filesystem::path(ProcessTempDir()) / SanitizeForPath(test);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir.string();

@@ -22,9 +22,16 @@ namespace rebound::testing {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Names this test process uniquely across runs: <binary>-<pid>-<suffix>.
+const std::string& ProcessTag();
+
+// This process's own directory, made empty on first use:
+// ${TEST_TMPDIR:-/tmp}/rebound-tests/<ProcessTag()>.
+std::string ProcessTempDir();
+
 // This test's own directory for files (created on first use):
-// ${TEST_TMPDIR:-/tmp}/rebound-tests/<binary>-<pid>/<Suite>.<Test>. Files stay
-// after the test so that failures can be inspected and outputs grepped.
+// ProcessTempDir()/<Suite>.<Test>. Files stay after the test so that failures
+// can be inspected and outputs grepped.
 std::string TestTempDir();
 
 // Writes `contents` to TestTempDir()/name and returns the path.

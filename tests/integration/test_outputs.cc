@@ -1,7 +1,5 @@
 #include "tests/integration/test_outputs.h"
 
-#include <errno.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -30,8 +28,6 @@ const char* OutputsRoot() {
   const char* root = std::getenv(kOutputsDirEnv);
   return root != nullptr && *root != '\0' ? root : nullptr;
 }
-
-std::string ProcessTag() { return absl::StrCat(program_invocation_short_name, "-", getpid()); }
 
 std::string CurrentTestName() {
   std::string test = "no_test";
