@@ -23,27 +23,29 @@ function(rebound_add_sanitizer_env dir)
 endfunction()
 rebound_add_sanitizer_env(${CMAKE_SOURCE_DIR})
 
-# ThreadSanitizer: every executable gets tsan_absl_mutex.cc (why: see that
-# file), exported with -rdynamic so that gRPC's and Abseil's own calls bind
-# to it too.
+# ThreadSanitizer: every executable gets tsan_absl_mutex.cc and
+# tsan_grpc_handoff.cc (why: see those files), exported with -rdynamic so
+# that gRPC's and Abseil's own calls bind to them too.
 if(REBOUND_SANITIZE MATCHES "thread")
-  add_library(rebound_tsan_absl_mutex OBJECT ${CMAKE_CURRENT_LIST_DIR}/tsan_absl_mutex.cc)
-  target_link_libraries(rebound_tsan_absl_mutex PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
-  target_compile_options(rebound_tsan_absl_mutex PRIVATE ${REBOUND_WARNINGS})
-  function(rebound_add_tsan_absl_mutex dir)
+  add_library(rebound_tsan_shims OBJECT ${CMAKE_CURRENT_LIST_DIR}/tsan_absl_mutex.cc
+                                        ${CMAKE_CURRENT_LIST_DIR}/tsan_grpc_handoff.cc)
+  target_link_libraries(rebound_tsan_shims PUBLIC absl::synchronization gRPC::grpc
+                                                  ${CMAKE_DL_LIBS})
+  target_compile_options(rebound_tsan_shims PRIVATE ${REBOUND_WARNINGS})
+  function(rebound_add_tsan_shims dir)
     get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
     foreach(target IN LISTS targets)
       get_target_property(type ${target} TYPE)
       if(type STREQUAL "EXECUTABLE")
         # An object library's objects go into every executable linking it.
-        target_link_libraries(${target} PRIVATE rebound_tsan_absl_mutex)
+        target_link_libraries(${target} PRIVATE rebound_tsan_shims)
         target_link_options(${target} PRIVATE -rdynamic)
       endif()
     endforeach()
     get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
     foreach(sub IN LISTS subdirs)
-      rebound_add_tsan_absl_mutex(${sub})
+      rebound_add_tsan_shims(${sub})
     endforeach()
   endfunction()
-  rebound_add_tsan_absl_mutex(${CMAKE_SOURCE_DIR})
+  rebound_add_tsan_shims(${CMAKE_SOURCE_DIR})
 endif()
