@@ -87,12 +87,12 @@ void ExpectNoSanitizerReport(const std::string& name, const std::string& stderr_
 
 // ---------------------------------------------------------------- files
 
-const std::string& ProcessTag() {
+const std::string& ProcessTempDir() {
   // The pid alone is not unique: pid_max is often 32768, so a later run can
   // reuse a pid and find an earlier run's files (a control plane once
   // started with another run's persisted policy). mkdtemp adds a suffix no
   // earlier run has used.
-  static const std::string* tag = [] {
+  static const std::string* dir = [] {
     const char* root = std::getenv("TEST_TMPDIR");
     std::filesystem::path base =
         std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") / "rebound-tests";
@@ -103,17 +103,12 @@ const std::string& ProcessTag() {
     if (mkdtemp(pattern.data()) == nullptr) {
       ADD_FAILURE() << "cannot create a directory like " << pattern << ": " << strerror(errno);
     }
-    return new std::string(std::filesystem::path(pattern).filename().string());
+    return new std::string(std::move(pattern));
   }();
-  return *tag;
+  return *dir;
 }
 
-std::string ProcessTempDir() {
-  const char* root = std::getenv("TEST_TMPDIR");
-  return (std::filesystem::path(root != nullptr && *root != '\0' ? root : "/tmp") /
-          "rebound-tests" / ProcessTag())
-      .string();
-}
+std::string ProcessTag() { return std::filesystem::path(ProcessTempDir()).filename().string(); }
 
 std::string TestTempDir() {
   std::string test = "no_test";

@@ -22,12 +22,12 @@ namespace rebound::testing {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-// Names this test process uniquely across runs: <binary>-<pid>-<suffix>.
-const std::string& ProcessTag();
+// This process's own directory, new and empty on first use:
+// ${TEST_TMPDIR:-/tmp}/rebound-tests/<binary>-<pid>-<random suffix>.
+const std::string& ProcessTempDir();
 
-// This process's own directory, made empty on first use:
-// ${TEST_TMPDIR:-/tmp}/rebound-tests/<ProcessTag()>.
-std::string ProcessTempDir();
+// Names this test process uniquely across runs: ProcessTempDir()'s basename.
+std::string ProcessTag();
 
 // This test's own directory for files (created on first use):
 // ProcessTempDir()/<Suite>.<Test>. Files stay after the test so that failures
