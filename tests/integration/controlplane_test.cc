@@ -24,9 +24,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
-#include "tests/integration/grpc_probes.h"
 #include "gtest/gtest.h"
 #include "rebound/v1/controlplane.grpc.pb.h"
+#include "tests/integration/grpc_probes.h"
 #include "tests/integration/test_harness.h"
 
 namespace rebound::testing {

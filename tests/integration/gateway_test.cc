@@ -17,9 +17,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "tests/integration/grpc_probes.h"
 #include "gtest/gtest.h"
 #include "tests/integration/gateway_fixture.h"
+#include "tests/integration/grpc_probes.h"
 
 namespace rebound::testing {
 namespace {

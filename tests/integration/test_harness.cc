@@ -110,12 +110,16 @@ const std::string& ProcessTempDir() {
 
 std::string ProcessTag() { return std::filesystem::path(ProcessTempDir()).filename().string(); }
 
-std::string TestTempDir() {
+std::string CurrentTestDirName() {
   std::string test = "no_test";
   if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
     test = absl::StrCat(info->test_suite_name(), ".", info->name());
   }
-  std::filesystem::path dir = std::filesystem::path(ProcessTempDir()) / SanitizeForPath(test);
+  return SanitizeForPath(test);
+}
+
+std::string TestTempDir() {
+  std::filesystem::path dir = std::filesystem::path(ProcessTempDir()) / CurrentTestDirName();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir.string();

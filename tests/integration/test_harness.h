@@ -29,6 +29,10 @@ const std::string& ProcessTempDir();
 // Names this test process uniquely across runs: ProcessTempDir()'s basename.
 std::string ProcessTag();
 
+// "<Suite>.<Test>" of the running test ("no_test" outside one), with every
+// character other than [A-Za-z0-9._-] replaced by '_'.
+std::string CurrentTestDirName();
+
 // This test's own directory for files (created on first use):
 // ProcessTempDir()/<Suite>.<Test>. Files stay after the test so that failures
 // can be inspected and outputs grepped.

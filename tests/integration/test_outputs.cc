@@ -1,6 +1,5 @@
 #include "tests/integration/test_outputs.h"
 
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,19 +28,6 @@ const char* OutputsRoot() {
   return root != nullptr && *root != '\0' ? root : nullptr;
 }
 
-std::string CurrentTestName() {
-  std::string test = "no_test";
-  if (const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
-    test = absl::StrCat(info->test_suite_name(), ".", info->name());
-  }
-  for (char& c : test) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
-      c = '_';
-    }
-  }
-  return test;
-}
-
 // A value as written in YAML: surrounding quotes and a trailing comment off.
 std::string YamlScalar(std::string value) {
   if (size_t hash = value.find(" #"); hash != std::string::npos) value.resize(hash);
@@ -58,7 +44,7 @@ std::string YamlScalar(std::string value) {
 std::string OutputsDir() {
   const char* root = OutputsRoot();
   if (root == nullptr) return TestTempDir();
-  std::filesystem::path dir = std::filesystem::path(root) / ProcessTag() / CurrentTestName();
+  std::filesystem::path dir = std::filesystem::path(root) / ProcessTag() / CurrentTestDirName();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir.string();
