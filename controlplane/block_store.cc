@@ -7,21 +7,14 @@ namespace {
 
 using rebound::v1::Block;
 
-// Equal deadlines: a Retry-After block wins over a latency block (the
-// upstream said it will refuse, not merely that it was slow), matching the
-// replicas' BlockTable so that both sides pick the same entry.
-int KindRank(rebound::v1::BlockKind kind) {
-  return kind == rebound::v1::BLOCK_KIND_RETRY_AFTER ? 1 : 0;
-}
-
 // A total order on everything but relayed_at_unix_us (which each control
-// plane sets for itself): what makes merging commutative.
+// plane sets for itself) among blocks of one key and kind: what makes merging
+// commutative. The replicas' BlockTable applies the same rule (it keeps no
+// created_at, so it stops at the origin).
 bool Supersedes(const Block& candidate, const Block& current) {
   if (candidate.until_unix_ms() != current.until_unix_ms()) {
     return candidate.until_unix_ms() > current.until_unix_ms();
   }
-  int a = KindRank(candidate.kind()), b = KindRank(current.kind());
-  if (a != b) return a > b;
   if (candidate.origin() != current.origin()) return candidate.origin() > current.origin();
   return candidate.created_at_unix_us() > current.created_at_unix_us();
 }
@@ -63,7 +56,7 @@ std::string BlockStore::Validate(const Block& block, absl::Time now) {
 
 MergeOutcome BlockStore::Merge(const Block& block, absl::Time now) {
   if (!Validate(block, now).empty()) return MergeOutcome::kInvalid;
-  StoreKey key{block.scope(), block.name()};
+  StoreKey key{block.scope(), block.name(), block.kind()};
 
   if (auto t = tombstones_.find(key); t != tombstones_.end()) {
     if (block.until_unix_ms() <= t->second) return MergeOutcome::kTombstoned;
@@ -92,8 +85,18 @@ MergeOutcome BlockStore::Merge(const Block& block, absl::Time now) {
   return MergeOutcome::kChanged;
 }
 
-bool BlockStore::Clear(rebound::v1::BlockScope scope, std::string_view name, absl::Time now) {
-  StoreKey key{scope, std::string(name)};
+bool BlockStore::Clear(rebound::v1::BlockScope scope, std::string_view name,
+                       rebound::v1::BlockKind kind, absl::Time now) {
+  bool removed = false;
+  for (rebound::v1::BlockKind k :
+       {rebound::v1::BLOCK_KIND_RETRY_AFTER, rebound::v1::BLOCK_KIND_LATENCY}) {
+    if (kind != rebound::v1::BLOCK_KIND_UNSPECIFIED && kind != k) continue;
+    removed |= ClearKey(StoreKey{scope, std::string(name), k}, now);
+  }
+  return removed;
+}
+
+bool BlockStore::ClearKey(const StoreKey& key, absl::Time now) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return false;
   int64_t until = it->second.until_unix_ms();
@@ -140,8 +143,9 @@ std::vector<Block> BlockStore::Snapshot(absl::Time now) const {
   return out;
 }
 
-const Block* BlockStore::Find(rebound::v1::BlockScope scope, std::string_view name) const {
-  auto it = entries_.find(StoreKey{scope, std::string(name)});
+const Block* BlockStore::Find(rebound::v1::BlockScope scope, std::string_view name,
+                              rebound::v1::BlockKind kind) const {
+  auto it = entries_.find(StoreKey{scope, std::string(name), kind});
   return it == entries_.end() ? nullptr : &it->second;
 }
 

@@ -1,5 +1,7 @@
 // The fleet's block table as the control plane holds it: every active
-// global block any replica reported, keyed by (scope, name), as wire Blocks.
+// global block any replica reported, keyed by (scope, name, kind), as wire
+// Blocks. A Retry-After block and a latency block on the same name are two
+// entries with their own deadlines, as in the replicas' BlockTable.
 //
 // Merging follows the replicas' BlockTable rule (server/block_table.h), so the
 // store is a state-based CRDT: the later deadline wins, and equal deadlines
@@ -28,10 +30,11 @@
 
 namespace rebound::controlplane {
 
-// What a block covers: (scope, name).
+// What a block covers and its kind: (scope, name, kind).
 struct StoreKey {
   rebound::v1::BlockScope scope = rebound::v1::BLOCK_SCOPE_UNSPECIFIED;
   std::string name;
+  rebound::v1::BlockKind kind = rebound::v1::BLOCK_KIND_UNSPECIFIED;
 
   auto operator<=>(const StoreKey&) const = default;
   bool operator==(const StoreKey&) const = default;
@@ -66,10 +69,10 @@ class BlockStore {
 
   // Merges `block` (relayed_at_unix_us is the store's own bookkeeping and
   // ignored for the merge decision):
-  // - a later until_unix_ms replaces the stored entry, an earlier one never
-  //   shortens it (RETRY.md 6);
-  // - equal deadlines: Retry-After beats latency (the stronger signal, as in
-  //   BlockTable), then the larger origin, then the larger created_at, so
+  // - per (scope, name, kind), a later until_unix_ms replaces the stored
+  //   entry, an earlier one never shortens it (RETRY.md 6); entries of the
+  //   other kind are not affected;
+  // - equal deadlines: the larger origin, then the larger created_at, so
   //   every control plane and replica picks the same entry whatever the
   //   order; merging an identical entry changes nothing (idempotent);
   // - a key cleared by an operator ignores deadlines <= the cleared one until
@@ -78,11 +81,13 @@ class BlockStore {
   //   would expire before every stored one (then it is dropped).
   MergeOutcome Merge(const rebound::v1::Block& block, absl::Time now);
 
-  // Removes the entry for the key (an operator's ClearBlock) and, when there
-  // was one, remembers its deadline as a tombstone: replicas that have not
+  // Removes the entry of (scope, name, kind), or of every kind when `kind`
+  // is BLOCK_KIND_UNSPECIFIED (an operator's ClearBlock) and, for each one
+  // removed, remembers its deadline as a tombstone: replicas that have not
   // yet seen the BlockCleared re-report the block, and it must not come back.
   // True when an entry was removed.
-  bool Clear(rebound::v1::BlockScope scope, std::string_view name, absl::Time now);
+  bool Clear(rebound::v1::BlockScope scope, std::string_view name, rebound::v1::BlockKind kind,
+             absl::Time now);
 
   // Removes expired entries and tombstones; returns how many entries went.
   size_t Sweep(absl::Time now);
@@ -90,7 +95,8 @@ class BlockStore {
   // Every active entry (until > now), ordered by key.
   std::vector<rebound::v1::Block> Snapshot(absl::Time now) const;
   // The stored entry for the key, active or not; nullptr when absent.
-  const rebound::v1::Block* Find(rebound::v1::BlockScope scope, std::string_view name) const;
+  const rebound::v1::Block* Find(rebound::v1::BlockScope scope, std::string_view name,
+                                 rebound::v1::BlockKind kind) const;
 
   size_t size() const { return entries_.size(); }
   size_t tombstones() const { return tombstones_.size(); }
@@ -99,6 +105,7 @@ class BlockStore {
   using ExpiryIndex = std::set<std::pair<int64_t, StoreKey>>;
 
   void EvictFirst();
+  bool ClearKey(const StoreKey& key, absl::Time now);
 
   const size_t max_entries_;
   std::map<StoreKey, rebound::v1::Block> entries_;

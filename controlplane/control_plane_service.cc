@@ -389,13 +389,21 @@ grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
     return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                       "name must be a model id or a provider name"));
   }
+  if (request->kind() != rebound::v1::BLOCK_KIND_UNSPECIFIED &&
+      request->kind() != rebound::v1::BLOCK_KIND_RETRY_AFTER &&
+      request->kind() != rebound::v1::BLOCK_KIND_LATENCY) {
+    return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                      "kind must be BLOCK_KIND_RETRY_AFTER, BLOCK_KIND_LATENCY "
+                                      "or unspecified (every kind)"));
+  }
   auto message = std::make_shared<ControlMessage>();
   message->mutable_cleared()->set_scope(request->scope());
   message->mutable_cleared()->set_name(request->name());
+  message->mutable_cleared()->set_kind(request->kind());
   bool removed;
   {
     absl::MutexLock lock(&mu_);
-    removed = store_.Clear(request->scope(), request->name(), absl::Now());
+    removed = store_.Clear(request->scope(), request->name(), request->kind(), absl::Now());
     // Sent even when this instance held no such block: a replica, or another
     // control plane's replicas, may still hold it.
     SendToAllLocked(message, nullptr, "cleared");
@@ -403,6 +411,9 @@ grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
   response->set_removed(removed);
   LogInfo("block_cleared", {{"scope", ScopeName(request->scope())},
                             {"name", request->name().substr(0, BlockStore::kMaxNameBytes)},
+                            {"kind", request->kind() == rebound::v1::BLOCK_KIND_UNSPECIFIED
+                                         ? "all"
+                                         : KindName(request->kind())},
                             {"removed", removed ? "true" : "false"}});
   return Done(context, grpc::Status::OK);
 }

@@ -14,18 +14,15 @@ constexpr std::string_view kProviderPrefix = "provider:";
 // Debian's Abseil has its own absl::string_view; the maps look up with it.
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// Tie-break rank of an entry's kind: on equal deadlines a Retry-After block
-// wins over a latency block, since it is the stronger signal (the upstream
-// said it will refuse, not merely that it was slow).
-int KindRank(BlockKind kind) { return kind == BlockKind::kRetryAfter ? 1 : 0; }
-
-// True when `candidate` should replace `current` under the merge rule.
+// True when `candidate` should replace `current` (same key and kind) under
+// the merge rule: the later deadline, then the larger origin.
 bool Supersedes(const Block& candidate, const Block& current) {
   if (candidate.until != current.until) return candidate.until > current.until;
-  int a = KindRank(candidate.kind), b = KindRank(current.kind);
-  if (a != b) return a > b;
   return candidate.origin > current.origin;
 }
+
+constexpr BlockKind kKinds[] = {BlockKind::kRetryAfter, BlockKind::kLatency};
+constexpr BlockScope kScopes[] = {BlockScope::kModel, BlockScope::kProvider};
 
 }  // namespace
 
@@ -61,16 +58,14 @@ bool BlockTable::Merge(const BlockKey& key, BlockKind kind, absl::Time until,
   Block incoming{kind, until, std::string(origin)};
   {
     absl::MutexLock lock(&mu_);
-    auto& map = MapFor(key.scope);
+    Map& map = MapFor(key.scope, kind);
     auto it = map.find(Absl(key.name));
     if (it != map.end()) {
       if (!Supersedes(incoming, it->second)) return false;
-      expiry_.erase({it->second.until, key.scope, key.name});
+      expiry_.erase({it->second.until, key.scope, kind, key.name});
       it->second = incoming;
     } else {
-      if (map.size() + (key.scope == BlockScope::kModel ? provider_blocks_.size()
-                                                          : model_blocks_.size()) >=
-          max_entries_) {
+      if (SizeLocked() >= max_entries_) {
         // Full. The soonest-expiring entry goes, expired ones first; an
         // incoming entry that would go first itself is not worth storing.
         if (until <= std::get<0>(*expiry_.begin())) return false;
@@ -78,7 +73,7 @@ bool BlockTable::Merge(const BlockKey& key, BlockKind kind, absl::Time until,
       }
       map.emplace(key.name, incoming);
     }
-    expiry_.emplace(until, key.scope, key.name);
+    expiry_.emplace(until, key.scope, kind, key.name);
   }
   if (!origin.empty()) return true;
   Listener listener;
@@ -90,48 +85,68 @@ bool BlockTable::Merge(const BlockKey& key, BlockKind kind, absl::Time until,
   return true;
 }
 
+size_t BlockTable::SizeLocked() const {
+  size_t n = 0;
+  for (const Map& map : maps_) n += map.size();
+  return n;
+}
+
 void BlockTable::EvictFirstLocked() {
   auto first = expiry_.begin();
-  MapFor(std::get<1>(*first)).erase(Absl(std::get<2>(*first)));
+  const auto& [until, scope, kind, name] = *first;
+  MapFor(scope, kind).erase(Absl(name));
   expiry_.erase(first);
 }
 
-std::optional<Block> BlockTable::FindLocked(BlockScope scope, std::string_view name,
-                                            absl::Time now) const {
-  const auto& map = MapFor(scope);
+absl::Time BlockTable::ActiveUntilLocked(BlockScope scope, BlockKind kind, std::string_view name,
+                                         absl::Time now) const {
+  const Map& map = MapFor(scope, kind);
+  if (map.empty()) return absl::InfinitePast();
   auto it = map.find(Absl(name));
+  if (it == map.end() || it->second.until <= now) return absl::InfinitePast();
+  return it->second.until;
+}
+
+std::optional<Block> BlockTable::Find(const BlockKey& key, BlockKind kind, absl::Time now) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Map& map = MapFor(key.scope, kind);
+  auto it = map.find(Absl(key.name));
   if (it == map.end() || it->second.until <= now) return std::nullopt;
   return it->second;
 }
 
-std::optional<Block> BlockTable::Find(const BlockKey& key, absl::Time now) const {
-  absl::ReaderMutexLock lock(&mu_);
-  return FindLocked(key.scope, key.name, now);
-}
-
 CoveringBlocks BlockTable::Covering(const ModelProvider& target, absl::Time now) const {
+  CoveringBlocks c;
   absl::ReaderMutexLock lock(&mu_);
-  if (model_blocks_.empty() && provider_blocks_.empty()) return {};
-  return {FindLocked(BlockScope::kModel, target.model_id, now),
-          FindLocked(BlockScope::kProvider, target.provider, now)};
+  if (expiry_.empty()) return c;
+  c.retry_after_until =
+      std::max(ActiveUntilLocked(BlockScope::kModel, BlockKind::kRetryAfter, target.model_id, now),
+               ActiveUntilLocked(BlockScope::kProvider, BlockKind::kRetryAfter, target.provider,
+                                 now));
+  c.latency_until =
+      std::max(ActiveUntilLocked(BlockScope::kModel, BlockKind::kLatency, target.model_id, now),
+               ActiveUntilLocked(BlockScope::kProvider, BlockKind::kLatency, target.provider, now));
+  return c;
 }
 
 absl::Time BlockTable::BlockedUntil(const ModelProvider& target, absl::Time now) const {
   CoveringBlocks c = Covering(target, now);
-  absl::Time until = absl::InfinitePast();
-  if (c.model) until = std::max(until, c.model->until);
-  if (c.provider) until = std::max(until, c.provider->until);
-  return until;
+  return std::max(c.retry_after_until, c.latency_until);
 }
 
-bool BlockTable::Remove(const BlockKey& key) {
+bool BlockTable::Remove(const BlockKey& key, std::optional<BlockKind> kind) {
   absl::MutexLock lock(&mu_);
-  auto& map = MapFor(key.scope);
-  auto it = map.find(Absl(key.name));
-  if (it == map.end()) return false;
-  expiry_.erase({it->second.until, key.scope, key.name});
-  map.erase(it);
-  return true;
+  bool removed = false;
+  for (BlockKind k : kKinds) {
+    if (kind && *kind != k) continue;
+    Map& map = MapFor(key.scope, k);
+    auto it = map.find(Absl(key.name));
+    if (it == map.end()) continue;
+    expiry_.erase({it->second.until, key.scope, k, key.name});
+    map.erase(it);
+    removed = true;
+  }
+  return removed;
 }
 
 size_t BlockTable::Sweep(absl::Time now) {
@@ -148,20 +163,24 @@ std::vector<std::pair<BlockKey, Block>> BlockTable::Snapshot(absl::Time now) con
   std::vector<std::pair<BlockKey, Block>> out;
   {
     absl::ReaderMutexLock lock(&mu_);
-    for (BlockScope scope : {BlockScope::kModel, BlockScope::kProvider}) {
-      for (const auto& [name, block] : MapFor(scope)) {
-        if (block.until > now) out.emplace_back(BlockKey{scope, name}, block);
+    for (BlockScope scope : kScopes) {
+      for (BlockKind kind : kKinds) {
+        for (const auto& [name, block] : MapFor(scope, kind)) {
+          if (block.until > now) out.emplace_back(BlockKey{scope, name}, block);
+        }
       }
     }
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return a.second.kind < b.second.kind;
+  });
   return out;
 }
 
 size_t BlockTable::size() const {
   absl::ReaderMutexLock lock(&mu_);
-  return model_blocks_.size() + provider_blocks_.size();
+  return SizeLocked();
 }
 
 }  // namespace rebound

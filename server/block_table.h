@@ -7,6 +7,13 @@
 // state-based CRDT: any order of reports, repeated or not, converges to the
 // same table (ARCHITECTURE.md, "The control plane").
 //
+// Entries are keyed by what they cover AND by their kind: a Retry-After
+// block and a latency block on the same model are two entries, each with its
+// own deadline, because they mean different things (a Retry-After block is
+// waited for or routed around; a latency block only deprioritises). A long
+// latency block must never absorb a shorter Retry-After block, or the
+// engine would stop honouring the provider's Retry-After.
+//
 // Pure: no clock of its own; `now` is passed in. Thread-safe.
 #ifndef REBOUND_SERVER_BLOCK_TABLE_H_
 #define REBOUND_SERVER_BLOCK_TABLE_H_
@@ -68,11 +75,13 @@ struct Block {
   bool operator==(const Block&) const = default;
 };
 
-// The blocks covering one model: its model-scoped and its provider-scoped
-// entry, either possibly absent. Returned by one lookup under one lock.
+// The active blocks covering one model (its model-scoped and its
+// provider-scoped entries), as the latest deadline of each kind;
+// InfinitePast when no block of that kind is active. Returned by one lookup
+// under one lock.
 struct CoveringBlocks {
-  std::optional<Block> model;
-  std::optional<Block> provider;
+  absl::Time retry_after_until = absl::InfinitePast();
+  absl::Time latency_until = absl::InfinitePast();
 };
 
 class BlockTable {
@@ -93,13 +102,12 @@ class BlockTable {
   // table is shared; a Merge racing with SetListener may miss the new one.
   void SetListener(Listener listener);
 
-  // Merges "blocked until `until`" into the entry for `key`. Returns true when
-  // the table changed.
+  // Merges "blocked until `until`" into the entry for (`key`, `kind`).
+  // Returns true when the table changed.
   //
   // - A later deadline replaces an earlier one; an earlier one never shortens
-  //   an entry (RETRY.md 6).
-  // - Equal deadlines: a Retry-After entry wins over a latency entry (the
-  //   stronger signal), then the larger origin, so that every replica
+  //   an entry (RETRY.md 6). Entries of the other kind are not affected.
+  // - Equal deadlines: the larger origin wins, so that every replica
   //   converges to the same entry whatever the order of reports. Merging an
   //   identical entry changes nothing.
   // - When the table is full, the entry that expires soonest is evicted to
@@ -108,47 +116,51 @@ class BlockTable {
   //   Memory stays bounded whatever the number of distinct keys.
   bool Merge(const BlockKey& key, BlockKind kind, absl::Time until, std::string_view origin = "");
 
-  // The active entry for `key` (until > now), or nullopt.
-  std::optional<Block> Find(const BlockKey& key, absl::Time now) const;
-  // The active model- and provider-scoped entries covering `target`.
+  // The active entry for (`key`, `kind`) (until > now), or nullopt.
+  std::optional<Block> Find(const BlockKey& key, BlockKind kind, absl::Time now) const;
+  // The active blocks of both kinds covering `target`.
   CoveringBlocks Covering(const ModelProvider& target, absl::Time now) const;
-  // The later deadline of the active blocks covering `target`, or
-  // InfinitePast when none is active: `target` is blocked iff the result is
-  // after `now`.
+  // The latest deadline of the active blocks of any kind covering `target`,
+  // or InfinitePast when none is active.
   absl::Time BlockedUntil(const ModelProvider& target, absl::Time now) const;
 
-  // Removes the entry for `key` (an operator's ClearBlock). True if present.
-  bool Remove(const BlockKey& key);
+  // Removes the entry for (`key`, `kind`), or with no kind every entry for
+  // `key` (an operator's ClearBlock). True if one was present.
+  bool Remove(const BlockKey& key, std::optional<BlockKind> kind = std::nullopt);
   // Removes every entry expired at `now`; returns how many.
   size_t Sweep(absl::Time now);
-  // Every active entry, ordered by key.
+  // Every active entry, ordered by key, then kind (Retry-After first).
   std::vector<std::pair<BlockKey, Block>> Snapshot(absl::Time now) const;
   // Entries stored, expired ones included until swept or evicted.
   size_t size() const;
 
  private:
-  // Expiry order: (until, scope, name); the first element expires soonest.
-  using ExpiryIndex = std::set<std::tuple<absl::Time, BlockScope, std::string>>;
+  using Map = absl::flat_hash_map<std::string, Block>;
+  // Expiry order: (until, scope, kind, name); the first element expires
+  // soonest.
+  using ExpiryIndex = std::set<std::tuple<absl::Time, BlockScope, BlockKind, std::string>>;
 
-  absl::flat_hash_map<std::string, Block>& MapFor(BlockScope scope)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return scope == BlockScope::kModel ? model_blocks_ : provider_blocks_;
+  Map& MapFor(BlockScope scope, BlockKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return maps_[Index(scope, kind)];
   }
-  const absl::flat_hash_map<std::string, Block>& MapFor(BlockScope scope) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return scope == BlockScope::kModel ? model_blocks_ : provider_blocks_;
+  const Map& MapFor(BlockScope scope, BlockKind kind) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return maps_[Index(scope, kind)];
   }
-  std::optional<Block> FindLocked(BlockScope scope, std::string_view name, absl::Time now) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  static size_t Index(BlockScope scope, BlockKind kind) {
+    return (scope == BlockScope::kModel ? 0 : 2) + (kind == BlockKind::kRetryAfter ? 0 : 1);
+  }
+  // The deadline of the active entry, or InfinitePast.
+  absl::Time ActiveUntilLocked(BlockScope scope, BlockKind kind, std::string_view name,
+                               absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  size_t SizeLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Erases the soonest-expiring entry.
   void EvictFirstLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_entries_;
   mutable absl::Mutex mu_;
-  // Two maps rather than one keyed by BlockKey, so that the hot lookup (every
-  // candidate of every request) needs no key string built.
-  absl::flat_hash_map<std::string, Block> model_blocks_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Block> provider_blocks_ ABSL_GUARDED_BY(mu_);
+  // One map per (scope, kind) rather than one keyed by both, so that the hot
+  // lookup (every candidate of every request) needs no key string built.
+  Map maps_[4] ABSL_GUARDED_BY(mu_);
   ExpiryIndex expiry_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex listener_mu_;

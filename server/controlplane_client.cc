@@ -135,8 +135,17 @@ std::optional<ReceivedBlock> FromProtoBlock(const v1::Block& block, absl::Time n
   return out;
 }
 
-std::optional<BlockKey> FromProtoCleared(const v1::BlockCleared& cleared) {
-  return KeyFromProto(cleared.scope(), cleared.name());
+std::optional<ClearedBlock> FromProtoCleared(const v1::BlockCleared& cleared) {
+  std::optional<BlockKey> key = KeyFromProto(cleared.scope(), cleared.name());
+  if (!key) return std::nullopt;
+  ClearedBlock out{*std::move(key), std::nullopt};
+  switch (cleared.kind()) {
+    case v1::BLOCK_KIND_UNSPECIFIED: break;
+    case v1::BLOCK_KIND_RETRY_AFTER: out.kind = BlockKind::kRetryAfter; break;
+    case v1::BLOCK_KIND_LATENCY: out.kind = BlockKind::kLatency; break;
+    default: return std::nullopt;
+  }
+  return out;
 }
 
 std::shared_ptr<const Config> MergePushedPolicy(const Config& pushed, const Config& local) {
@@ -598,10 +607,12 @@ void ControlPlaneClient::HandleBlocks(const v1::BlockUpdate& update) {
 }
 
 void ControlPlaneClient::HandleCleared(const v1::BlockCleared& cleared) {
-  std::optional<BlockKey> key = FromProtoCleared(cleared);
+  std::optional<ClearedBlock> key = FromProtoCleared(cleared);
   if (!key) return;
-  bool removed = blocks_->Remove(*key);
-  LogInfo("block_cleared", {{"key", key->ToString()}, {"removed", removed ? "true" : "false"}});
+  bool removed = blocks_->Remove(key->key, key->kind);
+  LogInfo("block_cleared", {{"key", key->key.ToString()},
+                            {"kind", key->kind ? ToString(*key->kind) : "all"},
+                            {"removed", removed ? "true" : "false"}});
 }
 
 }  // namespace rebound

@@ -100,8 +100,13 @@ inline constexpr absl::Duration kMaxBlockAhead = absl::Hours(24);
 inline constexpr size_t kMaxBlockNameBytes = 512;
 std::optional<ReceivedBlock> FromProtoBlock(const v1::Block& block, absl::Time now);
 
-// The BlockCleared key, or nullopt when malformed.
-std::optional<BlockKey> FromProtoCleared(const v1::BlockCleared& cleared);
+// What a BlockCleared lifts: the key and one kind, or every kind.
+struct ClearedBlock {
+  BlockKey key;
+  std::optional<BlockKind> kind;  // nullopt: every kind
+};
+// The BlockCleared key and kind, or nullopt when malformed.
+std::optional<ClearedBlock> FromProtoCleared(const v1::BlockCleared& cleared);
 
 // The config in force after a push: the pushed `model_providers` with the
 // replica's own `server` and `control_plane` sections. Used for a reload

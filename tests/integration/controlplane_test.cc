@@ -556,20 +556,22 @@ TEST_F(ControlPlaneTest, TwoControlPlanesConvergeWhenReplicasReportToBoth) {
   for (int i = 0; i < 100; ++i) {
     one = blocks_of(cp_.get());
     two = blocks_of(cp2.get());
-    if (one.size() == 3 && one == two) break;
+    if (one.size() == 4 && one == two) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_EQ(one.size(), 3u);
+  EXPECT_EQ(one.size(), 4u) << "anthropic/claude has a block of each kind";
   EXPECT_EQ(one, two);
   rebound::v1::GetStateResponse state = cp2->State();
+  int claude_kinds = 0;
   for (const Block& b : state.blocks()) {
     if (b.name() == "openai/gpt-4o") {
       EXPECT_EQ(b.origin(), "replica-b");
     }
     if (b.name() == "anthropic/claude") {
-      EXPECT_EQ(b.kind(), rebound::v1::BLOCK_KIND_RETRY_AFTER);
+      claude_kinds |= b.kind() == rebound::v1::BLOCK_KIND_RETRY_AFTER ? 1 : 2;
     }
   }
+  EXPECT_EQ(claude_kinds, 3);
   // The replica on the second instance only has heard of all of them.
   EXPECT_TRUE(c2.WaitForBlock("openai/gpt-4o"));
   EXPECT_TRUE(c2.WaitForBlock("mistral"));
@@ -683,6 +685,55 @@ TEST_F(ControlPlaneTest, AReplicaThatDoesNotReadIsDisconnectedNotBuffered) {
   EXPECT_FALSE(reporter.ended());
   EXPECT_TRUE(observer.WaitForBlock(absl::StrCat(std::string(400, 'm'), "/1499-9"),
                                     absl::Seconds(20)));
+}
+
+// Issue 10 item 1 on the wire: a latency block and a Retry-After block on one
+// model are two entries in the fleet's table and both reach every replica,
+// whatever ends first.
+TEST_F(ControlPlaneTest, BlocksOfBothKindsOnOneModelReachEveryReplica) {
+  FakeReplica a(cp_.get(), "replica-a");
+  FakeReplica b(cp_.get(), "replica-b");
+  ASSERT_TRUE(a.Hello());
+  ASSERT_TRUE(b.Hello());
+  Block latency = MakeBlock("openai/gpt-4o", absl::Seconds(300), "replica-a");
+  latency.set_kind(rebound::v1::BLOCK_KIND_LATENCY);
+  Block retry_after = MakeBlock("openai/gpt-4o", absl::Seconds(30), "replica-a");
+  ASSERT_TRUE(a.Report({latency}));
+  ASSERT_TRUE(a.Report({retry_after}));
+  auto has_kind = [](rebound::v1::BlockKind kind) {
+    return [kind](const ControlMessage& m) {
+      return m.has_blocks() &&
+             std::any_of(m.blocks().blocks().begin(), m.blocks().blocks().end(),
+                         [kind](const Block& blk) {
+                           return blk.name() == "openai/gpt-4o" && blk.kind() == kind;
+                         });
+    };
+  };
+  EXPECT_TRUE(b.WaitFor(has_kind(rebound::v1::BLOCK_KIND_LATENCY)).has_value());
+  EXPECT_TRUE(b.WaitFor(has_kind(rebound::v1::BLOCK_KIND_RETRY_AFTER)).has_value())
+      << "the shorter Retry-After block must not be absorbed by the latency block";
+  rebound::v1::GetStateResponse state = cp_->State();
+  ASSERT_EQ(state.blocks_size(), 2) << state.ShortDebugString();
+  for (const Block& blk : state.blocks()) {
+    EXPECT_EQ(blk.until_unix_ms(), blk.kind() == rebound::v1::BLOCK_KIND_LATENCY
+                                       ? latency.until_unix_ms()
+                                       : retry_after.until_unix_ms());
+  }
+
+  // An operator lifts one kind; the other stays.
+  rebound::v1::ClearBlockRequest clear;
+  clear.set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  clear.set_name("openai/gpt-4o");
+  clear.set_kind(rebound::v1::BLOCK_KIND_LATENCY);
+  rebound::v1::ClearBlockResponse cleared;
+  ASSERT_TRUE(cp_->stub->ClearBlock(ControlPlaneProcess::Context().get(), clear, &cleared).ok());
+  EXPECT_TRUE(cleared.removed());
+  auto message = b.WaitFor([](const ControlMessage& m) { return m.has_cleared(); });
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(message->cleared().kind(), rebound::v1::BLOCK_KIND_LATENCY);
+  state = cp_->State();
+  ASSERT_EQ(state.blocks_size(), 1);
+  EXPECT_EQ(state.blocks(0).kind(), rebound::v1::BLOCK_KIND_RETRY_AFTER);
 }
 
 TEST_F(ControlPlaneTest, ClearBlockReachesReplicasAndStaleReReportsStayCleared) {

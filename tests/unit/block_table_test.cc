@@ -62,23 +62,49 @@ TEST(BlockKeyTest, ForPicksModelOrProviderOfTheTarget) {
 TEST(BlockTableTest, MergeCreatesAnActiveBlock) {
   BlockTable t;
   EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60)));
-  EXPECT_THAT(t.Find(kGpt4o, At(0)), Optional(Block{BlockKind::kRetryAfter, At(60), ""}));
-  EXPECT_EQ(t.Find(kOpenAi, At(0)), std::nullopt);
+  EXPECT_THAT(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)), Optional(Block{BlockKind::kRetryAfter, At(60), ""}));
+  EXPECT_EQ(t.Find(kOpenAi, BlockKind::kRetryAfter, At(0)), std::nullopt);
 }
 
 TEST(BlockTableTest, LaterDeadlineExtendsTheBlock) {
   BlockTable t;
   t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60));
   EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(90)));
-  EXPECT_EQ(t.Find(kGpt4o, At(0))->until, At(90));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0))->until, At(90));
 }
 
 TEST(BlockTableTest, EarlierDeadlineNeverShortensTheBlock) {
   BlockTable t;
   t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60));
   EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(15)));
-  EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kLatency, At(30), "replica-b"));
-  EXPECT_EQ(t.Find(kGpt4o, At(0)), (Block{BlockKind::kRetryAfter, At(60), ""}));
+  EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(30), "replica-b"));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)),
+            (Block{BlockKind::kRetryAfter, At(60), ""}));
+}
+
+// Issue 10 item 1: a 300 s latency block used to absorb a later 30 s
+// Retry-After block on the same model, and the engine stopped honouring the
+// provider's Retry-After.
+TEST(BlockTableTest, BlocksOfBothKindsCoexistOnOneKey) {
+  BlockTable t;
+  EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kLatency, At(300)));
+  EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(30)));
+  EXPECT_THAT(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)),
+              Optional(Block{BlockKind::kRetryAfter, At(30), ""}));
+  EXPECT_THAT(t.Find(kGpt4o, BlockKind::kLatency, At(0)),
+              Optional(Block{BlockKind::kLatency, At(300), ""}));
+  EXPECT_EQ(t.size(), 2u);
+  CoveringBlocks c = t.Covering(Model("openai/gpt-4o"), At(0));
+  EXPECT_EQ(c.retry_after_until, At(30));
+  EXPECT_EQ(c.latency_until, At(300));
+  // Each kind keeps its own later deadline.
+  EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(20)));
+  EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(40)));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kLatency, At(0))->until, At(300));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0))->until, At(40));
+  EXPECT_THAT(t.Snapshot(At(0)),
+              ElementsAre(Pair(kGpt4o, Block{BlockKind::kRetryAfter, At(40), ""}),
+                          Pair(kGpt4o, Block{BlockKind::kLatency, At(300), ""})));
 }
 
 TEST(BlockTableTest, MergingTheSameEntryAgainChangesNothing) {
@@ -88,14 +114,14 @@ TEST(BlockTableTest, MergingTheSameEntryAgainChangesNothing) {
   EXPECT_EQ(t.size(), 1u);
 }
 
-TEST(BlockTableTest, EqualDeadlinesPreferRetryAfterThenTheLargerOrigin) {
+TEST(BlockTableTest, EqualDeadlinesPreferTheLargerOrigin) {
   BlockTable t;
-  t.Merge(kGpt4o, BlockKind::kLatency, At(60), "replica-z");
   EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60), "replica-a"));
-  EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kLatency, At(60), "replica-zz"));
   EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60), "replica-b"));
   EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60), ""));
-  EXPECT_EQ(t.Find(kGpt4o, At(0)), (Block{BlockKind::kRetryAfter, At(60), "replica-b"}));
+  EXPECT_FALSE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60), "replica-a"));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)),
+            (Block{BlockKind::kRetryAfter, At(60), "replica-b"}));
 }
 
 // The control plane's CRDT property: every order of the same reports gives
@@ -123,6 +149,8 @@ TEST(BlockTableTest, AnyOrderOfReportsConverges) {
     if (permutations++ == 0) {
       first = snapshot;
       EXPECT_THAT(first, ElementsAre(Pair(kGpt4o, Block{BlockKind::kRetryAfter, At(60), "c"}),
+                                     Pair(kGpt4o, Block{BlockKind::kLatency, At(60), "b"}),
+                                     Pair(kOpenAi, Block{BlockKind::kRetryAfter, At(10), "e"}),
                                      Pair(kOpenAi, Block{BlockKind::kLatency, At(300), ""})));
     } else {
       ASSERT_EQ(snapshot, first);
@@ -136,9 +164,9 @@ TEST(BlockTableTest, AnyOrderOfReportsConverges) {
 TEST(BlockTableTest, FindIgnoresExpiredEntries) {
   BlockTable t;
   t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60));
-  EXPECT_TRUE(t.Find(kGpt4o, At(59)).has_value());
-  EXPECT_FALSE(t.Find(kGpt4o, At(60)).has_value()) << "a block ends at its deadline";
-  EXPECT_FALSE(t.Find(kGpt4o, At(61)).has_value());
+  EXPECT_TRUE(t.Find(kGpt4o, BlockKind::kRetryAfter, At(59)).has_value());
+  EXPECT_FALSE(t.Find(kGpt4o, BlockKind::kRetryAfter, At(60)).has_value()) << "a block ends at its deadline";
+  EXPECT_FALSE(t.Find(kGpt4o, BlockKind::kRetryAfter, At(61)).has_value());
 }
 
 TEST(BlockTableTest, BlockedUntilIsTheLaterOfModelAndProviderBlocks) {
@@ -155,16 +183,17 @@ TEST(BlockTableTest, BlockedUntilIsTheLaterOfModelAndProviderBlocks) {
   EXPECT_EQ(t.BlockedUntil(mini, At(30)), absl::InfinitePast());
 
   CoveringBlocks c = t.Covering(gpt4o, At(0));
-  EXPECT_THAT(c.model, Optional(Block{BlockKind::kRetryAfter, At(60), ""}));
-  EXPECT_THAT(c.provider, Optional(Block{BlockKind::kLatency, At(30), ""}));
+  EXPECT_EQ(c.retry_after_until, At(60));
+  EXPECT_EQ(c.latency_until, At(30));
+  EXPECT_EQ(t.Covering(mistral, At(0)).retry_after_until, absl::InfinitePast());
 }
 
 TEST(BlockTableTest, ModelAndProviderKeysWithTheSameNameAreDistinct) {
   BlockTable t;
   t.Merge(BlockKey::Provider("x"), BlockKind::kRetryAfter, At(10));
   t.Merge(BlockKey::Model("x"), BlockKind::kRetryAfter, At(20));
-  EXPECT_EQ(t.Find(BlockKey::Provider("x"), At(0))->until, At(10));
-  EXPECT_EQ(t.Find(BlockKey::Model("x"), At(0))->until, At(20));
+  EXPECT_EQ(t.Find(BlockKey::Provider("x"), BlockKind::kRetryAfter, At(0))->until, At(10));
+  EXPECT_EQ(t.Find(BlockKey::Model("x"), BlockKind::kRetryAfter, At(0))->until, At(20));
 }
 
 TEST(BlockTableTest, SnapshotListsActiveEntriesOrderedByKey) {
@@ -182,11 +211,16 @@ TEST(BlockTableTest, SnapshotListsActiveEntriesOrderedByKey) {
 TEST(BlockTableTest, RemoveLiftsABlock) {
   BlockTable t;
   t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60));
-  EXPECT_TRUE(t.Remove(kGpt4o));
+  t.Merge(kGpt4o, BlockKind::kLatency, At(60));
+  EXPECT_TRUE(t.Remove(kGpt4o, BlockKind::kLatency));
+  EXPECT_TRUE(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)).has_value()) << "only that kind";
+  t.Merge(kGpt4o, BlockKind::kLatency, At(60));
+  EXPECT_TRUE(t.Remove(kGpt4o)) << "every kind";
   EXPECT_FALSE(t.Remove(kGpt4o));
-  EXPECT_EQ(t.Find(kGpt4o, At(0)), std::nullopt);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0)), std::nullopt);
   EXPECT_TRUE(t.Merge(kGpt4o, BlockKind::kRetryAfter, At(10))) << "a new, shorter block is new";
-  EXPECT_EQ(t.Find(kGpt4o, At(0))->until, At(10));
+  EXPECT_EQ(t.Find(kGpt4o, BlockKind::kRetryAfter, At(0))->until, At(10));
 }
 
 TEST(BlockTableTest, SweepRemovesExpiredEntriesOnly) {
@@ -196,7 +230,7 @@ TEST(BlockTableTest, SweepRemovesExpiredEntriesOnly) {
   t.Merge(BlockKey::Model("m/x"), BlockKind::kLatency, At(20));
   EXPECT_EQ(t.Sweep(At(20)), 2u);
   EXPECT_EQ(t.size(), 1u);
-  EXPECT_TRUE(t.Find(kGpt4o, At(20)).has_value());
+  EXPECT_TRUE(t.Find(kGpt4o, BlockKind::kRetryAfter, At(20)).has_value());
   EXPECT_EQ(t.Sweep(At(20)), 0u);
 }
 
@@ -209,9 +243,9 @@ TEST(BlockTableTest, FullTableEvictsTheEntryExpiringSoonest) {
   t.Merge(BlockKey::Provider("b"), BlockKind::kRetryAfter, At(20));
   EXPECT_TRUE(t.Merge(BlockKey::Model("a/4"), BlockKind::kRetryAfter, At(40)));
   EXPECT_EQ(t.size(), 3u);
-  EXPECT_EQ(t.Find(BlockKey::Model("a/2"), At(0)), std::nullopt);
-  EXPECT_TRUE(t.Find(BlockKey::Model("a/1"), At(0)).has_value());
-  EXPECT_TRUE(t.Find(BlockKey::Provider("b"), At(0)).has_value());
+  EXPECT_EQ(t.Find(BlockKey::Model("a/2"), BlockKind::kRetryAfter, At(0)), std::nullopt);
+  EXPECT_TRUE(t.Find(BlockKey::Model("a/1"), BlockKind::kRetryAfter, At(0)).has_value());
+  EXPECT_TRUE(t.Find(BlockKey::Provider("b"), BlockKind::kRetryAfter, At(0)).has_value());
 }
 
 TEST(BlockTableTest, FullTableEvictsExpiredEntriesFirst) {
@@ -219,8 +253,8 @@ TEST(BlockTableTest, FullTableEvictsExpiredEntriesFirst) {
   t.Merge(BlockKey::Model("a/old"), BlockKind::kRetryAfter, At(-100));
   t.Merge(BlockKey::Model("a/live"), BlockKind::kRetryAfter, At(100));
   EXPECT_TRUE(t.Merge(BlockKey::Model("a/new"), BlockKind::kRetryAfter, At(50)));
-  EXPECT_TRUE(t.Find(BlockKey::Model("a/live"), At(0)).has_value());
-  EXPECT_TRUE(t.Find(BlockKey::Model("a/new"), At(0)).has_value());
+  EXPECT_TRUE(t.Find(BlockKey::Model("a/live"), BlockKind::kRetryAfter, At(0)).has_value());
+  EXPECT_TRUE(t.Find(BlockKey::Model("a/new"), BlockKind::kRetryAfter, At(0)).has_value());
 }
 
 TEST(BlockTableTest, FullTableDropsANewEntryThatWouldExpireFirst) {
@@ -228,7 +262,7 @@ TEST(BlockTableTest, FullTableDropsANewEntryThatWouldExpireFirst) {
   t.Merge(BlockKey::Model("a/1"), BlockKind::kRetryAfter, At(30));
   t.Merge(BlockKey::Model("a/2"), BlockKind::kRetryAfter, At(40));
   EXPECT_FALSE(t.Merge(BlockKey::Model("a/3"), BlockKind::kRetryAfter, At(10)));
-  EXPECT_EQ(t.Find(BlockKey::Model("a/3"), At(0)), std::nullopt);
+  EXPECT_EQ(t.Find(BlockKey::Model("a/3"), BlockKind::kRetryAfter, At(0)), std::nullopt);
   EXPECT_EQ(t.size(), 2u);
   // Updating an existing key never needs room.
   EXPECT_TRUE(t.Merge(BlockKey::Model("a/1"), BlockKind::kRetryAfter, At(35)));
@@ -253,7 +287,7 @@ TEST(BlockTableTest, ListenerHearsLocalChangesOnly) {
   std::vector<std::pair<BlockKey, Block>> heard;
   t.SetListener([&](const BlockKey& k, const Block& b) {
     // Called outside the lock: reading the table here must not deadlock.
-    EXPECT_TRUE(t.Find(k, At(0)).has_value());
+    EXPECT_TRUE(t.Find(k, b.kind, At(0)).has_value());
     heard.emplace_back(k, b);
   });
   t.Merge(kGpt4o, BlockKind::kRetryAfter, At(60));              // local, new: heard
@@ -275,7 +309,7 @@ TEST(BlockTableTest, ConcurrentMergesKeepTheLatestDeadline) {
       for (int i = 0; i < 5000; ++i) {
         t.Merge(BlockKey::Model("p/m" + std::to_string(i % 16)), BlockKind::kRetryAfter,
                 At(i * 4 + w), "r" + std::to_string(w));
-        t.Find(kGpt4o, At(0));
+        t.Find(kGpt4o, BlockKind::kRetryAfter, At(0));
         if (i % 100 == 0) t.Sweep(At(i));
       }
     });
@@ -284,7 +318,7 @@ TEST(BlockTableTest, ConcurrentMergesKeepTheLatestDeadline) {
   for (int m = 0; m < 16; ++m) {
     // The last i with i % 16 == m, from the thread with the largest w (3).
     int last = 4999 - (4999 - m) % 16;
-    EXPECT_EQ(t.Find(BlockKey::Model("p/m" + std::to_string(m)), At(0))->until,
+    EXPECT_EQ(t.Find(BlockKey::Model("p/m" + std::to_string(m)), BlockKind::kRetryAfter, At(0))->until,
               At(last * 4 + 3));
   }
 }

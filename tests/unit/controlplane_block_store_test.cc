@@ -64,16 +64,50 @@ TEST(BlockStoreTest, EveryOrderOfReportsConverges) {
     ++permutations;
   } while (std::next_permutation(order.begin(), order.end()));
   EXPECT_EQ(permutations, 5040);
-  // The winner: latest deadline, Retry-After over latency, larger origin,
-  // then later creation.
+  // The winner per (key, kind): latest deadline, larger origin, then later
+  // creation; the latency block on the same model is an entry of its own.
   BlockStore store;
   for (const Block& b : reports) store.Merge(b, kNow);
-  const Block* model = store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o");
+  const Block* model = store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o", rebound::v1::BLOCK_KIND_RETRY_AFTER);
   ASSERT_NE(model, nullptr);
   EXPECT_EQ(model->origin(), "c");
   EXPECT_EQ(model->created_at_unix_us(), 7);
-  EXPECT_EQ(model->kind(), rebound::v1::BLOCK_KIND_RETRY_AFTER);
-  EXPECT_EQ(store.size(), 2u);
+  const Block* latency =
+      store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o", rebound::v1::BLOCK_KIND_LATENCY);
+  ASSERT_NE(latency, nullptr);
+  EXPECT_EQ(latency->origin(), "b");
+  EXPECT_EQ(store.size(), 3u);
+}
+
+// Issue 10 item 1: a latency block ending later used to replace a Retry-After
+// block on the same model in the fleet's table (one entry per key), so the
+// other replicas never learnt of the Retry-After.
+TEST(BlockStoreTest, BlocksOfBothKindsCoexistOnOneKey) {
+  BlockStore store;
+  EXPECT_EQ(store.Merge(MakeBlock("openai/gpt-4o", 300, rebound::v1::BLOCK_KIND_LATENCY), kNow),
+            MergeOutcome::kChanged);
+  EXPECT_EQ(store.Merge(MakeBlock("openai/gpt-4o", 30), kNow), MergeOutcome::kChanged);
+  std::vector<Block> snapshot = store.Snapshot(kNow);
+  ASSERT_EQ(snapshot.size(), 2u) << Dump(snapshot);
+  int64_t until[2] = {0, 0};
+  for (const Block& b : snapshot) until[b.kind() == rebound::v1::BLOCK_KIND_LATENCY] = b.until_unix_ms();
+  EXPECT_EQ(until[0], absl::ToUnixMillis(kNow + absl::Seconds(30)));
+  EXPECT_EQ(until[1], absl::ToUnixMillis(kNow + absl::Seconds(300)));
+}
+
+TEST(BlockStoreTest, ClearLiftsOneKindOrEvery) {
+  BlockStore store;
+  store.Merge(MakeBlock("m/x", 60), kNow);
+  store.Merge(MakeBlock("m/x", 60, rebound::v1::BLOCK_KIND_LATENCY), kNow);
+  EXPECT_TRUE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_LATENCY,
+                          kNow));
+  EXPECT_EQ(store.size(), 1u);
+  EXPECT_NE(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_RETRY_AFTER), nullptr);
+  store.Merge(MakeBlock("m/x", 90, rebound::v1::BLOCK_KIND_LATENCY), kNow);
+  EXPECT_TRUE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x",
+                          rebound::v1::BLOCK_KIND_UNSPECIFIED, kNow));
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.tombstones(), 2u) << "one per kind";
 }
 
 TEST(BlockStoreTest, MergingTheSameBlockTwiceChangesNothing) {
@@ -93,10 +127,10 @@ TEST(BlockStoreTest, ALaterShorterReportNeverShortensABlock) {
   EXPECT_EQ(store.Merge(MakeBlock("m/x", 10, rebound::v1::BLOCK_KIND_RETRY_AFTER, "zzz"),
                         kNow + absl::Seconds(1)),
             MergeOutcome::kUnchanged);
-  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/x")->until_unix_ms(),
+  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_RETRY_AFTER)->until_unix_ms(),
             absl::ToUnixMillis(kNow + absl::Seconds(60)));
   EXPECT_EQ(store.Merge(MakeBlock("m/x", 90), kNow), MergeOutcome::kChanged);
-  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/x")->until_unix_ms(),
+  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_RETRY_AFTER)->until_unix_ms(),
             absl::ToUnixMillis(kNow + absl::Seconds(90)));
 }
 
@@ -113,7 +147,7 @@ TEST(BlockStoreTest, ClearLeavesATombstoneThatIgnoresStaleReReports) {
   BlockStore store;
   Block b = MakeBlock("openai/gpt-4o", 60);
   store.Merge(b, kNow);
-  EXPECT_TRUE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o", kNow));
+  EXPECT_TRUE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "openai/gpt-4o", rebound::v1::BLOCK_KIND_RETRY_AFTER, kNow));
   EXPECT_EQ(store.size(), 0u);
   EXPECT_EQ(store.tombstones(), 1u);
   // A replica that still holds it re-reports: ignored, as is anything shorter.
@@ -128,7 +162,7 @@ TEST(BlockStoreTest, ClearLeavesATombstoneThatIgnoresStaleReReports) {
 TEST(BlockStoreTest, TombstonesExpireWithTheClearedDeadline) {
   BlockStore store;
   store.Merge(MakeBlock("m/x", 60), kNow);
-  store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", kNow);
+  store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_RETRY_AFTER, kNow);
   store.Sweep(kNow + absl::Seconds(61));
   EXPECT_EQ(store.tombstones(), 0u);
   absl::Time later = kNow + absl::Seconds(61);
@@ -138,7 +172,7 @@ TEST(BlockStoreTest, TombstonesExpireWithTheClearedDeadline) {
 
 TEST(BlockStoreTest, ClearingAnAbsentKeyRemovesNothingAndLeavesNoTombstone) {
   BlockStore store;
-  EXPECT_FALSE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", kNow));
+  EXPECT_FALSE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/x", rebound::v1::BLOCK_KIND_RETRY_AFTER, kNow));
   EXPECT_EQ(store.tombstones(), 0u);
   EXPECT_EQ(store.Merge(MakeBlock("m/x", 5), kNow), MergeOutcome::kChanged);
 }
@@ -150,7 +184,7 @@ TEST(BlockStoreTest, FullStoreEvictsTheSoonestExpiring) {
   store.Merge(MakeBlock("m/c", 20), kNow);
   EXPECT_EQ(store.Merge(MakeBlock("m/d", 40), kNow), MergeOutcome::kChanged);
   EXPECT_EQ(store.size(), 3u);
-  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/b"), nullptr);
+  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/b", rebound::v1::BLOCK_KIND_RETRY_AFTER), nullptr);
   // One that would expire before every stored entry is not worth storing.
   EXPECT_EQ(store.Merge(MakeBlock("m/e", 5), kNow), MergeOutcome::kDropped);
   EXPECT_EQ(store.size(), 3u);

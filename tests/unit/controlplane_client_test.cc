@@ -139,7 +139,15 @@ TEST(BlockConversionTest, ClearedKey) {
   v1::BlockCleared cleared;
   cleared.set_scope(v1::BLOCK_SCOPE_PROVIDER);
   cleared.set_name("openai");
-  EXPECT_EQ(FromProtoCleared(cleared), BlockKey::Provider("openai"));
+  std::optional<ClearedBlock> every = FromProtoCleared(cleared);
+  ASSERT_TRUE(every.has_value());
+  EXPECT_EQ(every->key, BlockKey::Provider("openai"));
+  EXPECT_EQ(every->kind, std::nullopt) << "no kind: every kind";
+  cleared.set_kind(v1::BLOCK_KIND_LATENCY);
+  EXPECT_EQ(FromProtoCleared(cleared)->kind, BlockKind::kLatency);
+  cleared.set_kind(static_cast<v1::BlockKind>(99));
+  EXPECT_FALSE(FromProtoCleared(cleared).has_value());
+  cleared.set_kind(v1::BLOCK_KIND_UNSPECIFIED);
   cleared.set_scope(v1::BLOCK_SCOPE_UNSPECIFIED);
   EXPECT_FALSE(FromProtoCleared(cleared).has_value());
 }
