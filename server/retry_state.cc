@@ -53,6 +53,7 @@ std::string DefaultErrorType(const AttemptResult& r) {
     case AttemptResult::Kind::kStreamInterrupted: return "stream_interrupted";
     case AttemptResult::Kind::kOverloaded: return "overloaded";
     case AttemptResult::Kind::kTransportError: return "transport_error";
+    case AttemptResult::Kind::kResponseTooLarge: return "response_too_large";
     case AttemptResult::Kind::kSuccess: return "";
   }
   return "";
@@ -62,7 +63,8 @@ absl::StatusCode CodeForFailure(const AttemptResult& r) {
   switch (r.kind) {
     case AttemptResult::Kind::kHttpError: return GrpcCodeForHttpStatus(r.http_status);
     case AttemptResult::Kind::kTimeout: return absl::StatusCode::kDeadlineExceeded;
-    case AttemptResult::Kind::kOverloaded: return absl::StatusCode::kResourceExhausted;
+    case AttemptResult::Kind::kOverloaded:
+    case AttemptResult::Kind::kResponseTooLarge: return absl::StatusCode::kResourceExhausted;
     case AttemptResult::Kind::kTransportError:
     case AttemptResult::Kind::kStreamInterrupted:
     case AttemptResult::Kind::kSuccess: break;
@@ -103,6 +105,9 @@ Classification ClassifyAttempt(const RetryPolicy& policy, const AttemptResult& r
   switch (result.kind) {
     case AttemptResult::Kind::kSuccess:
       c.outcome = Outcome::kSuccess;
+      return c;
+    case AttemptResult::Kind::kResponseTooLarge:
+      c.outcome = Outcome::kFinal;
       return c;
     case AttemptResult::Kind::kHttpError:
       if (const StatusCodeRule* rule = policy.RuleForStatus(result.http_status)) {
@@ -274,8 +279,8 @@ RetryState::BlockStatus RetryState::BlocksOn(const ModelProvider& model, absl::T
   };
   if (global_blocks_ != nullptr) {
     CoveringBlocks c = global_blocks_->Covering(model, now);
-    if (c.model) add(*c.model);
-    if (c.provider) add(*c.provider);
+    s.retry_after_until = c.retry_after_until;
+    s.latency_until = c.latency_until;
   }
   for (const auto& [key, block] : request_blocks_) {
     if (key.name == (key.scope == BlockScope::kModel ? model.model_id : model.provider)) add(block);
@@ -396,7 +401,37 @@ std::optional<Decision> RetryState::Schedule(const ModelProvider* failed, const 
     }
   }
   if (!Contains(attempted_, route.target)) attempted_.push_back(route.target);
+  CapAttempt(&d);
   return d;
+}
+
+void RetryState::CapAttempt(Decision* d) const {
+  if (deadline_ != absl::InfiniteFuture()) {
+    d->attempt_end = deadline_;
+    d->attempt_end_kind = TimeoutKind::kDeadline;
+  }
+  if (policy_ != nullptr && budget_start_ && policy_->max_retry_duration_ms) {
+    absl::Time budget_end = *budget_start_ + absl::Milliseconds(*policy_->max_retry_duration_ms);
+    if (budget_end < d->attempt_end) {
+      d->attempt_end = budget_end;
+      d->attempt_end_kind = TimeoutKind::kRetryBudget;
+    }
+  }
+}
+
+Decision RetryState::ExhaustCutAttempt(const AttemptResult& cut, absl::Time now) {
+  if (!budget_start_) budget_start_ = now;
+  if (cut.timeout_kind == TimeoutKind::kRetryBudget) {
+    return Exhaust(EndReason::kRetryBudget,
+                   absl::StrCat("max_retry_duration_ms (", *policy_->max_retry_duration_ms,
+                                ") ended the attempt at ", cut.target->model_id, " after ",
+                                cut.timeout_ms, " ms"),
+                   /*blocked=*/false, /*budget=*/true, now);
+  }
+  return Exhaust(EndReason::kDeadline,
+                 absl::StrCat("the caller's deadline ended the attempt at ", cut.target->model_id,
+                              " after ", cut.timeout_ms, " ms"),
+                 /*blocked=*/false, /*budget=*/false, now);
 }
 
 Decision RetryState::Retry(const ModelProvider& failed, Strategy strategy, absl::Time now) {
@@ -437,6 +472,7 @@ Decision RetryState::Begin(absl::Time now) {
     Decision d;
     d.kind = Decision::Kind::kAttempt;
     d.target = primary_;
+    CapAttempt(&d);
     return d;
   }
   BlockStatus b = BlocksOn(*primary_, now);
@@ -471,8 +507,8 @@ void RetryState::MergeBlock(ApplyTo apply_to, const BlockKey& key, BlockKind kin
     return;
   }
   for (auto& [k, block] : request_blocks_) {
-    if (k == key) {
-      if (until > block.until) block = Block{kind, until, ""};
+    if (k == key && block.kind == kind) {
+      block.until = std::max(block.until, until);
       return;
     }
   }
@@ -536,6 +572,11 @@ Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) 
     record.error_type = DefaultErrorType(record);
   }
   if (policy_ == nullptr) return Decision{};  // kDeliver: the answer as it is
+  if (record.kind == AttemptResult::Kind::kTimeout &&
+      (record.timeout_kind == TimeoutKind::kDeadline ||
+       record.timeout_kind == TimeoutKind::kRetryBudget)) {
+    return ExhaustCutAttempt(record, now);
+  }
 
   Classification c = ClassifyAttempt(*policy_, record);
   if (c.outcome == Outcome::kSuccess) {
@@ -573,11 +614,13 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
   d.end_reason = reason;
   d.retry_budget_exhausted = budget;
 
-  // The shortest remaining block over the request's candidates.
+  // The shortest remaining Retry-After block over the request's candidates.
+  // Latency blocks do not count: they never stop an attempt (a latency-blocked
+  // candidate is still used as a last resort), so they say nothing about when
+  // a retry can succeed.
   std::optional<absl::Duration> shortest;
   for (const ModelProvider* m : candidates_) {
-    BlockStatus b = BlocksOn(*m, now);
-    absl::Time until = std::max(b.retry_after_until, b.latency_until);
+    absl::Time until = BlocksOn(*m, now).retry_after_until;
     if (until <= now) continue;
     shortest = std::min(shortest.value_or(until - now), until - now);
   }

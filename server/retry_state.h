@@ -129,9 +129,10 @@
 //   * on_high_latency.max_attempts has no runtime effect: a slow answer is
 //     delivered, never retried, so there is no latency failure to count.
 //     (It is validated and kept for plano compatibility.)
-// - A BlockTable entry holds one deadline per key whatever its kind, as
-//   section 6 prescribes; a later latency block therefore absorbs an earlier
-//   Retry-After block on the same key (and the reverse).
+// - Blocks of the two kinds coexist per key, each with its own deadline
+//   (section 6's "later deadline wins" applies within a kind): a Retry-After
+//   block is waited for or routed around as section 4 says whatever latency
+//   block also covers the model.
 // - With apply_to: request, a latency event can only ever be this request's
 //   one slow success, which ends the request: such blocks never affect
 //   routing. They are still recorded, for consistency.
@@ -145,15 +146,27 @@
 //   after it. Attempt durations are not predicted.
 // - The caller's deadline (requests with a policy): no wait is started
 //   unless it ends before the deadline; no attempt starts at or after it.
-//   Attempt durations are not predicted here: the I/O layer bounds the
-//   attempt itself by the deadline.
+//   Attempt durations are not predicted. Instead every attempt decision
+//   carries attempt_end, the earlier of the deadline and the end of
+//   max_retry_duration_ms (once it has started), and the I/O layer ends an
+//   attempt still running then with a timeout of kind kDeadline or
+//   kRetryBudget. Such an attempt is recorded (error_type
+//   timeout_<ms>ms, ms = the time it was allowed) and ends the call at once
+//   as exhausted with reason deadline or retry_budget: no wait or attempt
+//   could fit anyway. Its code is the timeout's, DEADLINE_EXCEEDED. Calls
+//   without a policy are bounded by the deadline the same way.
+// - kResponseTooLarge is final: the answer is not retried (another provider
+//   would bill the same large answer again).
 // - ttfb is used when measured; an answer without a first body byte falls
 //   back to the total duration. "Above threshold_ms" is strict (>).
 // - Pushback (Decision::pushback, grpc-retry-pushback-ms) is set only when
 //   blocks or Retry-After caused the end: a block stopped the chosen target
 //   or was the reason a candidate was skipped, or the last failure carried a
-//   Retry-After. It is then the shortest remaining block over the request's
-//   candidates, else the largest observed (capped) Retry-After.
+//   Retry-After. It is then the shortest remaining Retry-After block over
+//   the request's candidates, else the largest observed (capped)
+//   Retry-After. shortest_remaining_block_seconds in the JSON is the same
+//   shortest Retry-After block: latency blocks never stop an attempt, so
+//   they do not say when a retry can succeed.
 // - Exhaustion with no attempt at all (first attempt blocked, nothing to
 //   wait for within the deadline/budget): RESOURCE_EXHAUSTED, or
 //   DEADLINE_EXCEEDED when only the deadline stopped it; attempts [].
@@ -191,6 +204,7 @@ struct AttemptResult {
     kTransportError,     // refused, reset, DNS, TLS, stream ended before any event
     kStreamInterrupted,  // cut, stalled or unterminated after events reached the caller
     kOverloaded,         // the gateway's own per-provider connection limit
+    kResponseTooLarge,   // a 2xx answer over server.max_response_bytes: final
   };
   Kind kind = Kind::kSuccess;
   // The Decision's target. Required.
@@ -243,6 +257,13 @@ struct Decision {
   absl::Duration wait = absl::ZeroDuration();  // max(backoff, block_wait), whole ms
   absl::Duration backoff = absl::ZeroDuration();     // exponential backoff part
   absl::Duration block_wait = absl::ZeroDuration();  // Retry-After block part
+  // The attempt must end by then: the earlier of the caller's deadline and
+  // the end of max_retry_duration_ms (kDeadline / kRetryBudget; kNone and
+  // InfiniteFuture when neither applies). The I/O layer ends an attempt
+  // still running at that time with a timeout of that kind, which ends the
+  // call (OnAttemptDone exhausts with the matching reason).
+  absl::Time attempt_end = absl::InfiniteFuture();
+  TimeoutKind attempt_end_kind = TimeoutKind::kNone;
 
   // kExhausted.
   EndReason end_reason = EndReason::kNone;
@@ -330,7 +351,8 @@ class RetryState {
     LatencyTracker* latency = nullptr;
     // Backoff jitter; empty = DefaultRandomSource().
     RandomSource random;
-    // The caller's deadline; InfiniteFuture when it set none.
+    // When the call must end: the caller's deadline less the margin the
+    // I/O layer needs to answer before it; InfiniteFuture when none.
     absl::Time deadline = absl::InfiniteFuture();
     // The process's retry budgets (server/retry_budgets.h). nullptr = no
     // budget: retries are limited by the policy alone.
@@ -398,6 +420,10 @@ class RetryState {
   bool BudgetDenied(const ModelProvider& model) const;
   Decision Exhaust(EndReason reason, std::string why, bool blocked, bool budget,
                    absl::Time now) const;
+  // Sets the attempt's end (deadline, retry budget) on a kAttempt decision.
+  void CapAttempt(Decision* d) const;
+  // An attempt the deadline or max_retry_duration_ms ended: the call ends.
+  Decision ExhaustCutAttempt(const AttemptResult& cut, absl::Time now);
 
   void MergeBlock(ApplyTo apply_to, const BlockKey& key, BlockKind kind, absl::Time until);
   void RecordRetryAfter(const AttemptResult& result, absl::Time now);

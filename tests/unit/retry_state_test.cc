@@ -210,6 +210,19 @@ class Gateway {
     r.error_type = "stream_interrupted";
     return r;
   }
+  // An attempt the I/O layer cut at the decision's attempt_end.
+  AttemptResult Cut(std::string_view model, TimeoutKind kind, int64_t ms) const {
+    AttemptResult r = Timeout(model, ms);
+    r.timeout_kind = kind;
+    return r;
+  }
+  AttemptResult TooLarge(std::string_view model) const {
+    AttemptResult r;
+    r.kind = AttemptResult::Kind::kResponseTooLarge;
+    r.target = M(model);
+    r.http_status = 200;
+    return r;
+  }
   AttemptResult Overloaded(std::string_view model) const {
     AttemptResult r;
     r.kind = AttemptResult::Kind::kOverloaded;
@@ -1030,7 +1043,7 @@ retry_after_handling: {scope: provider}
   EXPECT_THAT(d, ExhaustedWith(EndReason::kNoCandidate, absl::StatusCode::kUnavailable))
       << "every openai model is blocked";
   EXPECT_EQ(d.pushback, absl::Seconds(7));
-  EXPECT_TRUE(gw.blocks.Find(BlockKey::Provider("openai"), Ms(10)).has_value());
+  EXPECT_TRUE(gw.blocks.Find(BlockKey::Provider("openai"), BlockKind::kRetryAfter, Ms(10)).has_value());
 }
 
 TEST(RetryAfterTest, WaitIsCappedAtMaxRetryAfterSeconds) {
@@ -1041,7 +1054,7 @@ retry_after_handling: {max_retry_after_seconds: 30}
   s->Begin(Ms(0));
   EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 429, RetryAfter("600")), Ms(10)),
               AttemptAt("openai/gpt-4o", 30000));
-  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), Ms(10))->until, Ms(30010))
+  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), BlockKind::kRetryAfter, Ms(10))->until, Ms(30010))
       << "the block is capped too";
 }
 
@@ -1115,7 +1128,7 @@ TEST(RetryAfterTest, EveryRetriableStatusCreatesABlockNotOnly429) {
   auto s = gw.Request();
   s->Begin(Ms(0));
   s->OnAttemptDone(gw.Http("openai/gpt-4o", 503, RetryAfter("9")), Ms(0));
-  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), Ms(0))->until, Ms(9000));
+  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), BlockKind::kRetryAfter, Ms(0))->until, Ms(9000));
 }
 
 TEST(RetryAfterTest, BlockIsCreatedEvenOnTheLastAttempt) {
@@ -1127,7 +1140,7 @@ on_status_codes: [{codes: [429], strategy: same_model, max_attempts: 1}]
   Decision d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 429, RetryAfter("20")), Ms(0));
   EXPECT_EQ(d.kind, Decision::Kind::kExhausted);
   EXPECT_EQ(d.pushback, absl::Seconds(20)) << "the last failure carried a Retry-After";
-  EXPECT_TRUE(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), Ms(0)).has_value());
+  EXPECT_TRUE(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), BlockKind::kRetryAfter, Ms(0)).has_value());
 }
 
 TEST(RetryAfterTest, ZeroWaitCreatesNoBlock) {
@@ -1321,7 +1334,7 @@ TEST(HighLatencyTest, BlockDurationAndScopeFollowThePolicy) {
   s->Begin(Ms(0));
   s->OnAttemptDone(gw.Ok("openai/gpt-4o", absl::Milliseconds(10), absl::Milliseconds(1500)),
                    Ms(1500));
-  EXPECT_EQ(gw.blocks.Find(BlockKey::Provider("openai"), Ms(1500)),
+  EXPECT_EQ(gw.blocks.Find(BlockKey::Provider("openai"), BlockKind::kLatency, Ms(1500)),
             (Block{BlockKind::kLatency, Ms(46500), ""}));
 }
 
@@ -1333,8 +1346,8 @@ TEST(HighLatencyTest, ASlowFallbackIsRecordedUnderItsOwnKey) {
   s->OnAttemptDone(gw.Ok("anthropic/claude-3-5-sonnet", absl::Milliseconds(10),
                          absl::Milliseconds(2000)),
                    Ms(2010));
-  EXPECT_TRUE(gw.blocks.Find(BlockKey::Model("anthropic/claude-3-5-sonnet"), Ms(2010)).has_value());
-  EXPECT_FALSE(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), Ms(2010)).has_value());
+  EXPECT_TRUE(gw.blocks.Find(BlockKey::Model("anthropic/claude-3-5-sonnet"), BlockKind::kLatency, Ms(2010)).has_value());
+  EXPECT_FALSE(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), BlockKind::kLatency, Ms(2010)).has_value());
 }
 
 TEST(HighLatencyTest, RequestScopedLatencyNeverBlocksOtherRequests) {
@@ -1355,6 +1368,141 @@ TEST(HighLatencyTest, WithoutOnHighLatencyNothingIsMeasured) {
   s->OnAttemptDone(gw.Ok("openai/gpt-4o", absl::Seconds(50), absl::Seconds(60)), Ms(60000));
   EXPECT_THAT(ErrorTypes(*s), ElementsAre(""));
   EXPECT_EQ(gw.blocks.size(), 0u);
+}
+
+// Issue 10 item 1, the reviewer's reproduction: one slow 200 creates a 300 s
+// latency block on the only model; a 429 with Retry-After: 30 on it must
+// then be waited for (same_model), later requests must honour the
+// Retry-After block, and the pushback is the Retry-After's (30 s), never the
+// latency block's (300 s). The table used to keep one entry per key, so the
+// later-ending latency block swallowed the Retry-After block.
+constexpr char kSameModel429WithLatency[] = R"(on_status_codes: [{codes: [429], strategy: same_model, max_attempts: 3}]
+on_high_latency: {threshold_ms: 1000}
+)";
+
+TEST(BlockKindsTest, RetryAfterIsWaitedForWhileALatencyBlockCoversTheModel) {
+  Gateway gw("model_providers:\n" +
+             Provider("openai/gpt-4o", kSameModel429WithLatency, "default: true"));
+  auto slow = gw.Request();
+  slow->Begin(Ms(0));
+  EXPECT_THAT(slow->OnAttemptDone(gw.Ok("openai/gpt-4o", absl::Milliseconds(1500),
+                                        absl::Milliseconds(1600)),
+                                  Ms(1600)),
+              Delivers());
+  auto s = gw.Request();
+  EXPECT_THAT(s->Begin(Ms(2000)), AttemptAt("openai/gpt-4o", 0))
+      << "latency-blocked, but no other model: a slow answer beats none";
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 429, RetryAfter("30")), Ms(2000)),
+              AttemptAt("openai/gpt-4o", 30000));
+  // The next request finds the Retry-After block; default_strategy
+  // (different_provider) has nowhere else to go.
+  Decision later = gw.Request()->Begin(Ms(12000));
+  EXPECT_THAT(later, ExhaustedWith(EndReason::kNoCandidate, absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(later.pushback, absl::Seconds(20));
+}
+
+TEST(BlockKindsTest, PushbackIgnoresALongerLatencyBlock) {
+  Gateway gw("model_providers:\n" +
+             Provider("openai/gpt-4o", kSameModel429WithLatency, "default: true"));
+  gw.blocks.Merge(BlockKey::Model("openai/gpt-4o"), BlockKind::kLatency, Ms(300000));
+  Gateway::RequestOptions o;
+  o.deadline = Ms(2000);
+  auto s = gw.Request(std::move(o));
+  EXPECT_THAT(s->Begin(Ms(0)), AttemptAt("openai/gpt-4o", 0));
+  Decision d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 429, RetryAfter("30")), Ms(10));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kDeadline, absl::StatusCode::kResourceExhausted))
+      << "a 30 s wait does not fit a 2 s deadline";
+  EXPECT_EQ(d.pushback, absl::Seconds(30));
+  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("shortest_remaining_block_seconds":30)"));
+}
+
+// Issue 10 item 5: every attempt carries the time it must end by, the earlier
+// of the caller's deadline and the end of max_retry_duration_ms, and an
+// attempt cut there ends the call with the usual exhaustion.
+constexpr char kTimeoutLoop[] = R"(on_timeout: {strategy: same_model, max_attempts: 3}
+max_retry_duration_ms: 2000
+)";
+
+TEST(AttemptCapTest, TheFirstAttemptIsCappedByTheDeadlineOnly) {
+  Gateway gw(ScenarioYaml(kTimeoutLoop));
+  Decision none = gw.Request()->Begin(Ms(0));
+  EXPECT_EQ(none.attempt_end, absl::InfiniteFuture());
+  EXPECT_EQ(none.attempt_end_kind, TimeoutKind::kNone);
+  Gateway::RequestOptions o;
+  o.deadline = Ms(5000);
+  Decision first = gw.Request(std::move(o))->Begin(Ms(0));
+  EXPECT_EQ(first.attempt_end, Ms(5000)) << "max_retry_duration_ms starts at the first failure";
+  EXPECT_EQ(first.attempt_end_kind, TimeoutKind::kDeadline);
+}
+
+TEST(AttemptCapTest, RetriesEndByTheEarlierOfDeadlineAndRetryBudget) {
+  Gateway gw(ScenarioYaml(kTimeoutLoop));
+  Gateway::RequestOptions far;
+  far.deadline = Ms(60000);
+  auto s = gw.Request(std::move(far));
+  s->Begin(Ms(0));
+  Decision retry = s->OnAttemptDone(gw.Timeout("openai/gpt-4o", 1000), Ms(1000));
+  EXPECT_THAT(retry, AttemptAt("openai/gpt-4o", 0));
+  EXPECT_EQ(retry.attempt_end, Ms(3000));
+  EXPECT_EQ(retry.attempt_end_kind, TimeoutKind::kRetryBudget);
+
+  Gateway::RequestOptions near;
+  near.deadline = Ms(2500);
+  auto t = gw.Request(std::move(near));
+  t->Begin(Ms(0));
+  Decision capped = t->OnAttemptDone(gw.Timeout("openai/gpt-4o", 1000), Ms(1000));
+  EXPECT_EQ(capped.attempt_end, Ms(2500));
+  EXPECT_EQ(capped.attempt_end_kind, TimeoutKind::kDeadline);
+}
+
+TEST(AttemptCapTest, AnAttemptCutByTheRetryBudgetEndsTheCall) {
+  Gateway gw(ScenarioYaml(kTimeoutLoop));
+  auto s = gw.Request();
+  s->Begin(Ms(0));
+  s->OnAttemptDone(gw.Timeout("openai/gpt-4o", 1000), Ms(1000));
+  Decision d = s->OnAttemptDone(gw.Cut("openai/gpt-4o", TimeoutKind::kRetryBudget, 2000), Ms(3000));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kRetryBudget, absl::StatusCode::kDeadlineExceeded))
+      << "a third attempt is allowed by on_timeout, but no time is left";
+  EXPECT_TRUE(d.retry_budget_exhausted);
+  EXPECT_THAT(ErrorTypes(*s), ElementsAre("timeout_1000ms", "timeout_2000ms"));
+  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("exhausted_reason":"retry_budget")"));
+  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("total_attempts":2)"));
+}
+
+TEST(AttemptCapTest, AnAttemptCutByTheDeadlineEndsTheCall) {
+  Gateway gw(ScenarioYaml(kP429));
+  Gateway::RequestOptions o;
+  o.deadline = Ms(1900);
+  auto s = gw.Request(std::move(o));
+  s->Begin(Ms(0));
+  s->OnAttemptDone(gw.Http("openai/gpt-4o", 429), Ms(10));
+  Decision d =
+      s->OnAttemptDone(gw.Cut("anthropic/claude-3-5-sonnet", TimeoutKind::kDeadline, 1890), Ms(1900));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kDeadline, absl::StatusCode::kDeadlineExceeded));
+  EXPECT_FALSE(d.retry_budget_exhausted);
+  EXPECT_EQ(d.last_http_status, 0);
+  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("exhausted_reason":"deadline")"));
+}
+
+TEST(AttemptCapTest, WithoutAPolicyTheDeadlineStillCapsTheOneAttempt) {
+  Gateway gw(ScenarioYaml(""));
+  Gateway::RequestOptions o;
+  o.deadline = Ms(2000);
+  auto s = gw.Request(std::move(o));
+  Decision d = s->Begin(Ms(0));
+  EXPECT_EQ(d.attempt_end, Ms(2000));
+  EXPECT_EQ(d.attempt_end_kind, TimeoutKind::kDeadline);
+  EXPECT_THAT(s->OnAttemptDone(gw.Cut("openai/gpt-4o", TimeoutKind::kDeadline, 2000), Ms(2000)),
+              Delivers());
+}
+
+// Issue 10 item 6: an answer over server.max_response_bytes is final.
+TEST(ClassificationTest, AnAnswerTooLargeIsFinalAndNeverRetried) {
+  Gateway gw(ScenarioYaml(kP429));
+  auto s = gw.Request();
+  s->Begin(Ms(0));
+  EXPECT_THAT(s->OnAttemptDone(gw.TooLarge("openai/gpt-4o"), Ms(10)), Delivers());
+  EXPECT_THAT(ErrorTypes(*s), ElementsAre("response_too_large"));
 }
 
 // ===========================================================================
@@ -1674,7 +1822,7 @@ default_max_attempts: 3
   EXPECT_THAT(r2->OnAttemptDone(gw.Http("openai/gpt-4o", 429, RetryAfter("5")), Ms(10000)),
               AttemptAt("openai/gpt-4o", 50000))
       << "r2's 5 s does not shorten r1's 60 s block";
-  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), Ms(10000))->until, Ms(60000));
+  EXPECT_EQ(gw.blocks.Find(BlockKey::Model("openai/gpt-4o"), BlockKind::kRetryAfter, Ms(10000))->until, Ms(60000));
 }
 
 TEST(ScenarioTest, S19_DeadlineEndsAtOnceWithPushback) {
