@@ -111,7 +111,20 @@ std::string_view ShortUsageText();
 // {"model":"<model or default>","messages":[{"role":"user","content":"Say hello"}]}
 // plus "stream":true for `stream`. The gateway overwrites "model" per attempt;
 // it is filled in so the body is also valid when sent to a provider directly.
-std::string DefaultBody(std::string_view model, bool stream);
+// The API a model speaks, as far as the CLI's defaults care.
+enum class ModelApi { kChatCompletions, kMessages };
+
+// The interface of `model` ("" = the default model) in a ListModels answer;
+// when the answer does not name it, the configuration's own default rule
+// (provider "anthropic" speaks Messages, everything else Chat Completions).
+ModelApi ApiOfModel(std::string_view model, const rebound::v1::ListModelsResponse* models);
+
+// The path the CLI sends when --path is not given.
+std::string_view DefaultPath(ModelApi api);
+
+// The one-message sample body for `api` ("Say hello"); Messages bodies carry
+// the max_tokens that API requires.
+std::string DefaultBody(std::string_view model, bool stream, ModelApi api);
 
 // The request the flags describe, with `body` as its body.
 rebound::v1::CompletionRequest BuildRequest(const CallArgs& call, std::string body);

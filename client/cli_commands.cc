@@ -43,7 +43,9 @@ struct Inputs {
   std::string token;
 };
 
-absl::StatusOr<Inputs> ReadInputs(const CallArgs& call, bool stream, std::istream& in) {
+// The body is read here, except the default one (DefaultBody), which needs
+// the model's API and so the gateway.
+absl::StatusOr<Inputs> ReadInputs(const CallArgs& call, std::istream& in) {
   Inputs inputs;
   if (call.body) {
     inputs.body = *call.body;
@@ -51,8 +53,6 @@ absl::StatusOr<Inputs> ReadInputs(const CallArgs& call, bool stream, std::istrea
     absl::StatusOr<std::string> body = ReadAll(*call.body_file, in);
     if (!body.ok()) return WithPrefix("--body-file: ", body.status());
     inputs.body = *std::move(body);
-  } else {
-    inputs.body = DefaultBody(call.model, stream);
   }
   if (!call.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadTokenFile(call.token_file);
@@ -125,7 +125,7 @@ void PrintStreamEvent(const StreamEvent& event, bool quiet, std::ostream& out) {
 
 int RunCall(const CallArgs& call, bool stream, std::istream& in, std::ostream& out,
             std::ostream& err) {
-  absl::StatusOr<Inputs> inputs = ReadInputs(call, stream, in);
+  absl::StatusOr<Inputs> inputs = ReadInputs(call, in);
   if (!inputs.ok()) {
     err << "rebound: " << inputs.status().message() << "\n";
     return kExitUsage;
@@ -143,7 +143,19 @@ int RunCall(const CallArgs& call, bool stream, std::istream& in, std::ostream& o
     err << "rebound: " << client.status().message() << "\n";
     return kExitUsage;
   }
-  const rebound::v1::CompletionRequest request = BuildRequest(call, std::move(inputs->body));
+  // Without --path (and without a body of the user's), the path and sample
+  // body follow the model's API, which only the gateway knows for sure.
+  const bool default_body = !call.body && !call.body_file;
+  CallArgs effective = call;
+  if (effective.path.empty() || default_body) {
+    rebound::v1::ListModelsResponse models;
+    const bool listed = (*client)->ListModels(call.timeout, &models).ok();
+    const ModelApi api = ApiOfModel(call.model, listed ? &models : nullptr);
+    if (effective.path.empty()) effective.path = std::string(DefaultPath(api));
+    if (default_body) inputs->body = DefaultBody(call.model, stream, api);
+  }
+  const rebound::v1::CompletionRequest request =
+      BuildRequest(effective, std::move(inputs->body));
 
   CallResult result;
   if (stream) {

@@ -236,6 +236,13 @@ CallResult GatewayClient::Complete(const CompletionRequest& request, absl::Durat
   return result;
 }
 
+grpc::Status GatewayClient::ListModels(absl::Duration timeout,
+                                       rebound::v1::ListModelsResponse* out) const {
+  grpc::ClientContext context;
+  PrepareClientContext(options_, timeout, &context);
+  return stub_->ListModels(&context, rebound::v1::ListModelsRequest(), out);
+}
+
 CallResult GatewayClient::StreamComplete(
     const CompletionRequest& request, absl::Duration timeout,
     const std::function<void(const StreamEvent&)>& on_event) const {

@@ -107,6 +107,9 @@ class GatewayClient {
       const rebound::v1::CompletionRequest& request, absl::Duration timeout,
       const std::function<void(const rebound::v1::StreamEvent&)>& on_event) const;
 
+  // The gateway's configured models (Gateway.ListModels).
+  grpc::Status ListModels(absl::Duration timeout, rebound::v1::ListModelsResponse* out) const;
+
  private:
   std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<rebound::v1::Gateway::Stub> stub_;

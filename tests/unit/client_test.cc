@@ -538,12 +538,45 @@ TEST(CliArgsTest, RejectsBadCommandLinesWithAMessageNamingTheProblem) {
 }
 
 TEST(CliArgsTest, DefaultBodyIsAOneMessageChatAndStreamAddsTheFlag) {
-  EXPECT_EQ(DefaultBody("openai/gpt-4o", false),
+  EXPECT_EQ(DefaultBody("openai/gpt-4o", false, ModelApi::kChatCompletions),
             R"({"model":"openai/gpt-4o","messages":[{"role":"user","content":"Say hello"}]})");
-  EXPECT_EQ(DefaultBody("", true),
+  EXPECT_EQ(DefaultBody("", true, ModelApi::kChatCompletions),
             R"({"model":"default","messages":[{"role":"user","content":"Say hello"}],)"
             R"("stream":true})");
-  EXPECT_THAT(DefaultBody("we\"ird\\", false), HasSubstr(R"("model":"we\"ird\\")"));
+  EXPECT_THAT(DefaultBody("we\"ird\\", false, ModelApi::kChatCompletions),
+              HasSubstr(R"("model":"we\"ird\\")"));
+}
+
+// Issue 10 item 11: the CLI sent /v1/chat/completions, with a body lacking
+// max_tokens, to Anthropic-interface models.
+TEST(CliArgsTest, MessagesModelsGetTheMessagesPathAndABodyWithMaxTokens) {
+  EXPECT_EQ(DefaultBody("anthropic/claude", true, ModelApi::kMessages),
+            R"({"model":"anthropic/claude","max_tokens":256,)"
+            R"("messages":[{"role":"user","content":"Say hello"}],"stream":true})");
+  EXPECT_EQ(DefaultPath(ModelApi::kMessages), "/v1/messages");
+  EXPECT_EQ(DefaultPath(ModelApi::kChatCompletions), "/v1/chat/completions");
+}
+
+TEST(CliArgsTest, TheGatewaysModelListDecidesTheApi) {
+  rebound::v1::ListModelsResponse models;
+  auto add = [&](std::string id, std::string interface, bool is_default) {
+    rebound::v1::ModelInfo* m = models.add_models();
+    m->set_model_id(id);
+    m->set_interface(interface);
+    m->set_is_default(is_default);
+  };
+  add("openai/gpt-4o", "openai", false);
+  add("anthropic/claude-3-5-sonnet", "openai", false);  // an OpenAI-compatible proxy
+  add("corp/claude", "anthropic", true);
+  EXPECT_EQ(ApiOfModel("openai/gpt-4o", &models), ModelApi::kChatCompletions);
+  EXPECT_EQ(ApiOfModel("anthropic/claude-3-5-sonnet", &models), ModelApi::kChatCompletions)
+      << "the configured interface wins over the provider's name";
+  EXPECT_EQ(ApiOfModel("corp/claude", &models), ModelApi::kMessages);
+  EXPECT_EQ(ApiOfModel("", &models), ModelApi::kMessages) << "the default model";
+  // Without an answer (an older gateway), the configuration's default rule.
+  EXPECT_EQ(ApiOfModel("anthropic/claude-3-5-sonnet", nullptr), ModelApi::kMessages);
+  EXPECT_EQ(ApiOfModel("mistral/large", nullptr), ModelApi::kChatCompletions);
+  EXPECT_EQ(ApiOfModel("", nullptr), ModelApi::kChatCompletions);
 }
 
 TEST(CliArgsTest, BuildRequestCarriesEveryNarrowingOption) {
