@@ -89,7 +89,7 @@ void BM_SseParserAndTracker(benchmark::State& state) {
   events.reserve(100);
   for (auto _ : state) {
     SseParser parser;
-    StreamTracker tracker(StreamDialect::kOpenAi);
+    StreamTracker tracker(StreamDialect::kChatCompletions);
     events.clear();
     for (size_t i = 0; i < stream.size(); i += 1400) {
       benchmark::DoNotOptimize(parser.Feed(std::string_view(stream).substr(i, 1400), &events));

@@ -157,6 +157,17 @@ struct ServerSettings {
   std::string listen_address = "127.0.0.1:50051";
   std::string metrics_address = "127.0.0.1:9464";
   int64_t max_body_bytes = 8 << 20;
+  // The largest successful answer buffered for a caller (unary answers, and
+  // streaming calls whose provider answered with a plain body). Past it the
+  // call ends with RESOURCE_EXHAUSTED and is not retried: another provider
+  // would bill the same large answer again.
+  int64_t max_response_bytes = 64 << 20;
+  // How long a streaming caller may leave its queue full (not reading)
+  // before the call ends with RESOURCE_EXHAUSTED and the upstream transfer
+  // and its connection slot are released. While paused the upstream's idle
+  // timeout does not run, so without this bound a caller that stops reading
+  // would hold a connection slot forever.
+  int64_t stream_pause_timeout_ms = 30000;
   int max_in_flight = 4096;
   int max_connections_per_provider = 256;
   int64_t drain_grace_ms = 30000;

@@ -28,6 +28,9 @@ namespace {
 // gRPC's default message limit, so anything a push can carry also loads.
 constexpr size_t kMaxConfigBytes = 4 << 20;
 constexpr int kMaxUpstreamThreads = 16;
+// 4 GiB: a buffered answer must fit in memory many times over.
+constexpr int64_t kMaxResponseBytes = int64_t{4} << 30;
+constexpr int64_t kMaxStreamPauseTimeoutMs = 3600 * 1000;
 
 // "host:port", host being a name, an IPv4 address or a bracketed IPv6
 // address. Listen addresses may use port 0 (the OS picks one, for tests).
@@ -105,6 +108,12 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
   if (auto x = f.Take("max_body_bytes")) {
     if (auto n = r->Int(*x, 1)) s->max_body_bytes = *n;
   }
+  if (auto x = f.Take("max_response_bytes")) {
+    if (auto n = r->Int(*x, 1, kMaxResponseBytes)) s->max_response_bytes = *n;
+  }
+  if (auto x = f.Take("stream_pause_timeout_ms")) {
+    if (auto n = r->Int(*x, 1, kMaxStreamPauseTimeoutMs)) s->stream_pause_timeout_ms = *n;
+  }
   if (auto x = f.Take("max_in_flight")) {
     if (auto n = r->Int32(*x, 1)) s->max_in_flight = *n;
   }
@@ -120,7 +129,8 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
   if (auto x = f.Take("tls")) ReadTls(r, *x, &s->tls);
   if (auto x = f.Take("retry_budget")) ParseRetryBudget(r, *x, &s->retry_budget);
   ReadOptionalString(r, f, "auth_token_file", &s->auth_token_file);
-  f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_in_flight",
+  f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_response_bytes",
+            "stream_pause_timeout_ms", "max_in_flight",
             "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "tls",
             "auth_token_file", "retry_budget"});
 }

@@ -136,6 +136,8 @@ std::string ToYaml(const Config& config) {
   Str(out, "listen", s.listen_address);
   Str(out, "metrics_listen", s.metrics_address);
   Val(out, "max_body_bytes", s.max_body_bytes);
+  Val(out, "max_response_bytes", s.max_response_bytes);
+  Val(out, "stream_pause_timeout_ms", s.stream_pause_timeout_ms);
   Val(out, "max_in_flight", s.max_in_flight);
   Val(out, "max_connections_per_provider", s.max_connections_per_provider);
   Val(out, "drain_grace_ms", s.drain_grace_ms);

@@ -8,13 +8,12 @@
 #include "server/error_status.h"
 #include "server/json_scan.h"
 #include "server/log.h"
+#include "server/redact.h"
 #include "server/status_mapping.h"
 
 namespace rebound {
 namespace {
 
-// Bodies larger than this are refused rather than buffered.
-constexpr size_t kMaxResponseBytes = 64 << 20;
 // The error detail travels in gRPC trailers, which clients cap at 8-16 KiB.
 constexpr size_t kMaxDetailBodyBytes = 4096;
 // When a provider's connection limit refused the call: come back after
@@ -23,6 +22,15 @@ constexpr size_t kMaxDetailBodyBytes = 4096;
 constexpr int64_t kOverloadPushbackMs = 100;
 
 absl::Time WallNow() { return absl::Now(); }
+
+// How long before the caller's deadline rebound ends the call itself, so
+// that its answer (DEADLINE_EXCEEDED with the full ErrorDetail) reaches the
+// caller before the caller's own gRPC library gives up: a tenth of the time
+// the caller allowed, at most 100 ms (a loopback or LAN round trip plus
+// scheduling delays on a loaded machine).
+absl::Duration DeadlineMargin(absl::Duration allowed) {
+  return std::clamp(allowed / 10, absl::ZeroDuration(), absl::Milliseconds(100));
+}
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
@@ -41,6 +49,7 @@ std::string_view OutcomeLabel(AttemptResult::Kind kind) {
     case AttemptResult::Kind::kTransportError: return "transport_error";
     case AttemptResult::Kind::kStreamInterrupted: return "stream_interrupted";
     case AttemptResult::Kind::kOverloaded: return "overloaded";
+    case AttemptResult::Kind::kResponseTooLarge: return "response_too_large";
   }
   return "unknown";
 }
@@ -53,6 +62,7 @@ v1::AttemptOutcome ProtoOutcome(AttemptResult::Kind kind) {
     case AttemptResult::Kind::kTransportError:
     case AttemptResult::Kind::kOverloaded: return v1::ATTEMPT_OUTCOME_TRANSPORT_ERROR;
     case AttemptResult::Kind::kStreamInterrupted: return v1::ATTEMPT_OUTCOME_STREAM_INTERRUPTED;
+    case AttemptResult::Kind::kResponseTooLarge: return v1::ATTEMPT_OUTCOME_RESPONSE_TOO_LARGE;
   }
   return v1::ATTEMPT_OUTCOME_UNSPECIFIED;
 }
@@ -107,30 +117,31 @@ std::string SafePreview(std::string_view body, size_t max) {
   return std::string(body.substr(0, cut)) + "...";
 }
 
-StreamDialect DialectFor(const ModelProvider& target) {
-  return target.interface == ProviderInterface::kAnthropic ? StreamDialect::kAnthropic
-                                                           : StreamDialect::kOpenAi;
-}
-
 }  // namespace
 
 // The state of the attempt in flight.
 struct Call::Attempt {
+  // Why the Call stopped reading the response (OnBody returned false).
+  enum class Abort { kNone, kTooLarge, kSseFraming, kStreamFailure };
+
   const ModelProvider* target = nullptr;
   absl::Duration waited = absl::ZeroDuration();
+  AttemptCap cap;
   MonoTime sent_at = 0;
   MonoTime first_byte_at = 0;
   int http_status = 0;
   HttpHeaders headers;
-  std::string body;  // unary answers and error bodies
+  std::string body;  // buffered answers and error bodies
   bool body_truncated = false;
-  bool sse = false;  // 2xx event stream being forwarded
+  // A 2xx event stream: parsed and judged for completeness; its events are
+  // forwarded to streaming callers, and buffered whole for unary ones.
+  bool sse = false;
   std::optional<SseParser> parser;
   std::optional<StreamTracker> tracker;
   std::vector<SseEvent> pending_events;
-  std::string sse_error;  // a framing error that ended the stream
+  Abort abort = Abort::kNone;
   bool started_sent = false;
-  int events_forwarded = 0;
+  int events_forwarded = 0;  // sent to a streaming caller
 };
 
 Call::Call(CallEnv env, std::shared_ptr<const Config> config,
@@ -142,8 +153,13 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config,
       output_(output),
       deadline_(deadline) {
   started_ = MonoNow();
+  absl::Time now = WallNow();
+  end_by_ = deadline_ == absl::InfiniteFuture()
+                ? deadline_
+                : deadline_ - DeadlineMargin(std::max(deadline_ - now, absl::ZeroDuration()));
   body_ = request.body();
   caller_.path = request.path().empty() ? std::string(kDefaultPath) : request.path();
+  dialect_ = DialectForPath(caller_.path);
   caller_.body = body_;
   caller_.request_id = request.request_id();
   caller_.headers.reserve(request.headers_size());
@@ -165,7 +181,7 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config,
     retry_options.narrowing = std::move(options);
     retry_options.global_blocks = env_.blocks;
     retry_options.latency = env_.latency;
-    retry_options.deadline = deadline_;
+    retry_options.deadline = end_by_;
     retry_options.retry_budget = env_.retry_budgets.get();
     retry_.emplace(config_.get(), primary, std::move(retry_options));
   }
@@ -216,6 +232,8 @@ void Call::Cancel() {
   transfer_ = 0;
   if (wait_timer_ != 0) env_.loop->CancelTimer(wait_timer_);
   wait_timer_ = 0;
+  if (pause_timer_ != 0) env_.loop->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
   EndCall(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled or its deadline passed"),
           {}, 0, "cancelled");
 }
@@ -223,7 +241,51 @@ void Call::Cancel() {
 void Call::ResumeUpstream() {
   if (!paused_ || transfer_ == 0) return;
   paused_ = false;
+  if (pause_timer_ != 0) env_.loop->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
   env_.upstream->Resume(transfer_);
+}
+
+void Call::OnPauseTimeout() {
+  pause_timer_ = 0;
+  if (!paused_ || output_ == nullptr) return;
+  // The caller left its queue full for the whole bound: release the
+  // upstream transfer (and its connection slot) rather than hold it for a
+  // caller that may never read again.
+  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
+  transfer_ = 0;
+  paused_ = false;
+  const int64_t ms = absl::ToInt64Milliseconds(env_.stream_pause_timeout);
+  env_.metrics->RecordStreamPauseTimeout(model_label_);
+  LogInfo("caller_too_slow", {{"request_id", caller_.request_id},
+                              {"model", attempt_ ? attempt_->target->model_id : model_label_},
+                              {"paused_ms", std::to_string(ms)}});
+  v1::ErrorDetail detail;
+  detail.set_reason(v1::ERROR_REASON_CALLER_TOO_SLOW);
+  detail.set_request_id(caller_.request_id);
+  FillAttemptRecords(detail.mutable_attempts());
+  EndCall(MakeErrorStatus(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("the caller read none of the stream for ", ms,
+                                       " ms (server.stream_pause_timeout_ms); the upstream "
+                                       "transfer was released"),
+                          detail),
+          {}, 0, "caller_too_slow", /*slow_caller=*/true);
+}
+
+std::string Call::Redacted(std::string_view text) const {
+  static const std::vector<std::string> kNone;
+  std::vector<std::string> secrets = env_.secrets ? *env_.secrets : kNone;
+  // The caller's own credentials (passthrough_auth) must not reach a log
+  // line either.
+  for (const auto& [name, value] : caller_.headers) {
+    if (!IsCredentialHeader(name)) continue;
+    secrets.push_back(value);
+    std::string_view v = value;
+    if (size_t space = v.find(' '); space != std::string_view::npos) {
+      secrets.emplace_back(v.substr(space + 1));
+    }
+  }
+  return Redact(text, secrets);
 }
 
 void Call::Execute(const Decision& decision) {
@@ -254,17 +316,16 @@ void Call::Execute(const Decision& decision) {
                              {"wait_ms", std::to_string(absl::ToInt64Milliseconds(decision.wait))}});
       }
       if (decision.wait <= absl::ZeroDuration()) {
-        StartAttempt(decision.target, absl::ZeroDuration());
+        StartAttempt(decision, absl::ZeroDuration());
         return;
       }
       std::weak_ptr<Call> weak = weak_from_this();
-      const ModelProvider* target = decision.target;
       absl::Duration wait = decision.wait;
       upstream_time_ += wait;
-      wait_timer_ = env_.loop->AddTimerAfter(wait, [weak, target, wait] {
+      wait_timer_ = env_.loop->AddTimerAfter(wait, [weak, decision, wait] {
         if (auto self = weak.lock()) {
           self->wait_timer_ = 0;
-          self->StartAttempt(target, wait);
+          self->StartAttempt(decision, wait);
         }
       });
       return;
@@ -283,9 +344,12 @@ void Call::Execute(const Decision& decision) {
       const AttemptResult* last =
           retry_->attempts().empty() ? nullptr : &retry_->attempts().back();
       bool stream_cut = last != nullptr && last->kind == AttemptResult::Kind::kStreamInterrupted;
+      bool deadline_cut = last != nullptr && last->kind == AttemptResult::Kind::kTimeout &&
+                          last->timeout_kind == TimeoutKind::kDeadline;
       FinishWithError(static_cast<grpc::StatusCode>(decision.code),
-                      stream_cut ? v1::ERROR_REASON_STREAM_INTERRUPTED
-                                 : v1::ERROR_REASON_RETRY_EXHAUSTED,
+                      deadline_cut ? v1::ERROR_REASON_DEADLINE
+                      : stream_cut ? v1::ERROR_REASON_STREAM_INTERRUPTED
+                                   : v1::ERROR_REASON_RETRY_EXHAUSTED,
                       decision.message, last, &decision);
       return;
     }
@@ -320,12 +384,13 @@ void Call::LogAttempt(const AttemptResult& r) const {
                       {"duration_ms", std::to_string(absl::ToInt64Milliseconds(r.duration))},
                       {"error_preview",
                        r.kind == AttemptResult::Kind::kHttpError && attempt_ != nullptr
-                           ? SafePreview(attempt_->body, 160)
+                           ? SafePreview(Redacted(attempt_->body), 160)
                            : std::string()}});
 }
 
-void Call::StartAttempt(const ModelProvider* target, absl::Duration waited) {
+void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
   if (output_ == nullptr) return;
+  const ModelProvider* target = decision.target;
   absl::StatusOr<UpstreamRequest> request = BuildUpstreamRequest(*target, caller_);
   if (!request.ok()) {
     FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
@@ -336,31 +401,35 @@ void Call::StartAttempt(const ModelProvider* target, absl::Duration waited) {
   attempt_->target = target;
   attempt_->waited = waited;
   attempt_->sent_at = MonoNow();
+  if (decision.attempt_end != absl::InfiniteFuture()) {
+    // The attempt may run until the call must end (deadline or
+    // max_retry_duration_ms), whatever the provider's own timeouts say.
+    absl::Duration left = std::max(decision.attempt_end - WallNow(), absl::ZeroDuration());
+    attempt_->cap = AttemptCap{left, decision.attempt_end_kind,
+                               absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))};
+  }
   transfer_owner_ = shared_from_this();
-  transfer_ = env_.upstream->Start(*std::move(request), this);
+  transfer_ = env_.upstream->Start(*std::move(request), this, attempt_->cap);
 }
 
 void Call::OnHeaders(int http_status, HttpHeaders headers) {
   Attempt& a = *attempt_;
   a.http_status = http_status;
   a.headers = std::move(headers);
-  if (streaming_ && http_status >= 200 && http_status < 300 &&
+  if (http_status >= 200 && http_status < 300 &&
       ContainsIgnoreCase(FindHeader(a.headers, "content-type"), "text/event-stream")) {
     a.sse = true;
     a.parser.emplace();
-    a.tracker.emplace(DialectFor(*a.target));
+    a.tracker.emplace(dialect_);
   }
 }
 
 bool Call::OnBody(std::string_view chunk) {
   Attempt& a = *attempt_;
   if (a.first_byte_at == 0) a.first_byte_at = MonoNow();
-  if (!a.sse) {
-    bool success = a.http_status >= 200 && a.http_status < 300;
-    if (success) {
-      if (a.body.size() + chunk.size() > kMaxResponseBytes) return false;
-      a.body.append(chunk);
-    } else if (a.body.size() < kMaxDetailBodyBytes) {
+  if (a.http_status < 200 || a.http_status >= 300) {
+    // An error body: only its start goes into the error detail.
+    if (a.body.size() < kMaxDetailBodyBytes) {
       size_t room = kMaxDetailBodyBytes - a.body.size();
       a.body.append(chunk.substr(0, room));
       if (chunk.size() > room) a.body_truncated = true;
@@ -369,22 +438,38 @@ bool Call::OnBody(std::string_view chunk) {
     }
     return true;
   }
+  if (!a.sse || !streaming_) {
+    // The caller gets this answer in one piece: buffer it, within bounds.
+    if (static_cast<int64_t>(a.body.size() + chunk.size()) > env_.max_response_bytes) {
+      a.abort = Attempt::Abort::kTooLarge;
+      return false;
+    }
+    a.body.append(chunk);
+    if (!a.sse) return true;
+  }
   if (absl::Status s = a.parser->Feed(chunk, &a.pending_events); !s.ok()) {
-    a.sse_error = std::string(s.message());
+    a.abort = Attempt::Abort::kSseFraming;
     return false;
   }
-  ForwardEvents();
-  return true;
+  return HandleEvents();
 }
 
-void Call::ForwardEvents() {
+bool Call::HandleEvents() {
   Attempt& a = *attempt_;
   for (SseEvent& event : a.pending_events) {
-    if (a.tracker->Observe(event) == EventVerdict::kDropMalformed) {
-      env_.metrics->RecordMalformedEvent(a.target->model_id);
-      continue;
+    switch (a.tracker->Observe(event)) {
+      case EventVerdict::kDropMalformed:
+        env_.metrics->RecordMalformedEvent(a.target->model_id);
+        continue;
+      case EventVerdict::kFailure:
+        // The provider says the answer failed: nothing after it counts.
+        a.abort = Attempt::Abort::kStreamFailure;
+        a.pending_events.clear();
+        return false;
+      case EventVerdict::kForward:
+        break;
     }
-    if (output_ == nullptr) continue;
+    if (!streaming_ || output_ == nullptr) continue;
     if (!a.started_sent) {
       a.started_sent = true;
       v1::StreamEvent started;
@@ -406,9 +491,14 @@ void Call::ForwardEvents() {
     if (!output_->Write(std::move(out)) && !paused_) {
       paused_ = true;
       env_.upstream->Pause(transfer_);
+      std::weak_ptr<Call> weak = weak_from_this();
+      pause_timer_ = env_.loop->AddTimerAfter(env_.stream_pause_timeout, [weak] {
+        if (auto self = weak.lock()) self->OnPauseTimeout();
+      });
     }
   }
   a.pending_events.clear();
+  return true;
 }
 
 AttemptResult Call::Classify(const TransferResult& transfer) {
@@ -423,17 +513,24 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
   if (a.first_byte_at != 0) r.ttfb = absl::Nanoseconds(a.first_byte_at - a.sent_at);
   upstream_time_ += r.duration;
 
+  // RETRY.md 3.5: once the caller has some of the answer, any failure is an
+  // interrupted stream; before that, an ordinary retriable failure. A unary
+  // caller never has part of the answer, so an event stream that breaks is
+  // judged exactly as a streaming call's that breaks before its first event.
+  const bool after_events = a.events_forwarded > 0;
+  auto broken = [&](std::string_view before_events_type) {
+    r.kind = after_events ? AttemptResult::Kind::kStreamInterrupted
+                          : AttemptResult::Kind::kTransportError;
+    r.error_type = after_events ? "stream_interrupted" : std::string(before_events_type);
+  };
   using Kind = TransferResult::Kind;
-  bool interrupted_after_events = a.events_forwarded > 0;
   switch (transfer.kind) {
     case Kind::kCompleted:
       if (a.http_status < 200 || a.http_status >= 300) {
         r.kind = AttemptResult::Kind::kHttpError;
         r.error_type = absl::StrCat("http_", a.http_status);
-      } else if (a.sse && (!a.tracker->terminal_seen() || a.parser->HasPartialEvent())) {
-        r.kind = interrupted_after_events ? AttemptResult::Kind::kStreamInterrupted
-                                          : AttemptResult::Kind::kTransportError;
-        r.error_type = interrupted_after_events ? "stream_interrupted" : "stream_incomplete";
+      } else if (a.sse && (!a.tracker->Complete() || a.parser->HasPartialEvent())) {
+        broken("stream_incomplete");
       } else {
         r.kind = AttemptResult::Kind::kSuccess;
       }
@@ -441,21 +538,33 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
     case Kind::kTimeout:
       r.timeout_kind = transfer.timeout_kind;
       r.timeout_ms = transfer.timeout_ms;
-      if (interrupted_after_events) {
-        r.kind = AttemptResult::Kind::kStreamInterrupted;
-        r.error_type = "stream_interrupted";
-      } else {
+      if (transfer.timeout_kind == TimeoutKind::kDeadline ||
+          transfer.timeout_kind == TimeoutKind::kRetryBudget || !after_events) {
+        // A cut by the deadline or the retry budget ends the call whatever
+        // was sent: it stays a timeout of its kind.
         r.kind = AttemptResult::Kind::kTimeout;
         r.error_type = absl::StrCat("timeout_", transfer.timeout_ms, "ms");
+      } else {
+        broken("");
       }
       break;
     case Kind::kTransportError:
-    case Kind::kTooLarge:
-      r.kind = interrupted_after_events ? AttemptResult::Kind::kStreamInterrupted
-                                        : AttemptResult::Kind::kTransportError;
-      r.error_type = interrupted_after_events ? "stream_interrupted"
-                     : !a.sse_error.empty()   ? "sse_framing_error"
-                                              : transfer.error_type;
+      broken(transfer.error_type);
+      break;
+    case Kind::kAborted:
+      switch (a.abort) {
+        case Attempt::Abort::kTooLarge:
+          r.kind = AttemptResult::Kind::kResponseTooLarge;
+          r.error_type = "response_too_large";
+          break;
+        case Attempt::Abort::kStreamFailure:
+          broken("stream_error_event");
+          break;
+        case Attempt::Abort::kSseFraming:
+        case Attempt::Abort::kNone:
+          broken("sse_framing_error");
+          break;
+      }
       break;
     case Kind::kOverloaded:
       r.kind = AttemptResult::Kind::kOverloaded;
@@ -474,8 +583,10 @@ void Call::OnDone(const TransferResult& result) {
   std::shared_ptr<Call> self = std::move(transfer_owner_);
   transfer_ = 0;
   paused_ = false;
+  if (pause_timer_ != 0) env_.loop->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
   if (output_ == nullptr) return;
-  if (attempt_->sse) ForwardEvents();  // nothing is pending normally; keeps the invariant
+  if (attempt_->sse) HandleEvents();  // nothing is pending normally; keeps the invariant
   AttemptResult r = Classify(result);
   Decision decision = retry_->OnAttemptDone(r, WallNow());
   if (decision.kind == Decision::Kind::kAttempt) {
@@ -520,8 +631,15 @@ void Call::Deliver() {
         break;
       case AttemptResult::Kind::kTimeout:
         code = grpc::StatusCode::DEADLINE_EXCEEDED;
-        message = absl::StrCat("upstream ", model, ": ", std::string(ToString(last.timeout_kind)),
-                               " timeout after ", last.timeout_ms, " ms");
+        if (last.timeout_kind == TimeoutKind::kDeadline) {
+          reason = v1::ERROR_REASON_DEADLINE;
+          message = absl::StrCat("the caller's deadline ended the attempt at ", model, " after ",
+                                 last.timeout_ms, " ms");
+        } else {
+          message = absl::StrCat("upstream ", model, ": ",
+                                 std::string(ToString(last.timeout_kind)), " timeout after ",
+                                 last.timeout_ms, " ms");
+        }
         break;
       case AttemptResult::Kind::kStreamInterrupted:
         code = grpc::StatusCode::UNAVAILABLE;
@@ -529,6 +647,13 @@ void Call::Deliver() {
         message = absl::StrCat("upstream ", model, ": the stream was interrupted after ",
                                a.events_forwarded, " events (", last.error_type,
                                "); discard the partial answer");
+        break;
+      case AttemptResult::Kind::kResponseTooLarge:
+        code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+        reason = v1::ERROR_REASON_RESPONSE_TOO_LARGE;
+        message = absl::StrCat("upstream ", model, " answered with more than ",
+                               env_.max_response_bytes,
+                               " bytes (server.max_response_bytes); the answer is not retried");
         break;
       case AttemptResult::Kind::kOverloaded:
         code = grpc::StatusCode::RESOURCE_EXHAUSTED;
@@ -605,10 +730,14 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
   if (last != nullptr) {
     detail.set_upstream_http_status(last->http_status);
     CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());
+    for (v1::Header& h : *detail.mutable_upstream_headers()) h.set_value(Redacted(h.value()));
     if (attempt_ && attempt_->http_status == last->http_status && !attempt_->sse) {
-      detail.set_upstream_body(attempt_->body.substr(0, kMaxDetailBodyBytes));
+      detail.set_upstream_body(Redacted(attempt_->body.substr(0, kMaxDetailBodyBytes)));
       detail.set_upstream_body_truncated(attempt_->body_truncated ||
                                          attempt_->body.size() > kMaxDetailBodyBytes);
+    } else if (attempt_ && attempt_->tracker && attempt_->tracker->failed()) {
+      // The provider's error event is the error body of a failed stream.
+      detail.set_upstream_body(Redacted(attempt_->tracker->failure()));
     }
   }
   FillAttemptRecords(detail.mutable_attempts());
@@ -620,6 +749,8 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
     case v1::ERROR_REASON_UNKNOWN_MODEL: outcome = "unknown_model"; break;
     case v1::ERROR_REASON_OVERLOADED: outcome = "overloaded"; break;
     case v1::ERROR_REASON_STREAM_INTERRUPTED: outcome = "stream_interrupted"; break;
+    case v1::ERROR_REASON_DEADLINE: outcome = "deadline"; break;
+    case v1::ERROR_REASON_RESPONSE_TOO_LARGE: outcome = "response_too_large"; break;
     default: outcome = "error"; break;
   }
   int64_t pushback = detail.retry_pushback_ms();
@@ -627,13 +758,17 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
 }
 
 void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
-                   int64_t pushback_ms, std::string_view outcome) {
+                   int64_t pushback_ms, std::string_view outcome, bool slow_caller) {
   if (output_ == nullptr) return;
   CallOutput* output = output_;
   output_ = nullptr;
   absl::Duration total = absl::Nanoseconds(MonoNow() - started_);
   // The caller's answer first; bookkeeping after it is off the latency path.
-  output->End(status, std::move(response), pushback_ms);
+  if (slow_caller) {
+    output->EndSlowCaller(status, env_.stream_pause_timeout);
+  } else {
+    output->End(status, std::move(response), pushback_ms);
+  }
   env_.metrics->RecordRequest(model_label_, outcome);
   env_.metrics->RecordOverhead(absl::ToDoubleSeconds(std::max(total - upstream_time_,
                                                               absl::ZeroDuration())));

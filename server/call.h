@@ -40,6 +40,13 @@ class CallOutput {
   // `pushback_ms` > 0 adds the grpc-retry-pushback-ms trailer.
   virtual void End(const grpc::Status& status, v1::CompletionResponse response,
                    int64_t pushback_ms) = 0;
+  // Ends, exactly once, a streaming call whose caller stopped reading:
+  // events not yet handed to gRPC are dropped, the status follows the one
+  // being written, and if the caller still reads nothing for `linger` the
+  // stream is cancelled so that it holds nothing.
+  virtual void EndSlowCaller(const grpc::Status& status, absl::Duration /*linger*/) {
+    End(status, {}, 0);
+  }
 };
 
 // What a Call needs from the process.
@@ -50,6 +57,11 @@ struct CallEnv {
   BlockTable* blocks = nullptr;       // process-wide Retry-After and latency blocks
   LatencyTracker* latency = nullptr;  // process-wide slow-answer counters
   int64_t max_body_bytes = 8 << 20;
+  int64_t max_response_bytes = 64 << 20;
+  absl::Duration stream_pause_timeout = absl::Seconds(30);
+  // Every configured credential (server/redact.h), taken out of upstream
+  // error bodies and headers before they reach the caller or a log line.
+  std::shared_ptr<const std::vector<std::string>> secrets;
   // Per-provider retry budgets of the config the call runs with; null when
   // server.retry_budget is disabled. Shared: a reload swaps in a new set
   // while calls keep theirs.
@@ -81,8 +93,14 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   void Execute(const Decision& decision);
   void ResetStreamIfNeeded(const Decision& decision);
   void LogAttempt(const AttemptResult& result) const;
-  void StartAttempt(const ModelProvider* target, absl::Duration waited);
-  void ForwardEvents();
+  void StartAttempt(const Decision& decision, absl::Duration waited);
+  // Runs the pending events of an event-stream answer through the tracker
+  // and, for streaming calls, forwards them. False when the provider
+  // reported a failure in the stream (the transfer is then aborted).
+  bool HandleEvents();
+  void OnPauseTimeout();
+  // `text` without any credential rebound knows of (server/redact.h).
+  std::string Redacted(std::string_view text) const;
   AttemptResult Classify(const TransferResult& transfer);
   void Deliver();
   // `exhausted`: the retry engine's verdict (JSON, pushback), or null; then
@@ -91,8 +109,9 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
                        const AttemptResult* last, const Decision* exhausted = nullptr,
                        int64_t pushback_ms = 0);
   void FinishOk(v1::CompletionResponse response);
+  // `slow_caller`: ends through CallOutput::EndSlowCaller.
   void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
-               std::string_view outcome);
+               std::string_view outcome, bool slow_caller = false);
   void FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const;
 
   CallEnv env_;
@@ -100,7 +119,12 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   bool streaming_;
   CallOutput* output_;  // null once the call has ended
   std::string model_label_ = "unknown";
-  absl::Time deadline_;
+  absl::Time deadline_;  // the caller's
+  // When rebound ends the call itself: the deadline less a margin, so that
+  // the caller gets the full error detail instead of a bare
+  // DEADLINE_EXCEEDED from its own gRPC library.
+  absl::Time end_by_;
+  StreamDialect dialect_ = StreamDialect::kChatCompletions;
   bool unknown_allowed_model_ = false;
 
   CallerRequest caller_;
@@ -115,6 +139,7 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // answered, and the loop must never be left with a dangling handler.
   std::shared_ptr<Call> transfer_owner_;
   EventLoop::TimerId wait_timer_ = 0;
+  EventLoop::TimerId pause_timer_ = 0;  // armed while paused_
   bool events_sent_ = false;  // some event of some attempt reached the caller
   bool paused_ = false;
 

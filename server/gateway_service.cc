@@ -7,6 +7,7 @@
 #include "server/call.h"
 #include "server/caller_auth.h"
 #include "server/error_status.h"
+#include "server/redact.h"
 
 namespace rebound {
 namespace {
@@ -104,6 +105,31 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
     Finish(status);
   }
 
+  // On the call's loop thread.
+  void EndSlowCaller(const grpc::Status& status, absl::Duration linger) override {
+    bool writing;
+    {
+      absl::MutexLock lock(&mu_);
+      writing = writing_;
+      if (writing) {
+        // Keep only the event gRPC is writing: the status follows it as soon
+        // as the caller reads again (OnWriteDone finishes).
+        while (queue_.size() > 1) {
+          queued_bytes_ -= queue_.back().ByteSizeLong();
+          queue_.pop_back();
+        }
+        final_status_ = status;
+      }
+    }
+    if (!writing) {
+      Finish(status);
+      return;
+    }
+    // A caller that still reads nothing gets the stream cancelled, so that
+    // it holds neither a gRPC stream nor an in-flight slot.
+    loop_->AddTimerAfter(linger, [canceller = canceller_] { canceller->Cancel(); });
+  }
+
   void OnWriteDone(bool ok) override {
     const v1::StreamEvent* next = nullptr;
     std::optional<grpc::Status> finish;
@@ -138,14 +164,35 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
     if (call_) loop_->Post([call = call_] { call->Cancel(); });
   }
   void OnDone() override {
+    canceller_->Disarm();
     service_->CallEnded();
     call_.reset();  // see UnaryReactor::OnDone
     delete this;
   }
 
  private:
+  // Cancels the RPC from a loop timer unless it is done by then: OnDone
+  // disarms it under the same lock, so the context is never used after it.
+  class Canceller {
+   public:
+    explicit Canceller(grpc::CallbackServerContext* context) : context_(context) {}
+    void Cancel() {
+      absl::MutexLock lock(&mu_);
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    void Disarm() {
+      absl::MutexLock lock(&mu_);
+      context_ = nullptr;
+    }
+
+   private:
+    absl::Mutex mu_;
+    grpc::CallbackServerContext* context_ ABSL_GUARDED_BY(mu_);
+  };
+
   GatewayService* service_;
   grpc::CallbackServerContext* context_;
+  std::shared_ptr<Canceller> canceller_ = std::make_shared<Canceller>(context_);
   std::shared_ptr<Call> call_;
   EventLoop* loop_ = nullptr;
 
@@ -168,11 +215,14 @@ GatewayService::GatewayService(std::shared_ptr<const Config> config,
       latency_(latency) {
   absl::MutexLock lock(&mu_);
   retry_budgets_ = RetryBudgets::Build(*config_, nullptr);
+  secrets_ = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config_));
 }
 
 void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
+  auto secrets = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config));
   absl::MutexLock lock(&mu_);
   retry_budgets_ = RetryBudgets::Build(*config, retry_budgets_.get());
+  secrets_ = std::move(secrets);
   config_ = std::move(config);
 }
 
@@ -199,11 +249,13 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
   std::shared_ptr<const Config> config;
   std::shared_ptr<const BearerTokens> tokens;
   std::shared_ptr<RetryBudgets> retry_budgets;
+  std::shared_ptr<const std::vector<std::string>> secrets;
   {
     absl::MutexLock lock(&mu_);
     config = config_;
     tokens = caller_tokens_;
     retry_budgets = retry_budgets_;
+    secrets = secrets_;
   }
   // First, so an unauthenticated caller learns nothing else and causes no
   // upstream work.
@@ -238,8 +290,17 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
   }
   UpstreamWorker& worker =
       *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
-  CallEnv env{&worker.loop, worker.client.get(), metrics_, blocks_, latency_,
-              config->server.max_body_bytes, std::move(retry_budgets)};
+  CallEnv env;
+  env.loop = &worker.loop;
+  env.upstream = worker.client.get();
+  env.metrics = metrics_;
+  env.blocks = blocks_;
+  env.latency = latency_;
+  env.max_body_bytes = config->server.max_body_bytes;
+  env.max_response_bytes = config->server.max_response_bytes;
+  env.stream_pause_timeout = absl::Milliseconds(config->server.stream_pause_timeout_ms);
+  env.secrets = std::move(secrets);
+  env.retry_budgets = std::move(retry_budgets);
   absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                             ? absl::InfiniteFuture()
                             : absl::FromChrono(context->deadline());
@@ -261,6 +322,35 @@ grpc::ServerWriteReactor<v1::StreamEvent>* GatewayService::StreamComplete(
     grpc::CallbackServerContext* context, const v1::CompletionRequest* request) {
   auto* reactor = new StreamReactor(this, context);
   Dispatch(reactor, context, *request, /*streaming=*/true);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GatewayService::ListModels(grpc::CallbackServerContext* context,
+                                                     const v1::ListModelsRequest*,
+                                                     v1::ListModelsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const BearerTokens> tokens;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+    tokens = caller_tokens_;
+  }
+  if (tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
+      metrics_->RecordUnauthenticated("ListModels");
+      reactor->Finish(*std::move(refused));
+      return reactor;
+    }
+  }
+  for (const ModelProvider& p : config->providers) {
+    v1::ModelInfo* m = response->add_models();
+    m->set_model_id(p.model_id);
+    m->set_provider(p.provider);
+    m->set_interface(std::string(ToString(p.interface)));
+    m->set_is_default(p.is_default);
+  }
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

@@ -38,6 +38,9 @@ class GatewayService final : public v1::Gateway::CallbackService {
                                      v1::CompletionResponse* response) override;
   grpc::ServerWriteReactor<v1::StreamEvent>* StreamComplete(
       grpc::CallbackServerContext* context, const v1::CompletionRequest* request) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
 
   // Calls started after this get the new config; running calls keep theirs.
   // Also rebuilds the retry budgets (server.retry_budget): providers still
@@ -65,6 +68,8 @@ class GatewayService final : public v1::Gateway::CallbackService {
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   // Built from config_ (null when disabled); swapped together with it.
   std::shared_ptr<RetryBudgets> retry_budgets_ ABSL_GUARDED_BY(mu_);
+  // config_'s credentials, for redaction (server/redact.h).
+  std::shared_ptr<const std::vector<std::string>> secrets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const BearerTokens> caller_tokens_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<UpstreamWorker>>* workers_;
   Metrics* metrics_;

@@ -41,6 +41,8 @@ std::string_view ToString(TimeoutKind kind) {
     case TimeoutKind::kFirstByte: return "first_byte";
     case TimeoutKind::kIdle: return "idle";
     case TimeoutKind::kTotal: return "total";
+    case TimeoutKind::kDeadline: return "deadline";
+    case TimeoutKind::kRetryBudget: return "retry_budget";
   }
   return "unknown";
 }

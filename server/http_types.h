@@ -21,7 +21,10 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
 // The first value of header `name` (case-insensitive), or an empty view.
 std::string_view FindHeader(const HttpHeaders& headers, std::string_view name);
 
-enum class TimeoutKind { kNone, kConnect, kFirstByte, kIdle, kTotal };
+// kConnect..kTotal are the provider's `timeouts`. kDeadline and kRetryBudget
+// cap an attempt by what remains of the caller's deadline and of the policy's
+// max_retry_duration_ms: they end the call, never start another attempt.
+enum class TimeoutKind { kNone, kConnect, kFirstByte, kIdle, kTotal, kDeadline, kRetryBudget };
 std::string_view ToString(TimeoutKind kind);
 
 }  // namespace rebound

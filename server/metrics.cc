@@ -76,6 +76,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Name("rebound_sse_malformed_events_total")
                            .Help("Upstream SSE events dropped because their JSON did not parse.")
                            .Register(*registry_);
+  stream_pause_timeouts_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_stream_pause_timeouts_total")
+           .Help("Streaming calls ended because the caller read nothing for "
+                 "server.stream_pause_timeout_ms; the upstream transfer was released.")
+           .Register(*registry_);
   config_loads_ = &prometheus::BuildCounter()
                        .Name("rebound_config_loads_total")
                        .Help("Configuration loads and reloads by result.")
@@ -221,6 +227,10 @@ void Metrics::RecordOverhead(double seconds) { overhead_->Observe(seconds); }
 
 void Metrics::RecordMalformedEvent(std::string_view model) {
   malformed_events_->Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::RecordStreamPauseTimeout(std::string_view model) {
+  stream_pause_timeouts_->Add({{"model", std::string(model)}}).Increment();
 }
 
 void Metrics::SetControlPlaneConnected(std::string_view address, bool connected) {

@@ -24,14 +24,19 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   // outcome: ok, upstream_error, exhausted, invalid_request, unknown_model,
-  // overloaded, shutting_down, cancelled, stream_interrupted.
+  // overloaded, shutting_down, cancelled, stream_interrupted, deadline,
+  // response_too_large, caller_too_slow.
   void RecordRequest(std::string_view model, std::string_view outcome);
   // outcome: success, http_error, timeout, transport_error,
-  // stream_interrupted, overloaded, cancelled. status_class: 2xx, 4xx, 5xx, none.
+  // stream_interrupted, overloaded, response_too_large. status_class: 2xx,
+  // 4xx, 5xx, none.
   void RecordAttempt(std::string_view model, std::string_view provider, std::string_view outcome,
                      std::string_view status_class, double ttfb_seconds, double duration_seconds);
   void RecordOverhead(double seconds);
   void RecordMalformedEvent(std::string_view model);
+  // A streaming call ended because its caller read nothing for
+  // server.stream_pause_timeout_ms (`model` is the call's primary).
+  void RecordStreamPauseTimeout(std::string_view model);
   void RecordConfigLoad(bool ok);
   // A Gateway call refused by caller authentication; rpc: Complete or
   // StreamComplete.
@@ -72,6 +77,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* duration_;
   prometheus::Histogram* overhead_;
   prometheus::Family<prometheus::Counter>* malformed_events_;
+  prometheus::Family<prometheus::Counter>* stream_pause_timeouts_;
   prometheus::Family<prometheus::Counter>* config_loads_;
   prometheus::Family<prometheus::Counter>* unauthenticated_;
   prometheus::Family<prometheus::Counter>* retries_;

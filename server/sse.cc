@@ -156,8 +156,40 @@ bool SseParser::HasPartialEvent() const {
   return event_started_ || (!line_.empty() && line_[0] != ':');
 }
 
+std::string_view ToString(StreamDialect dialect) {
+  switch (dialect) {
+    case StreamDialect::kChatCompletions: return "chat_completions";
+    case StreamDialect::kMessages: return "messages";
+    case StreamDialect::kResponses: return "responses";
+    case StreamDialect::kOther: return "other";
+  }
+  return "other";
+}
+
+StreamDialect DialectForPath(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  auto ends_with = [path](std::string_view suffix) {
+    return path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
+  };
+  // "/completions" covers "/chat/completions" and the legacy text API.
+  if (ends_with("/completions")) return StreamDialect::kChatCompletions;
+  if (ends_with("/messages")) return StreamDialect::kMessages;
+  if (ends_with("/responses")) return StreamDialect::kResponses;
+  return StreamDialect::kOther;
+}
+
 EventVerdict StreamTracker::Observe(const SseEvent& event) {
-  return dialect_ == StreamDialect::kOpenAi ? ObserveOpenAi(event) : ObserveAnthropic(event);
+  switch (dialect_) {
+    case StreamDialect::kChatCompletions: return ObserveChat(event);
+    case StreamDialect::kMessages: return ObserveMessages(event);
+    case StreamDialect::kResponses: return ObserveResponses(event);
+    case StreamDialect::kOther: break;
+  }
+  // Unknown APIs still must not pass malformed JSON, except the common
+  // "[DONE]" sentinel.
+  if (event.data != "[DONE]" && !json::Validate(event.data).ok()) return Malformed();
+  return EventVerdict::kForward;
 }
 
 EventVerdict StreamTracker::Malformed() {
@@ -165,13 +197,20 @@ EventVerdict StreamTracker::Malformed() {
   return EventVerdict::kDropMalformed;
 }
 
-EventVerdict StreamTracker::ObserveOpenAi(const SseEvent& event) {
+EventVerdict StreamTracker::Failure(const SseEvent& event) {
+  failed_ = true;
+  failure_.assign(event.data.substr(0, kMaxFailureBytes));
+  return EventVerdict::kFailure;
+}
+
+EventVerdict StreamTracker::ObserveChat(const SseEvent& event) {
   if (event.data == "[DONE]") {
     terminal_seen_ = true;
     return EventVerdict::kForward;
   }
   // Nothing is recorded until the whole event is known to be valid.
   bool finished = false;
+  bool error = false;
   std::string_view usage;
   json::MemberReader reader(event.data);
   while (reader.Next()) {
@@ -186,6 +225,8 @@ EventVerdict StreamTracker::ObserveOpenAi(const SseEvent& event) {
       finished = any_finished;  // the last "choices" member counts
     } else if (json::StringEquals(reader.raw_key(), "usage")) {
       usage = reader.value();
+    } else if (json::StringEquals(reader.raw_key(), "error")) {
+      error = reader.value() != "null";
     }
   }
   if (!reader.status().ok()) {
@@ -193,12 +234,13 @@ EventVerdict StreamTracker::ObserveOpenAi(const SseEvent& event) {
     if (!json::Validate(event.data).ok()) return Malformed();
     return EventVerdict::kForward;
   }
+  if (error) return Failure(event);
   if (finished) terminal_seen_ = true;
   if (!usage.empty() && usage.front() == '{') usage_.assign(usage);
   return EventVerdict::kForward;
 }
 
-EventVerdict StreamTracker::ObserveAnthropic(const SseEvent& event) {
+EventVerdict StreamTracker::ObserveMessages(const SseEvent& event) {
   std::string_view type;
   std::string_view message;
   std::string_view usage;
@@ -215,9 +257,11 @@ EventVerdict StreamTracker::ObserveAnthropic(const SseEvent& event) {
   }
   if (!reader.status().ok()) {
     if (!json::Validate(event.data).ok()) return Malformed();
+    if (event.event == "error") return Failure(event);
     if (event.event == "message_stop") terminal_seen_ = true;
     return EventVerdict::kForward;
   }
+  if (event.event == "error" || json::StringEquals(type, "error")) return Failure(event);
   if (event.event == "message_stop" || json::StringEquals(type, "message_stop")) {
     terminal_seen_ = true;
   } else if (json::StringEquals(type, "message_start")) {
@@ -227,6 +271,35 @@ EventVerdict StreamTracker::ObserveAnthropic(const SseEvent& event) {
     }
   } else if (json::StringEquals(type, "message_delta")) {
     if (!usage.empty() && usage.front() == '{') usage_.assign(usage);
+  }
+  return EventVerdict::kForward;
+}
+
+EventVerdict StreamTracker::ObserveResponses(const SseEvent& event) {
+  std::string_view type;
+  std::string_view response;
+  json::MemberReader reader(event.data);
+  while (reader.Next()) {
+    const std::string_view key = reader.raw_key();
+    if (json::StringEquals(key, "type")) {
+      type = reader.value();
+    } else if (json::StringEquals(key, "response")) {
+      response = reader.value();
+    }
+  }
+  const bool object = reader.status().ok();
+  if (!object && !json::Validate(event.data).ok()) return Malformed();
+  auto is = [&](std::string_view name) {
+    return event.event == name ||
+           (object && json::StringEquals(type, name));
+  };
+  if (is("response.failed") || is("response.incomplete") || is("error")) return Failure(event);
+  if (is("response.completed")) {
+    terminal_seen_ = true;
+    if (!response.empty() && response.front() == '{') {
+      const std::optional<std::string_view> usage = json::FindMember(response, "usage");
+      if (usage.has_value() && usage->front() == '{') usage_.assign(*usage);
+    }
   }
   return EventVerdict::kForward;
 }

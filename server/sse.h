@@ -78,56 +78,93 @@ class SseParser {
   absl::Status error_;
 };
 
-enum class StreamDialect { kOpenAi, kAnthropic };
+// The API whose event stream an attempt carries, named by the request path
+// (DialectForPath): each API has its own terminal and failure events.
+enum class StreamDialect {
+  kChatCompletions,  // OpenAI /v1/chat/completions (and legacy /v1/completions)
+  kMessages,         // Anthropic /v1/messages
+  kResponses,        // OpenAI /v1/responses
+  kOther,            // any other path: no known terminal marker
+};
+std::string_view ToString(StreamDialect dialect);
+
+// The dialect of a request path (a query string is ignored): a path ending in
+// "/chat/completions" or "/completions" is chat, "/messages" messages,
+// "/responses" responses, anything else kOther.
+StreamDialect DialectForPath(std::string_view path);
 
 enum class EventVerdict {
   kForward,        // send it to the caller
   kDropMalformed,  // its data is not valid JSON: drop and count it
+  kFailure,        // the provider reported a failure in the stream: the attempt failed
 };
 
 // Watches the events of one streamed attempt and tells whether the stream
 // reached its terminal marker (RETRY.md 3.5), which events must be dropped,
-// and the usage the provider reported.
+// which report a failure, and the usage the provider reported.
 //
-// Terminal markers:
-//   OpenAI:    `data: [DONE]`, or a chunk with a non-null
+// Terminal markers (Complete()):
+//   chat:      `data: [DONE]`, or a chunk with a non-null
 //              choices[i].finish_reason.
-//   Anthropic: an event named `message_stop`, or whose data has
+//   messages:  an event named `message_stop`, or whose data has
 //              "type":"message_stop".
+//   responses: `response.completed` (event name or data "type").
+//   other:     none is known: a stream whose transfer ended cleanly (and
+//              not in the middle of an event) is complete.
+// Failure events (kFailure; never forwarded, the attempt is a failure):
+//   chat:      a chunk with a top-level "error" member (OpenAI reports
+//              mid-stream errors that way).
+//   messages:  `error`.
+//   responses: `response.failed`, `response.incomplete`, `error`.
 // A dropped (malformed) event never counts as terminal: the caller did not
 // get it, so the answer it has may be incomplete.
 //
 // Usage:
-//   OpenAI:    the last non-null top-level "usage" object.
-//   Anthropic: message_start's message.usage, with the members of the last
+//   chat:      the last non-null top-level "usage" object.
+//   messages:  message_start's message.usage, with the members of the last
 //              message_delta's usage (cumulative counts) replacing those of
 //              the same name and the others appended. Either alone is used
 //              as it is. When either object has more than 64 members the
 //              delta's object is used alone (bounds the work).
+//   responses: response.completed's response.usage.
 //
 // Not thread-safe; one tracker per attempt.
 class StreamTracker {
  public:
+  // The failure event's data kept for the error detail is cut to this.
+  static constexpr size_t kMaxFailureBytes = 4096;
+
   explicit StreamTracker(StreamDialect dialect) : dialect_(dialect) {}
 
   EventVerdict Observe(const SseEvent& event);
 
+  // The stream's terminal marker was seen (for kOther: always true, the
+  // transfer's end decides).
+  bool Complete() const { return dialect_ == StreamDialect::kOther || terminal_seen_; }
   bool terminal_seen() const { return terminal_seen_; }
+  // A failure event was observed; failure() is its data (cut to
+  // kMaxFailureBytes), for the caller's error detail.
+  bool failed() const { return failed_; }
+  const std::string& failure() const { return failure_; }
   // The usage object as compact-ish JSON text (member texts are the
   // provider's own bytes), or empty when the stream reported none.
   std::string usage_json() const;
   int malformed_count() const { return malformed_count_; }
 
  private:
-  EventVerdict ObserveOpenAi(const SseEvent& event);
-  EventVerdict ObserveAnthropic(const SseEvent& event);
+  EventVerdict ObserveChat(const SseEvent& event);
+  EventVerdict ObserveMessages(const SseEvent& event);
+  EventVerdict ObserveResponses(const SseEvent& event);
   EventVerdict Malformed();
+  EventVerdict Failure(const SseEvent& event);
 
   const StreamDialect dialect_;
   bool terminal_seen_ = false;
+  bool failed_ = false;
   int malformed_count_ = 0;
-  std::string usage_;        // OpenAI usage; Anthropic message_delta usage
-  std::string start_usage_;  // Anthropic message_start usage
+  std::string failure_;
+  std::string usage_;        // chat and responses usage; messages' message_delta usage
+  std::string start_usage_;  // messages' message_start usage
 };
 
 }  // namespace rebound

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -36,6 +37,7 @@ struct UpstreamClient::Transfer {
   EventLoop::TimerId first_byte_timer = 0;
   EventLoop::TimerId idle_timer = 0;
   EventLoop::TimerId total_timer = 0;
+  EventLoop::TimerId cap_timer = 0;
 };
 
 
@@ -109,7 +111,7 @@ void* UpstreamClient::AcquireEasy() {
 }
 
 UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
-                                                 TransferHandler* handler) {
+                                                 TransferHandler* handler, AttemptCap cap) {
   TransferId id = next_id_++;
   int& active = active_per_pool_[request.pool_key];
   if (active >= options_.max_connections_per_provider) {
@@ -175,6 +177,12 @@ UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
         absl::Milliseconds(*to.total_ms),
         [this, id, ms = *to.total_ms] { OnTimeout(id, TimeoutKind::kTotal, ms); });
   }
+  if (cap.after != absl::InfiniteDuration()) {
+    t->cap_timer = loop_->AddTimerAfter(std::max(cap.after, absl::ZeroDuration()),
+                                        [this, id, kind = cap.kind, ms = cap.ms] {
+                                          OnTimeout(id, kind, ms);
+                                        });
+  }
 
   Transfer* raw = t.get();
   transfers_.emplace(id, std::move(t));
@@ -215,7 +223,8 @@ void UpstreamClient::Resume(TransferId id) {
 
 void UpstreamClient::Release(Transfer* t) {
   curl_multi_remove_handle(multi_, t->easy);
-  for (EventLoop::TimerId timer : {t->first_byte_timer, t->idle_timer, t->total_timer}) {
+  for (EventLoop::TimerId timer :
+       {t->first_byte_timer, t->idle_timer, t->total_timer, t->cap_timer}) {
     if (timer != 0) loop_->CancelTimer(timer);
   }
   curl_slist_free_all(t->header_list);
@@ -239,6 +248,7 @@ void UpstreamClient::OnTimeout(TransferId id, TimeoutKind kind, int64_t ms) {
   Transfer* t = it->second.get();
   if (kind == TimeoutKind::kFirstByte) t->first_byte_timer = 0;
   if (kind == TimeoutKind::kTotal) t->total_timer = 0;
+  if (kind == TimeoutKind::kDeadline || kind == TimeoutKind::kRetryBudget) t->cap_timer = 0;
   if (kind == TimeoutKind::kIdle) {
     t->idle_timer = 0;
     // The idle timer is re-armed lazily: bytes may have arrived since.
@@ -394,9 +404,9 @@ void UpstreamClient::CollectFinished() {
     if (t == nullptr) continue;
     TransferResult result;
     if (t->aborted_by_handler) {
-      result.kind = TransferResult::Kind::kTooLarge;
-      result.error = "response rejected by the gateway (too large)";
-      result.error_type = "response_too_large";
+      result.kind = TransferResult::Kind::kAborted;
+      result.error = "the gateway stopped reading the response";
+      result.error_type = "aborted";
     } else if (t->hidden_retry_refused) {
       result.kind = TransferResult::Kind::kTransportError;
       result.error = "connection reset before the response (curl's re-send refused)";

@@ -30,7 +30,7 @@ struct TransferResult {
     kTimeout,         // see timeout_kind
     kTransportError,  // connection refused/reset, DNS, TLS, broken transfer
     kOverloaded,      // the per-provider connection limit was reached
-    kTooLarge,        // the response exceeded what the handler accepts
+    kAborted,         // the handler's OnBody returned false (it knows why)
   };
   Kind kind = Kind::kCompleted;
   TimeoutKind timeout_kind = TimeoutKind::kNone;
@@ -47,11 +47,20 @@ class TransferHandler {
   // before the first OnBody.
   virtual void OnHeaders(int http_status, HttpHeaders headers) = 0;
   // A piece of the body, as it arrives. Return false to abort the transfer
-  // (it then ends with kTooLarge).
+  // (it then ends with kAborted).
   virtual bool OnBody(std::string_view chunk) = 0;
   // Exactly once, last; the transfer is gone when this runs. Not called
   // after Cancel().
   virtual void OnDone(const TransferResult& result) = 0;
+};
+
+// A cap on one transfer besides the provider's own timeouts: what remains of
+// the caller's deadline or of the policy's max_retry_duration_ms. When it
+// passes first, the transfer ends as kTimeout with `kind` and `ms`.
+struct AttemptCap {
+  absl::Duration after = absl::InfiniteDuration();
+  TimeoutKind kind = TimeoutKind::kNone;  // kDeadline or kRetryBudget
+  int64_t ms = 0;                         // reported as the timeout's value
 };
 
 class UpstreamClient {
@@ -70,7 +79,7 @@ class UpstreamClient {
   // Starts a POST. `handler` must outlive the transfer (until OnDone or
   // Cancel). A transfer that cannot start (limit reached) reports OnDone
   // from a posted task, never re-entrantly.
-  TransferId Start(UpstreamRequest request, TransferHandler* handler);
+  TransferId Start(UpstreamRequest request, TransferHandler* handler, AttemptCap cap = {});
 
   // Stops a transfer; its handler gets no further calls. Unknown ids are
   // ignored.

@@ -98,11 +98,45 @@ std::vector<std::string> AnthropicEvents(const Completion& c) {
   return events;
 }
 
+std::string ResponsesBody(const Completion& c, std::string_view content) {
+  return absl::StrCat(
+      R"({"id":"resp_fake_)", c.id, R"(","object":"response","created_at":)", c.created_unix,
+      R"(,"status":)", c.finished ? R"("completed")" : R"("in_progress")", R"(,"model":)",
+      Quoted(c.model),
+      R"(,"output":[{"type":"message","id":"msg_fake","status":"completed","role":"assistant",)",
+      R"("content":[{"type":"output_text","text":)", Quoted(content),
+      R"(,"annotations":[]}]}],"usage":{"input_tokens":)", c.prompt_tokens,
+      R"(,"output_tokens":)", c.tokens, R"(,"total_tokens":)", c.prompt_tokens + c.tokens, "}}");
+}
+
+std::vector<std::string> ResponsesEvents(const Completion& c) {
+  std::vector<std::string> events;
+  events.reserve(c.tokens + 2);
+  events.push_back(absl::StrCat(
+      "event: response.created\n",
+      R"(data: {"type":"response.created","response":{"id":"resp_fake_)", c.id,
+      R"(","object":"response","status":"in_progress","model":)", Quoted(c.model), "}}\n\n"));
+  for (int i = 0; i < c.tokens; ++i) {
+    events.push_back(absl::StrCat(
+        "event: response.output_text.delta\n",
+        R"(data: {"type":"response.output_text.delta","item_id":"msg_fake","output_index":0,)",
+        R"("content_index":0,"delta":)", Quoted(TokenText(i)), "}\n\n"));
+  }
+  if (c.finished) {
+    events.push_back(absl::StrCat("event: response.completed\n",
+                                  R"(data: {"type":"response.completed","response":)",
+                                  ResponsesBody(c, Content(c)), "}\n\n"));
+  }
+  return events;
+}
+
 }  // namespace
 
 Api ApiForTarget(std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
-  return path.ends_with("/messages") ? Api::kAnthropic : Api::kOpenAi;
+  if (path.ends_with("/messages")) return Api::kAnthropic;
+  if (path.ends_with("/responses")) return Api::kResponses;
+  return Api::kOpenAi;
 }
 
 std::string_view TokenText(int index) {
@@ -112,7 +146,12 @@ std::string_view TokenText(int index) {
 std::string CompletionBody(const Completion& c) {
   std::string content = Content(c);
   auto build = [&] {
-    return c.api == Api::kAnthropic ? AnthropicBody(c, content) : OpenAiBody(c, content);
+    switch (c.api) {
+      case Api::kAnthropic: return AnthropicBody(c, content);
+      case Api::kResponses: return ResponsesBody(c, content);
+      case Api::kOpenAi: break;
+    }
+    return OpenAiBody(c, content);
   };
   std::string body = build();
   if (static_cast<int64_t>(body.size()) < c.pad_to_bytes) {
@@ -131,7 +170,29 @@ std::string CompletionBody(const Completion& c) {
 }
 
 std::vector<std::string> CompletionEvents(const Completion& c) {
-  return c.api == Api::kAnthropic ? AnthropicEvents(c) : OpenAiEvents(c);
+  switch (c.api) {
+    case Api::kAnthropic: return AnthropicEvents(c);
+    case Api::kResponses: return ResponsesEvents(c);
+    case Api::kOpenAi: break;
+  }
+  return OpenAiEvents(c);
+}
+
+std::string ErrorEvent(Api api) {
+  switch (api) {
+    case Api::kAnthropic:
+      return "event: error\n"
+             R"(data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"
+             "\n\n";
+    case Api::kResponses:
+      return "event: response.failed\n"
+             R"(data: {"type":"response.failed","response":{"status":"failed","error":)"
+             R"({"code":"server_error","message":"fake failure"}}})"
+             "\n\n";
+    case Api::kOpenAi: break;
+  }
+  return R"(data: {"error":{"message":"fake failure","type":"server_error","code":null}})"
+         "\n\n";
 }
 
 std::string MalformedEvent(std::string_view original_event) {

@@ -11,9 +11,11 @@
 
 namespace rebound::fake {
 
-enum class Api { kOpenAi, kAnthropic };
+// kResponses is OpenAI's Responses API (typed events, response.completed).
+enum class Api { kOpenAi, kAnthropic, kResponses };
 
-// Anthropic for paths ending in "/messages" (query ignored), OpenAI for the rest.
+// Anthropic for paths ending in "/messages", Responses for "/responses"
+// (query ignored), OpenAI Chat Completions for the rest.
 Api ApiForTarget(std::string_view target);
 
 struct Completion {
@@ -40,6 +42,10 @@ std::vector<std::string> CompletionEvents(const Completion& c);
 // Replacement for an event whose JSON must not parse; keeps the event name
 // of an Anthropic event so that a client still tries to decode it.
 std::string MalformedEvent(std::string_view original_event);
+
+// The API's own in-stream error event (chat: a chunk with an "error" member;
+// messages: `event: error`; responses: `event: response.failed`).
+std::string ErrorEvent(Api api);
 
 // {"error":{"message":"fake N","type":"fake_error","code":N}}
 std::string ErrorBody(int status);

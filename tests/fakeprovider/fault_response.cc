@@ -122,6 +122,10 @@ void BuildStream(const FaultSpec& spec, const Completion& completion, ResponsePl
     e = MalformedEvent(e);
   }
   size_t send = events.size();
+  if (spec.error_event_at && static_cast<size_t>(*spec.error_event_at) <= events.size()) {
+    events[*spec.error_event_at - 1] = ErrorEvent(completion.api);
+    send = *spec.error_event_at;
+  }
   std::optional<int> partial =
       spec.stall_after_events ? spec.stall_after_events : spec.cut_after_events;
   if (partial) send = std::min(send, static_cast<size_t>(*partial));

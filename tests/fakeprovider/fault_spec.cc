@@ -211,6 +211,7 @@ absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec
   if (key == "malformed_event_at") {
     return set_int(1, kMaxTokens, spec.malformed_event_at.emplace());
   }
+  if (key == "error_event_at") return set_int(1, kMaxTokens, spec.error_event_at.emplace());
   if (IsFlag(key)) {
     return absl::InvalidArgumentError(absl::StrCat(ToAbsl(key), " is a flag and takes no value"));
   }

@@ -19,7 +19,7 @@ namespace rebound::fake {
 // Upper bounds that keep a typo (or a hostile spec) from wedging the fake.
 inline constexpr int64_t kMaxDelayMs = 24 * 3600 * 1000;
 inline constexpr int kMaxTokens = 1'000'000;
-inline constexpr int64_t kMaxResponseBytes = 64 << 20;
+inline constexpr int64_t kMaxResponseBytes = int64_t{256} << 20;
 inline constexpr int kDefaultTokens = 5;
 
 // One parsed spec. Every field defaults to "behave like a healthy provider".
@@ -51,6 +51,9 @@ struct FaultSpec {
   std::optional<int> stall_after_events;
   std::optional<int> cut_after_events;
   std::optional<int> malformed_event_at;  // 1-based
+  // 1-based: this event becomes the API's in-stream error event and the
+  // stream then ends cleanly (as providers do after such an event).
+  std::optional<int> error_event_at;
   bool no_done = false;                   // omit the stream's terminal marker
   bool echo = false;                      // answer with what was received
 };

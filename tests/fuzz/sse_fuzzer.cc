@@ -60,17 +60,27 @@ void ExpectSame(const Parsed& a, const Parsed& b) {
 void CheckTracker(rebound::StreamDialect dialect, const std::vector<SseEvent>& events) {
   rebound::StreamTracker tracker(dialect);
   int dropped = 0;
+  bool failed = false;
   for (const SseEvent& e : events) {
     const bool valid_json = rebound::json::Validate(e.data).ok();
     const rebound::EventVerdict verdict = tracker.Observe(e);
     if (verdict == rebound::EventVerdict::kDropMalformed) {
       ++dropped;
       FUZZ_CHECK(!valid_json);
+    } else if (verdict == rebound::EventVerdict::kFailure) {
+      failed = true;
+      FUZZ_CHECK(valid_json);
     } else {
-      FUZZ_CHECK(valid_json || (dialect == rebound::StreamDialect::kOpenAi && e.data == "[DONE]"));
+      const bool done_sentinel = e.data == "[DONE]" &&
+                                 (dialect == rebound::StreamDialect::kChatCompletions ||
+                                  dialect == rebound::StreamDialect::kOther);
+      FUZZ_CHECK(valid_json || done_sentinel);
     }
   }
   FUZZ_CHECK(tracker.malformed_count() == dropped);
+  FUZZ_CHECK(tracker.failed() == failed);
+  FUZZ_CHECK(tracker.failure().size() <= rebound::StreamTracker::kMaxFailureBytes);
+  if (dialect == rebound::StreamDialect::kOther) FUZZ_CHECK(tracker.Complete());
   const std::string usage = tracker.usage_json();
   if (!usage.empty()) {
     FUZZ_CHECK(usage.front() == '{');
@@ -127,7 +137,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(after.empty());
   }
 
-  CheckTracker(rebound::StreamDialect::kOpenAi, whole.events);
-  CheckTracker(rebound::StreamDialect::kAnthropic, whole.events);
+  CheckTracker(rebound::StreamDialect::kChatCompletions, whole.events);
+  CheckTracker(rebound::StreamDialect::kMessages, whole.events);
+  CheckTracker(rebound::StreamDialect::kResponses, whole.events);
+  CheckTracker(rebound::StreamDialect::kOther, whole.events);
   return 0;
 }

@@ -5,25 +5,12 @@
 #include <regex>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/recording_channel.h"
 #include "tests/integration/test_outputs.h"
 
 namespace rebound::testing {
-
-std::optional<double> MetricValue(const std::string& text, const std::string& line_prefix) {
-  std::string want = absl::StrCat("\n", line_prefix, " ");
-  size_t at = text.find(want);
-  if (at == std::string::npos) return std::nullopt;
-  size_t start = at + want.size();
-  double value = 0;
-  if (!absl::SimpleAtod(text.substr(start, text.find('\n', start) - start), &value)) {
-    return std::nullopt;
-  }
-  return value;
-}
 
 std::string Replica::ScrapeMetrics() const {
   HttpOptions options;

@@ -14,13 +14,10 @@
 #include "absl/status/statusor.h"
 #include "client/gateway_client.h"
 #include "rebound/v1/controlplane.grpc.pb.h"
+#include "tests/integration/gateway_fixture.h"
 #include "tests/integration/test_harness.h"
 
 namespace rebound::testing {
-
-// The value of the first metric line starting with `line_prefix` + " " in
-// Prometheus text, or nullopt.
-std::optional<double> MetricValue(const std::string& text, const std::string& line_prefix);
 
 // One rebound-server replica. (GatewayProcess writes every config to the
 // same file name; two replicas in one test directory need their own files,

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/http_types.h"
 #include "tests/integration/recording_channel.h"
@@ -41,6 +42,18 @@ std::string GatewayProcess::ScrapeMetrics() {
   std::string body = HttpFetch(options).body;
   RecordOutput("metrics-scrapes.txt", body);
   return body;
+}
+
+std::optional<double> MetricValue(const std::string& text, const std::string& line_prefix) {
+  std::string want = absl::StrCat("\n", line_prefix, " ");
+  size_t at = text.find(want);
+  if (at == std::string::npos) return std::nullopt;
+  size_t start = at + want.size();
+  double value = 0;
+  if (!absl::SimpleAtod(text.substr(start, text.find('\n', start) - start), &value)) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 std::string ServerSection(std::string_view extra) {

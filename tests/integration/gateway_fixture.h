@@ -4,6 +4,7 @@
 #define REBOUND_TESTS_INTEGRATION_GATEWAY_FIXTURE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,10 @@ class GatewayProcess {
   std::string config_path_;
   int metrics_port_ = 0;
 };
+
+// The value of the first metric line starting with `line_prefix` + " " in
+// Prometheus text, or nullopt.
+std::optional<double> MetricValue(const std::string& text, const std::string& line_prefix);
 
 // `server:` section listening on free loopback ports, plus `extra` lines
 // (indented by the caller) appended inside it.

@@ -330,7 +330,7 @@ TEST(SseParserLimitTest, DefaultLimitIsOneMebibyte) {
 SseEvent Data(std::string data) { return Ev(std::move(data)); }
 
 TEST(StreamTrackerOpenAiTest, ForwardsChunksWithoutMarkingTheEnd) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   EXPECT_EQ(
       t.Observe(Data(R"({"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]})")),
       EventVerdict::kForward);
@@ -340,14 +340,14 @@ TEST(StreamTrackerOpenAiTest, ForwardsChunksWithoutMarkingTheEnd) {
 }
 
 TEST(StreamTrackerOpenAiTest, DoneMarksTheEndAndIsForwarded) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   EXPECT_EQ(t.Observe(Data("[DONE]")), EventVerdict::kForward);
   EXPECT_TRUE(t.terminal_seen());
   EXPECT_EQ(t.malformed_count(), 0);
 }
 
 TEST(StreamTrackerOpenAiTest, NonNullFinishReasonMarksTheEndWithoutDone) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   t.Observe(Data(R"({"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]})"));
   EXPECT_FALSE(t.terminal_seen());
   EXPECT_EQ(t.Observe(Data(R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})")),
@@ -356,14 +356,14 @@ TEST(StreamTrackerOpenAiTest, NonNullFinishReasonMarksTheEndWithoutDone) {
 }
 
 TEST(StreamTrackerOpenAiTest, AnyChoiceFinishingCounts) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   t.Observe(Data(
       R"({"choices":[{"index":0,"finish_reason":null},{"index":1,"finish_reason":"length"}]})"));
   EXPECT_TRUE(t.terminal_seen());
 }
 
 TEST(StreamTrackerOpenAiTest, FinishReasonOutsideChoicesDoesNotCount) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   t.Observe(Data(R"({"finish_reason":"stop","choices":[]})"));
   t.Observe(Data(R"({"choices":[{"delta":{"finish_reason":"stop"},"finish_reason":null}]})"));
   t.Observe(Data(R"({"choices":[{"delta":{"content":"\"finish_reason\":\"stop\""}}]})"));
@@ -372,7 +372,7 @@ TEST(StreamTrackerOpenAiTest, FinishReasonOutsideChoicesDoesNotCount) {
 }
 
 TEST(StreamTrackerOpenAiTest, AStreamWithoutDoneOrFinishReasonIsNotComplete) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   for (int i = 0; i < 5; ++i) {
     t.Observe(Data(R"({"choices":[{"delta":{"content":"x"},"finish_reason":null}]})"));
   }
@@ -380,7 +380,7 @@ TEST(StreamTrackerOpenAiTest, AStreamWithoutDoneOrFinishReasonIsNotComplete) {
 }
 
 TEST(StreamTrackerOpenAiTest, MalformedEventsAreDroppedAndCounted) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   EXPECT_EQ(t.Observe(Data(R"({"choices":[{"delta":{"content":"x"})")),
             EventVerdict::kDropMalformed);
   EXPECT_EQ(t.Observe(Data("not json")), EventVerdict::kDropMalformed);
@@ -393,7 +393,7 @@ TEST(StreamTrackerOpenAiTest, MalformedEventsAreDroppedAndCounted) {
 }
 
 TEST(StreamTrackerOpenAiTest, AMalformedEventNeverMarksTheEndOrSetsUsage) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   EXPECT_EQ(
       t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}],"usage":{"total_tokens":3}},)")),
       EventVerdict::kDropMalformed);
@@ -402,7 +402,7 @@ TEST(StreamTrackerOpenAiTest, AMalformedEventNeverMarksTheEndOrSetsUsage) {
 }
 
 TEST(StreamTrackerOpenAiTest, ValidJsonThatIsNotAnObjectIsForwarded) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   EXPECT_EQ(t.Observe(Data("[1,2]")), EventVerdict::kForward);
   EXPECT_EQ(t.Observe(Data(" 42 ")), EventVerdict::kForward);
   EXPECT_EQ(t.Observe(Data("\"x\"")), EventVerdict::kForward);
@@ -410,15 +410,8 @@ TEST(StreamTrackerOpenAiTest, ValidJsonThatIsNotAnObjectIsForwarded) {
   EXPECT_FALSE(t.terminal_seen());
 }
 
-TEST(StreamTrackerOpenAiTest, AnErrorEventIsForwardedButDoesNotEndTheStream) {
-  StreamTracker t(StreamDialect::kOpenAi);
-  EXPECT_EQ(t.Observe(Data(R"({"error":{"message":"overloaded","type":"server_error"}})")),
-            EventVerdict::kForward);
-  EXPECT_FALSE(t.terminal_seen());
-}
-
 TEST(StreamTrackerOpenAiTest, KeepsTheLastNonNullUsageObjectVerbatim) {
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   t.Observe(Data(R"({"choices":[],"usage":{"prompt_tokens":1}})"));
   t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}],"usage":null})"));
   EXPECT_EQ(t.usage_json(), R"({"prompt_tokens":1})");
@@ -433,7 +426,7 @@ TEST(StreamTrackerOpenAiTest, KeepsTheLastNonNullUsageObjectVerbatim) {
 
 TEST(StreamTrackerOpenAiTest, EndToEndWithTheParser) {
   SseParser parser;
-  StreamTracker t(StreamDialect::kOpenAi);
+  StreamTracker t(StreamDialect::kChatCompletions);
   std::vector<SseEvent> events;
   ASSERT_TRUE(parser
                   .Feed("data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
@@ -472,7 +465,7 @@ std::vector<SseEvent> AnthropicStream() {
 }
 
 TEST(StreamTrackerAnthropicTest, OnlyMessageStopEndsTheStream) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   const std::vector<SseEvent> events = AnthropicStream();
   for (size_t i = 0; i + 1 < events.size(); ++i) {
     EXPECT_EQ(t.Observe(events[i]), EventVerdict::kForward) << i;
@@ -484,13 +477,13 @@ TEST(StreamTrackerAnthropicTest, OnlyMessageStopEndsTheStream) {
 }
 
 TEST(StreamTrackerAnthropicTest, MergesStartUsageWithTheDeltaUsage) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   for (const SseEvent& e : AnthropicStream()) t.Observe(e);
   EXPECT_EQ(t.usage_json(), R"({"input_tokens":25,"output_tokens":15})");
 }
 
 TEST(StreamTrackerAnthropicTest, DeltaMembersOverrideInPlaceAndNewOnesAreAppended) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   t.Observe(Ev(
       R"({"type":"message_start","message":{"usage":{"input_tokens":25,"cache_read_input_tokens":0,"output_tokens":1}}})"));
   t.Observe(Ev(R"({"type":"message_delta","usage":{"output_tokens":3}})"));
@@ -502,13 +495,13 @@ TEST(StreamTrackerAnthropicTest, DeltaMembersOverrideInPlaceAndNewOnesAreAppende
 }
 
 TEST(StreamTrackerAnthropicTest, EitherUsageAloneIsUsedAsIs) {
-  StreamTracker start_only(StreamDialect::kAnthropic);
+  StreamTracker start_only(StreamDialect::kMessages);
   start_only.Observe(Ev(R"({"type":"message_start","message":{"usage":{"input_tokens":2}}})"));
   EXPECT_EQ(start_only.usage_json(), R"({"input_tokens":2})");
-  StreamTracker delta_only(StreamDialect::kAnthropic);
+  StreamTracker delta_only(StreamDialect::kMessages);
   delta_only.Observe(Ev(R"({"type":"message_delta","usage":{"output_tokens":4}})"));
   EXPECT_EQ(delta_only.usage_json(), R"({"output_tokens":4})");
-  StreamTracker none(StreamDialect::kAnthropic);
+  StreamTracker none(StreamDialect::kMessages);
   none.Observe(Ev(R"({"type":"content_block_delta","usage":{"output_tokens":4}})"));
   EXPECT_EQ(none.usage_json(), "");
 }
@@ -522,26 +515,26 @@ TEST(StreamTrackerAnthropicTest, OversizedUsageObjectsAreNotMerged) {
     start += "\":1";
   }
   start += "}}}";
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   t.Observe(Ev(start));
   t.Observe(Ev(R"({"type":"message_delta","usage":{"output_tokens":4}})"));
   EXPECT_EQ(t.usage_json(), R"({"output_tokens":4})");
 }
 
 TEST(StreamTrackerAnthropicTest, MessageStopByEventNameOrByDataType) {
-  StreamTracker by_name(StreamDialect::kAnthropic);
+  StreamTracker by_name(StreamDialect::kMessages);
   by_name.Observe(Ev("{}", "message_stop"));
   EXPECT_TRUE(by_name.terminal_seen());
-  StreamTracker by_type(StreamDialect::kAnthropic);
+  StreamTracker by_type(StreamDialect::kMessages);
   by_type.Observe(Ev(R"({"type":"message_stop"})"));
   EXPECT_TRUE(by_type.terminal_seen());
-  StreamTracker by_escaped_type(StreamDialect::kAnthropic);
+  StreamTracker by_escaped_type(StreamDialect::kMessages);
   by_escaped_type.Observe(Ev(R"({"t\u0079pe":"message_\u0073top"})"));
   EXPECT_TRUE(by_escaped_type.terminal_seen());
 }
 
 TEST(StreamTrackerAnthropicTest, LookalikesOfMessageStopDoNotEndTheStream) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   t.Observe(Ev(R"({"type":"message_delta","delta":{"type":"message_stop"}})", "message_delta"));
   t.Observe(Ev(R"({"type":"content_block_delta","delta":{"text":"message_stop"}})"));
   t.Observe(Ev(R"({"type":"Message_Stop"})"));
@@ -550,24 +543,15 @@ TEST(StreamTrackerAnthropicTest, LookalikesOfMessageStopDoNotEndTheStream) {
 }
 
 TEST(StreamTrackerAnthropicTest, AStreamCutAfterMessageDeltaIsNotComplete) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   std::vector<SseEvent> events = AnthropicStream();
   events.pop_back();
   for (const SseEvent& e : events) t.Observe(e);
   EXPECT_FALSE(t.terminal_seen());
 }
 
-TEST(StreamTrackerAnthropicTest, AnErrorEventDoesNotEndTheStream) {
-  StreamTracker t(StreamDialect::kAnthropic);
-  EXPECT_EQ(
-      t.Observe(Ev(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
-                   "error")),
-      EventVerdict::kForward);
-  EXPECT_FALSE(t.terminal_seen());
-}
-
 TEST(StreamTrackerAnthropicTest, MalformedEventsAreDroppedAndNeverEndTheStream) {
-  StreamTracker t(StreamDialect::kAnthropic);
+  StreamTracker t(StreamDialect::kMessages);
   EXPECT_EQ(t.Observe(Ev(R"({"type":"message_stop")", "message_stop")),
             EventVerdict::kDropMalformed);
   EXPECT_EQ(t.Observe(Ev("[DONE]")), EventVerdict::kDropMalformed);
@@ -581,7 +565,7 @@ TEST(StreamTrackerAnthropicTest, MalformedEventsAreDroppedAndNeverEndTheStream) 
 TEST(StreamTrackerAnthropicTest, EveryProperPrefixOfAnEventIsMalformed) {
   const std::string data = AnthropicStream()[0].data;
   for (size_t n = 0; n < data.size(); ++n) {
-    StreamTracker t(StreamDialect::kAnthropic);
+    StreamTracker t(StreamDialect::kMessages);
     EXPECT_EQ(t.Observe(Ev(data.substr(0, n), "message_start")), EventVerdict::kDropMalformed) << n;
   }
 }
@@ -592,7 +576,7 @@ TEST(StreamTrackerAnthropicTest, EndToEndWithTheParserAtEverySplitPoint) {
     wire += "event: " + e.event + "\ndata: " + e.data + "\n\n";
   for (size_t i = 0; i <= wire.size(); i += 7) {
     SseParser parser;
-    StreamTracker t(StreamDialect::kAnthropic);
+    StreamTracker t(StreamDialect::kMessages);
     std::vector<SseEvent> events;
     ASSERT_TRUE(parser.Feed(std::string_view(wire).substr(0, i), &events).ok());
     ASSERT_TRUE(parser.Feed(std::string_view(wire).substr(i), &events).ok());
@@ -601,6 +585,107 @@ TEST(StreamTrackerAnthropicTest, EndToEndWithTheParserAtEverySplitPoint) {
     EXPECT_TRUE(t.terminal_seen());
     EXPECT_EQ(t.usage_json(), R"({"input_tokens":25,"output_tokens":15})");
   }
+}
+
+// ===================================================== dialects (issue 10)
+
+TEST(StreamDialectTest, ThePathNamesTheApi) {
+  EXPECT_EQ(DialectForPath("/v1/chat/completions"), StreamDialect::kChatCompletions);
+  EXPECT_EQ(DialectForPath("/openai/v1/chat/completions?api-version=1"),
+            StreamDialect::kChatCompletions);
+  EXPECT_EQ(DialectForPath("/v1/completions"), StreamDialect::kChatCompletions);
+  EXPECT_EQ(DialectForPath("/v1/messages"), StreamDialect::kMessages);
+  EXPECT_EQ(DialectForPath("/v1/messages/"), StreamDialect::kMessages);
+  EXPECT_EQ(DialectForPath("/v1/responses"), StreamDialect::kResponses);
+  EXPECT_EQ(DialectForPath("/v1/embeddings"), StreamDialect::kOther);
+  EXPECT_EQ(DialectForPath("/v1/messages/count_tokens"), StreamDialect::kOther);
+  EXPECT_EQ(DialectForPath("/"), StreamDialect::kOther);
+}
+
+// The Responses API streams typed events and ends with response.completed,
+// never [DONE]. Its stream used to be judged as a chat stream, so a complete
+// answer was reset and regenerated on the fallback.
+std::vector<SseEvent> ResponsesStream() {
+  return {
+      Ev(R"({"type":"response.created","response":{"id":"resp_1","status":"in_progress"}})",
+         "response.created"),
+      Ev(R"({"type":"response.output_text.delta","item_id":"m1","delta":"Hi"})",
+         "response.output_text.delta"),
+      Ev(R"({"type":"response.output_text.done","item_id":"m1","text":"Hi"})",
+         "response.output_text.done"),
+      Ev(R"({"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":5,"output_tokens":1,"total_tokens":6}}})",
+         "response.completed"),
+  };
+}
+
+TEST(StreamTrackerResponsesTest, ResponseCompletedEndsTheStreamAndCarriesUsage) {
+  StreamTracker t(StreamDialect::kResponses);
+  const std::vector<SseEvent> events = ResponsesStream();
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    EXPECT_EQ(t.Observe(events[i]), EventVerdict::kForward) << i;
+    EXPECT_FALSE(t.Complete()) << i;
+  }
+  EXPECT_EQ(t.Observe(events.back()), EventVerdict::kForward);
+  EXPECT_TRUE(t.Complete());
+  EXPECT_FALSE(t.failed());
+  EXPECT_EQ(t.usage_json(), R"({"input_tokens":5,"output_tokens":1,"total_tokens":6})");
+}
+
+TEST(StreamTrackerResponsesTest, ChatMarkersDoNotEndAResponsesStream) {
+  StreamTracker t(StreamDialect::kResponses);
+  EXPECT_EQ(t.Observe(Data(R"({"choices":[{"finish_reason":"stop"}]})")), EventVerdict::kForward);
+  EXPECT_FALSE(t.Complete());
+}
+
+TEST(StreamTrackerResponsesTest, FailedIncompleteAndErrorEventsAreFailures) {
+  for (const SseEvent& e :
+       {Ev(R"({"type":"response.failed","response":{"status":"failed"}})", "response.failed"),
+        Ev(R"({"type":"response.incomplete","response":{"status":"incomplete"}})",
+           "response.incomplete"),
+        Ev(R"({"type":"error","code":"server_error","message":"boom"})", "error"),
+        Ev(R"({"type":"response.failed"})")}) {
+    StreamTracker t(StreamDialect::kResponses);
+    EXPECT_EQ(t.Observe(e), EventVerdict::kFailure) << e.data;
+    EXPECT_TRUE(t.failed());
+    EXPECT_EQ(t.failure(), e.data);
+    EXPECT_FALSE(t.Complete());
+  }
+}
+
+TEST(StreamTrackerAnthropicTest, AnErrorEventIsAFailure) {
+  StreamTracker t(StreamDialect::kMessages);
+  SseEvent error = Ev(R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})",
+                      "error");
+  EXPECT_EQ(t.Observe(error), EventVerdict::kFailure);
+  EXPECT_TRUE(t.failed());
+  EXPECT_EQ(t.failure(), error.data);
+}
+
+TEST(StreamTrackerOpenAiTest, AnErrorChunkIsAFailure) {
+  StreamTracker t(StreamDialect::kChatCompletions);
+  EXPECT_EQ(t.Observe(Data(R"({"error":{"message":"The server had an error","type":"server_error"}})")),
+            EventVerdict::kFailure);
+  EXPECT_TRUE(t.failed());
+  StreamTracker null_error(StreamDialect::kChatCompletions);
+  EXPECT_EQ(null_error.Observe(Data(R"({"choices":[],"error":null})")), EventVerdict::kForward);
+  EXPECT_FALSE(null_error.failed());
+}
+
+TEST(StreamTrackerOtherTest, AnyCleanEndIsCompleteButMalformedJsonIsStillDropped) {
+  StreamTracker t(StreamDialect::kOther);
+  EXPECT_TRUE(t.Complete());
+  EXPECT_EQ(t.Observe(Data(R"({"anything":1})")), EventVerdict::kForward);
+  EXPECT_EQ(t.Observe(Data("[DONE]")), EventVerdict::kForward);
+  EXPECT_EQ(t.Observe(Data("{not json")), EventVerdict::kDropMalformed);
+  EXPECT_TRUE(t.Complete());
+  EXPECT_EQ(t.malformed_count(), 1);
+}
+
+TEST(StreamTrackerTest, FailureDataIsBounded) {
+  StreamTracker t(StreamDialect::kMessages);
+  std::string big = R"({"type":"error","message":")" + std::string(10000, 'x') + R"("})";
+  EXPECT_EQ(t.Observe(Ev(big, "error")), EventVerdict::kFailure);
+  EXPECT_EQ(t.failure().size(), StreamTracker::kMaxFailureBytes);
 }
 
 }  // namespace
