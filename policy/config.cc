@@ -88,7 +88,7 @@ bool ModelProvider::operator==(const ModelProvider& other) const {
          access_key == other.access_key && access_key_source == other.access_key_source &&
          interface == other.interface && passthrough_auth == other.passthrough_auth &&
          headers == other.headers && is_default == other.is_default && timeouts == other.timeouts &&
-         retry_policy == other.retry_policy;
+         tls_ca_file == other.tls_ca_file && retry_policy == other.retry_policy;
 }
 
 const ModelProvider* Config::Find(std::string_view model_id) const {

@@ -123,6 +123,9 @@ struct ModelProvider {
   std::vector<std::pair<std::string, std::string>> headers;
   bool is_default = false;
   Timeouts timeouts;
+  // PEM roots that verify this provider's TLS certificate (a private CA);
+  // empty: the system's roots.
+  std::string tls_ca_file;
   std::optional<RetryPolicy> retry_policy;  // absent: no retries
   int line = 0;                             // YAML line of the entry
 

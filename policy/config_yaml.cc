@@ -120,6 +120,7 @@ void WriteProvider(YAML::Emitter& out, const ModelProvider& p) {
   Val(out, "idle_ms", p.timeouts.idle_ms);
   if (p.timeouts.total_ms) Val(out, "total_ms", *p.timeouts.total_ms);
   out << YAML::EndMap;
+  OptionalStr(out, "tls_ca_file", p.tls_ca_file);
   if (p.retry_policy) WriteRetryPolicy(out, *p.retry_policy);
   out << YAML::EndMap;
 }

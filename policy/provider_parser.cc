@@ -329,6 +329,15 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
   }
   if (auto x = f.Take("headers")) ReadHeaders(r, *x, &p);
   if (auto x = f.Take("timeouts")) ReadTimeouts(r, *x, &p.timeouts);
+  if (auto x = f.Take("tls_ca_file")) {
+    if (std::optional<std::string> path = r->String(*x)) {
+      if (path->empty() || HasControlOrSpace(*path)) {
+        r->reporter().Error(x->line, x->path, "must be a file path without spaces");
+      } else {
+        p.tls_ca_file = *path;
+      }
+    }
+  }
   if (auto x = f.Take("retry_policy")) {
     if (x->node.IsNull()) {
       // serde (plano) reads an empty value as "no policy"; say so, because
@@ -342,7 +351,7 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
   }
 
   f.Finish({"model", "base_url", "access_key", "provider_interface", "passthrough_auth", "headers",
-            "default", "timeouts", "retry_policy"},
+            "default", "timeouts", "tls_ca_file", "retry_policy"},
            {"name", "http_host", "routing_preferences", "usage", "endpoint", "protocol",
             "cluster_name", "stream", "port", "rate_limits", "base_url_path_prefix", "internal",
             "capabilities", "provider"},

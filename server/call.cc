@@ -571,6 +571,9 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
       r.error_type = transfer.error_type;
       break;
   }
+  if (transfer.unprocessed_resends > 0) {
+    env_.metrics->RecordUnprocessedResends(a.target->provider, transfer.unprocessed_resends);
+  }
   env_.metrics->RecordAttempt(a.target->model_id, a.target->provider, OutcomeLabel(r.kind),
                               StatusClass(a.http_status), absl::ToDoubleSeconds(r.ttfb),
                               absl::ToDoubleSeconds(r.duration));

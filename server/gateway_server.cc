@@ -87,6 +87,7 @@ absl::Status GatewayServer::Start() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(settings.tls);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status ca = CheckProviderCaFiles(*config); !ca.ok()) return ca;
   metrics_.RecordConfigLoad(true);
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(settings.metrics_address);
@@ -193,6 +194,9 @@ absl::Status GatewayServer::ApplyPushedPolicy(std::string_view yaml) {
   for (const Diagnostic& d : result.diagnostics) {
     LogWarn("policy_diagnostic", {{"detail", d.ToString()}});
   }
+  if (absl::Status ca = CheckProviderCaFiles(*result.config); !ca.ok()) {
+    return absl::InvalidArgumentError(ca.message());
+  }
   absl::MutexLock lock(&config_mu_);
   pushed_policy_ = result.config;
   config_ = MergePushedPolicy(*result.config, *config_);
@@ -231,6 +235,14 @@ void GatewayServer::Reload(const char* why) {
   }
   // The token file is part of the configuration: re-read on every reload
   // (SIGHUP after rotating tokens), and a broken one rejects the reload.
+  if (absl::Status ca = CheckProviderCaFiles(*result.config); !ca.ok()) {
+    metrics_.RecordConfigLoad(false);
+    LogError("config_reload_rejected", {{"trigger", why},
+                                        {"file", config_path_},
+                                        {"detail", std::string(ca.message())},
+                                        {"kept", "previous configuration"}});
+    return;
+  }
   absl::StatusOr<std::shared_ptr<const BearerTokens>> caller_tokens =
       LoadCallerTokens(result.config->server);
   metrics_.RecordConfigLoad(caller_tokens.ok());

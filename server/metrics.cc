@@ -82,6 +82,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help("Streaming calls ended because the caller read nothing for "
                  "server.stream_pause_timeout_ms; the upstream transfer was released.")
            .Register(*registry_);
+  unprocessed_resends_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_upstream_unprocessed_resends_total")
+           .Help("Requests HTTP/2 refused unprocessed (REFUSED_STREAM, GOAWAY) and rebound "
+                 "re-sent at once, without counting an attempt.")
+           .Register(*registry_);
   config_loads_ = &prometheus::BuildCounter()
                        .Name("rebound_config_loads_total")
                        .Help("Configuration loads and reloads by result.")
@@ -231,6 +237,10 @@ void Metrics::RecordMalformedEvent(std::string_view model) {
 
 void Metrics::RecordStreamPauseTimeout(std::string_view model) {
   stream_pause_timeouts_->Add({{"model", std::string(model)}}).Increment();
+}
+
+void Metrics::RecordUnprocessedResends(std::string_view provider, int count) {
+  unprocessed_resends_->Add({{"provider", std::string(provider)}}).Increment(count);
 }
 
 void Metrics::SetControlPlaneConnected(std::string_view address, bool connected) {

@@ -37,6 +37,9 @@ class Metrics {
   // A streaming call ended because its caller read nothing for
   // server.stream_pause_timeout_ms (`model` is the call's primary).
   void RecordStreamPauseTimeout(std::string_view model);
+  // Requests to `provider` that HTTP/2 refused unprocessed (REFUSED_STREAM,
+  // GOAWAY) and that were re-sent at once without counting as an attempt.
+  void RecordUnprocessedResends(std::string_view provider, int count);
   void RecordConfigLoad(bool ok);
   // A Gateway call refused by caller authentication; rpc: Complete or
   // StreamComplete.
@@ -78,6 +81,7 @@ class Metrics {
   prometheus::Histogram* overhead_;
   prometheus::Family<prometheus::Counter>* malformed_events_;
   prometheus::Family<prometheus::Counter>* stream_pause_timeouts_;
+  prometheus::Family<prometheus::Counter>* unprocessed_resends_;
   prometheus::Family<prometheus::Counter>* config_loads_;
   prometheus::Family<prometheus::Counter>* unauthenticated_;
   prometheus::Family<prometheus::Counter>* retries_;

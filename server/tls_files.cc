@@ -109,4 +109,20 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+absl::Status CheckProviderCaFiles(const Config& config) {
+  for (const ModelProvider& p : config.providers) {
+    if (p.tls_ca_file.empty()) continue;
+    absl::StatusOr<std::string> pem = ReadFile(p.tls_ca_file, "tls_ca_file");
+    if (!pem.ok()) {
+      return absl::Status(pem.status().code(),
+                          absl::StrCat(p.model_id, ": ", pem.status().message()));
+    }
+    if (FirstCertificate(*pem) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(p.model_id, ": tls_ca_file ", p.tls_ca_file,
+                                                     " holds no PEM certificate"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace rebound

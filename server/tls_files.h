@@ -18,6 +18,12 @@ namespace rebound {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& tls);
 
+// Every provider's tls_ca_file is readable and holds a PEM certificate;
+// otherwise an error naming the provider and the file. Checked where a
+// config comes into force (start, reload, pushed policy), so that a typo
+// fails there and not as a TLS error on the first call.
+absl::Status CheckProviderCaFiles(const Config& config);
+
 }  // namespace rebound
 
 #endif  // REBOUND_SERVER_TLS_FILES_H_

@@ -31,6 +31,15 @@ struct UpstreamClient::Transfer {
   // run is curl's hidden re-send on a fresh connection (see OnPreRequest).
   int requests_sent = 0;
   bool hidden_retry_refused = false;
+  // What curl's informational text said of this request (OnDebug): its
+  // HTTP/2 stream, a refusal, a GOAWAY's last processed stream, and whether
+  // a transport failure was reported (then the request may have been
+  // processed, whatever else was seen).
+  uint32_t h2_stream_id = 0;
+  bool h2_refused = false;
+  std::optional<uint32_t> goaway_last_stream;
+  bool transport_failure_seen = false;
+  int unprocessed_resends = 0;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   MonoTime last_activity = 0;
@@ -167,6 +176,18 @@ UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &UpstreamClient::OnPreRequest);
   curl_easy_setopt(easy, CURLOPT_PREREQDATA, t.get());
+  if (!t->request.ca_file.empty()) {
+    curl_easy_setopt(easy, CURLOPT_CAINFO, t->request.ca_file.c_str());
+  }
+  if (absl::StartsWith(t->request.url, "https://")) {
+    // HTTP/2 is negotiated over TLS only. libcurl 7.88 says whether a
+    // stream was refused or a GOAWAY arrived only in its informational
+    // text, so listen to it (nothing is printed: the callback replaces
+    // curl's own output, and header and data dumps are ignored).
+    curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, &UpstreamClient::OnDebug);
+    curl_easy_setopt(easy, CURLOPT_DEBUGDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+  }
 
   const Timeouts& to = t->request.timeouts;
   t->first_byte_timer = loop_->AddTimerAfter(
@@ -318,11 +339,81 @@ size_t UpstreamClient::OnHeaderLine(char* data, size_t size, size_t n, void* use
 // never sees: the provider may have received and billed the first. Refuse
 // the re-send: the attempt ends as a connection reset, a transport error the
 // retry policy handles (and counts) like any other.
+//
+// The exception is a request HTTP/2 guarantees was not processed (RFC 9113
+// section 8.7): re-sending it at once is safe and costs the caller no
+// attempt. libcurl 7.88 re-sends a refused stream itself (allowed here) but
+// fails a stream above a GOAWAY's last stream id (re-sent by
+// CollectFinished).
 int UpstreamClient::OnPreRequest(void* userdata, char*, char*, int, int) {
   auto* t = static_cast<Transfer*>(userdata);
   if (t->requests_sent++ == 0) return CURL_PREREQFUNC_OK;
+  if (Unprocessed(*t) && t->unprocessed_resends < kMaxUnprocessedResends) {
+    ++t->unprocessed_resends;
+    ForgetRequest(t);
+    return CURL_PREREQFUNC_OK;
+  }
   t->hidden_retry_refused = true;
   return CURL_PREREQFUNC_ABORT;
+}
+
+// On HTTP/2, curl re-sends behind our back (Curl_retry_request) only for a
+// refused stream, or for a receive error, which it reports as a failure
+// first ("Recv failure", an SSL read error); an end of the connection or
+// any other stream reset fails the transfer instead. So a re-send of an
+// HTTP/2 request with no failure reported is a refused stream, on a new
+// connection (curl says "REFUSED_STREAM") or a reused one (it only says
+// "Connection died").
+bool UpstreamClient::Unprocessed(const Transfer& t) {
+  if (t.transport_failure_seen) return false;
+  if (t.h2_refused || t.h2_stream_id > 0) return true;
+  return false;
+}
+
+bool UpstreamClient::AboveGoaway(const Transfer& t) {
+  return !t.transport_failure_seen && t.h2_stream_id > 0 && t.goaway_last_stream &&
+         t.h2_stream_id > *t.goaway_last_stream;
+}
+
+void UpstreamClient::ForgetRequest(Transfer* t) {
+  t->h2_stream_id = 0;
+  t->h2_refused = false;
+  t->goaway_last_stream.reset();
+}
+
+// curl's informational text for one transfer (CURLINFO_TEXT; headers and
+// data are ignored and never kept). Markers, as libcurl 7.88 words them:
+// "Using Stream ID: N", "REFUSED_STREAM, retrying a fresh connect" and
+// "recveived GOAWAY, error=E, last_stream=L" (sic); a transport failure
+// ("Recv failure", "Send failure", an SSL read or write error, a stream
+// "not closed cleanly") means the request may have been processed. A GOAWAY
+// read by another transfer on the same connection is not seen here: this
+// transfer then fails and is counted, the safe side. upstream_http2_test
+// breaks if a libcurl update rewords these.
+int UpstreamClient::OnDebug(void*, int type, char* data, size_t size, void* userdata) {
+  if (type != CURLINFO_TEXT) return 0;
+  auto* t = static_cast<Transfer*>(userdata);
+  absl::string_view text(data, size);  // Debian's Abseil: its own string_view
+  auto number_after = [&text](absl::string_view marker) -> std::optional<uint32_t> {
+    size_t at = text.find(marker);
+    if (at == absl::string_view::npos) return std::nullopt;
+    uint32_t n = 0;
+    const char* begin = text.data() + at + marker.size();
+    auto [end, ec] = std::from_chars(begin, text.data() + text.size(), n);
+    if (ec != std::errc() || end == begin) return std::nullopt;
+    return n;
+  };
+  if (std::optional<uint32_t> id = number_after("Using Stream ID: ")) {
+    t->h2_stream_id = *id;
+  } else if (absl::StrContains(text, "REFUSED_STREAM")) {
+    t->h2_refused = true;
+  } else if (absl::StrContains(text, "GOAWAY")) {
+    t->goaway_last_stream = number_after("last_stream=");
+  } else if (absl::StrContains(text, "failure") || absl::StrContains(text, "SSL_read") ||
+             absl::StrContains(text, "SSL_write") || absl::StrContains(text, "not closed cleanly")) {
+    t->transport_failure_seen = true;
+  }
+  return 0;
 }
 
 size_t UpstreamClient::OnWrite(char* data, size_t size, size_t n, void* userdata) {
@@ -418,11 +509,24 @@ void UpstreamClient::CollectFinished() {
         result.error_type = absl::StrCat("timeout_", result.timeout_ms, "ms");
       }
     }
+    if (result.kind == TransferResult::Kind::kTransportError && !t->headers_delivered &&
+        AboveGoaway(*t) && t->unprocessed_resends < kMaxUnprocessedResends) {
+      // The server shut the connection down before it processed this
+      // stream: send the request again on a new connection, same attempt.
+      ++t->unprocessed_resends;
+      ForgetRequest(t);
+      t->requests_sent = 0;
+      t->hidden_retry_refused = false;
+      curl_multi_remove_handle(multi_, t->easy);
+      curl_multi_add_handle(multi_, t->easy);
+      continue;
+    }
     if (result.kind == TransferResult::Kind::kCompleted && !t->headers_delivered) {
       // A response without body bytes: deliver its headers now.
       t->headers_delivered = true;
       t->handler->OnHeaders(t->http_status, std::move(t->response_headers));
     }
+    result.unprocessed_resends = t->unprocessed_resends;
     FinishTransfer(t, std::move(result));
   }
 }

@@ -37,6 +37,9 @@ struct TransferResult {
   int64_t timeout_ms = 0;   // the configured value that fired
   std::string error;        // short, for logs and attempt records; no secrets
   std::string error_type;   // compact: "connection_refused", "connection_reset", ...
+  // Requests HTTP/2 refused unprocessed and curl re-sent at once (not
+  // attempts: the provider never processed them).
+  int unprocessed_resends = 0;
 };
 
 // Receives one transfer's progress. All calls happen on the loop thread.
@@ -101,6 +104,13 @@ class UpstreamClient {
   static size_t OnWrite(char* data, size_t size, size_t n, void* transfer);
   static int OnPreRequest(void* transfer, char* conn_primary_ip, char* conn_local_ip,
                           int conn_primary_port, int conn_local_port);
+  static int OnDebug(void* easy, int type, char* data, size_t size, void* transfer);
+  // HTTP/2 requests refused unprocessed are re-sent at most this often per
+  // transfer.
+  static constexpr int kMaxUnprocessedResends = 2;
+  static bool Unprocessed(const Transfer& t);
+  static bool AboveGoaway(const Transfer& t);
+  static void ForgetRequest(Transfer* t);
 
   void DriveSocket(int fd, uint32_t epoll_events);
   void DriveTimeout();

@@ -88,6 +88,7 @@ absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target
   out.body = *std::move(body);
   out.timeouts = target.timeouts;
   out.pool_key = target.provider;
+  out.ca_file = target.tls_ca_file;
 
   auto overridden = [&target](std::string_view name) {
     for (const auto& [key, value] : target.headers) {

@@ -20,6 +20,7 @@ struct UpstreamRequest {
   std::string body;
   Timeouts timeouts;
   std::string pool_key;  // connection-limit bucket: the provider
+  std::string ca_file;   // PEM roots to verify the provider's TLS certificate; empty: the system's
 };
 
 // What the caller sent, validated once per call (CheckCallerRequest) and

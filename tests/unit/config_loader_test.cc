@@ -1360,7 +1360,7 @@ TEST(ConfigLoaderTest, LoadsFromAFile) {
             path +
                 ":5: error: model_providers[0].oops: unknown key \"oops\"; allowed here: "
                 "model, base_url, access_key, provider_interface, passthrough_auth, headers, "
-                "default, timeouts, retry_policy");
+                "default, timeouts, tls_ca_file, retry_policy");
   {
     std::ofstream out(path);
     out << "model_providers:\n"
@@ -1404,6 +1404,45 @@ model_providers:
   EXPECT_FALSE(r.ok());
   EXPECT_GE(r.diagnostics.size(), 5u) << Dump(r);
   EXPECT_THAT(Dump(r), ::testing::Not(HasSubstr("SECRET"))) << Dump(r);
+}
+
+// Issue 10 items 2, 6, 14: the new server limits and the provider's CA.
+TEST(ConfigLoaderTest, ResponseLimitPauseTimeoutAndProviderCaLoad) {
+  LoadResult r = Load(R"(
+server:
+  max_response_bytes: 1000
+  stream_pause_timeout_ms: 2500
+model_providers:
+  - model: corp/llm
+    base_url: https://llm.corp.internal
+    access_key: k
+    tls_ca_file: /etc/corp/ca.pem
+)");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.config->server.max_response_bytes, 1000);
+  EXPECT_EQ(r.config->server.stream_pause_timeout_ms, 2500);
+  EXPECT_EQ(r.config->providers[0].tls_ca_file, "/etc/corp/ca.pem");
+  LoadResult defaults = Load("model_providers: []\n");
+  ASSERT_TRUE(defaults.ok()) << Dump(defaults);
+  EXPECT_EQ(defaults.config->server.max_response_bytes, 64 << 20);
+  EXPECT_EQ(defaults.config->server.stream_pause_timeout_ms, 30000);
+}
+
+TEST(ConfigLoaderTest, ResponseLimitPauseTimeoutAndProviderCaAreValidated) {
+  LoadResult r = Load(R"(
+server:
+  max_response_bytes: 0
+  stream_pause_timeout_ms: 3600001
+model_providers:
+  - model: corp/llm
+    base_url: https://llm.corp.internal
+    access_key: k
+    tls_ca_file: ""
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(Dump(r), HasSubstr("server.max_response_bytes"));
+  EXPECT_THAT(Dump(r), HasSubstr("server.stream_pause_timeout_ms"));
+  EXPECT_THAT(Dump(r), HasSubstr("tls_ca_file"));
 }
 
 }  // namespace

@@ -47,6 +47,8 @@ server:
   listen: 0.0.0.0:6000
   metrics_listen: "[::]:9000"
   max_body_bytes: 1048576
+  max_response_bytes: 2097152
+  stream_pause_timeout_ms: 4000
   max_in_flight: 10
   max_connections_per_provider: 20
   drain_grace_ms: 1500
@@ -73,6 +75,7 @@ model_providers:
       X-Quote: "say \"hi\"\tnow"
       X-Empty: ""
     timeouts: {connect_ms: 1000, first_byte_ms: 2000, idle_ms: 3000, total_ms: 4000}
+    tls_ca_file: /etc/rebound/provider-ca.pem
     retry_policy:
       fallback_models: [mistral/large, openai/gpt-4o-mini]
       default_strategy: same_provider
