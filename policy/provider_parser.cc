@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/limits.h"
 #include "policy/retry_policy_parser.h"
 
 namespace rebound {
@@ -241,7 +242,7 @@ bool ContainsVariableReference(std::string_view text) {
 }
 
 void ReadHeaders(YamlReader* r, const Located& v, ModelProvider* p) {
-  if (!r->ExpectMap(v)) return;
+  if (!r->ExpectMapOfAtMost(v, limits::kMaxHeadersPerProvider, "headers")) return;
   MapFields f(r, v);              // reports exact duplicates
   std::vector<std::string> seen;  // lower-cased: header names are case-insensitive
   for (const std::string& name : f.Keys()) {

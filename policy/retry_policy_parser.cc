@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "policy/limits.h"
 
 namespace rebound {
 namespace {
@@ -127,11 +128,28 @@ bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
   return true;
 }
 
-// Status codes already claimed by an earlier entry, with that entry's index.
-using CodeOwners = std::map<int, size_t>;
+// What the rules of one policy listed so far.
+struct CodeTally {
+  std::map<int, size_t> owners;  // code -> index of the first rule listing it
+  size_t expanded = 0;           // codes of every rule, ranges expanded
+  bool full = false;             // limits::kMaxStatusCodesPerPolicy was passed
+};
+
+// Whether `more` codes still fit in the policy. Reports (once per policy)
+// when they do not; the remaining entries are then skipped unread.
+bool CodesFit(YamlReader* r, const Located& entry, size_t more, CodeTally* tally) {
+  if (tally->full) return false;
+  if (tally->expanded + more <= limits::kMaxStatusCodesPerPolicy) return true;
+  tally->full = true;
+  r->reporter().Error(entry.line, entry.path,
+                      absl::StrCat("expands this policy's status codes to ", tally->expanded + more,
+                                   "; at most ", limits::kMaxStatusCodesPerPolicy,
+                                   " are allowed (a range counts each of its codes)"));
+  return false;
+}
 
 StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
-                                  const ClassPolicy& defaults, CodeOwners* owners,
+                                  const ClassPolicy& defaults, CodeTally* tally,
                                   std::string_view list_path) {
   StatusCodeRule rule;
   rule.policy = defaults;
@@ -142,19 +160,23 @@ StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
     r->reporter().Error(
         v.line, JoinPath(v.path, "codes"),
         "is required: the status codes this entry handles, e.g. [429, \"500-504\"]");
-  } else if (r->ExpectList(*codes)) {
+  } else if (r->ExpectListOfAtMost(*codes, limits::kMaxCodeEntriesPerRule,
+                                   "status codes or ranges")) {
     std::vector<Located> items = r->Items(*codes);
     if (items.empty()) {
       r->reporter().Error(codes->line, codes->path, "must list at least one status code or range");
     }
     for (const Located& item : items) {
-      std::vector<int> expanded;
+      if (tally->full) break;
+      std::vector<int> expanded;  // at most 500 codes: one valid range
       if (!ExpandCodeEntry(r, item, &expanded)) continue;
+      if (!CodesFit(r, item, expanded.size(), tally)) break;
+      tally->expanded += expanded.size();
       // RETRY.md 2: a code in two entries is a warning; the first entry wins.
       std::vector<int> taken;
       size_t owner = 0;
       for (int code : expanded) {
-        auto [it, inserted] = owners->emplace(code, index);
+        auto [it, inserted] = tally->owners.emplace(code, index);
         if (!inserted && it->second != index) {
           taken.push_back(code);
           owner = it->second;
@@ -330,7 +352,8 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
   const ClassPolicy defaults{p.default_strategy, p.default_max_attempts};
   p.on_timeout = defaults;
 
-  if (auto x = f.Take("fallback_models"); x && r->ExpectList(*x)) {
+  if (auto x = f.Take("fallback_models");
+      x && r->ExpectListOfAtMost(*x, limits::kMaxFallbackModels, "fallback models")) {
     for (const Located& item : r->Items(*x)) {
       // Invalid entries are kept (as reported) so that validation, which
       // finds lines by index, stays aligned with the file.
@@ -350,11 +373,12 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
     }
   }
 
-  if (auto x = f.Take("on_status_codes"); x && r->ExpectList(*x)) {
-    CodeOwners owners;
+  if (auto x = f.Take("on_status_codes");
+      x && r->ExpectListOfAtMost(*x, limits::kMaxStatusCodeRules, "on_status_codes rules")) {
+    CodeTally tally;
     std::vector<Located> items = r->Items(*x);
     for (size_t i = 0; i < items.size(); ++i) {
-      p.on_status_codes.push_back(ReadStatusCodeRule(r, items[i], i, defaults, &owners, x->path));
+      p.on_status_codes.push_back(ReadStatusCodeRule(r, items[i], i, defaults, &tally, x->path));
     }
   }
 
