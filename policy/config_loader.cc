@@ -102,16 +102,18 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
     if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->metrics_address = *a;
   }
   if (auto x = f.Take("max_body_bytes")) {
-    if (auto n = r->Int(*x, 1)) s->max_body_bytes = *n;
+    if (auto n = r->Int(*x, 1, limits::kMaxBodyBytes)) s->max_body_bytes = *n;
   }
   if (auto x = f.Take("max_in_flight")) {
-    if (auto n = r->Int32(*x, 1)) s->max_in_flight = *n;
+    if (auto n = r->Int32(*x, 1, limits::kMaxInFlight)) s->max_in_flight = *n;
   }
   if (auto x = f.Take("max_connections_per_provider")) {
-    if (auto n = r->Int32(*x, 1)) s->max_connections_per_provider = *n;
+    if (auto n = r->Int32(*x, 1, limits::kMaxConnectionsPerProvider)) {
+      s->max_connections_per_provider = *n;
+    }
   }
   if (auto x = f.Take("drain_grace_ms")) {
-    if (auto n = r->Int(*x, 1)) s->drain_grace_ms = *n;
+    if (auto n = r->Milliseconds(*x)) s->drain_grace_ms = *n;
   }
   if (auto x = f.Take("upstream_threads")) {
     if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;

@@ -58,9 +58,45 @@ inline constexpr size_t kMaxControlPlaneAddresses = 64;
 // ---------------------------------------------------------------------------
 // Values
 
+// Every duration (timeouts, backoff, max_retry_duration_ms, the latency
+// threshold and window, block durations, the Retry-After cap, the drain
+// grace) is at most a day. Unbounded, 2^63 - 1 ms overflowed when the server
+// converted it to int64 nanoseconds, so that every attempt timed out at
+// once. And a day is what the control plane accepts: it rejects blocks more
+// than 24 h ahead (controlplane/block_store.cc), so a longer block or
+// Retry-After cap would hold on one replica and silently not propagate.
+inline constexpr int64_t kMaxDurationMs = 86'400'000;
+inline constexpr int64_t kMaxDurationSeconds = 86'400;
+
+// server.max_body_bytes. The gRPC listener's message limit is an int32 with
+// 1 MiB of headroom over it (server/gateway_server.cc); 1 GiB is far above
+// any chat request (base64 images included) and keeps that sum in range.
+inline constexpr int64_t kMaxBodyBytes = int64_t{1} << 30;
+// server.max_in_flight: concurrent calls of one replica.
+inline constexpr int kMaxInFlight = 1'000'000;
+// server.max_connections_per_provider: more than a process can have file
+// descriptors for by default.
+inline constexpr int kMaxConnectionsPerProvider = 65'536;
 // Event-loop threads for upstream I/O; more than the cores of any machine
 // this runs on only adds contention.
 inline constexpr int kMaxUpstreamThreads = 16;
+
+// max_attempts of any class and default_max_attempts. A request stops at 10
+// attempts whatever the classes say (values above 10 are warned about); this
+// only rejects numbers that can only be typos.
+inline constexpr int kMaxAttempts = 100;
+// on_high_latency.min_triggers: the server keeps up to that many timestamps
+// per model or provider.
+inline constexpr int kMaxMinTriggers = 1000;
+
+// server.retry_budget. Finagle caps percentCanRetry at 1000 %: beyond ten
+// retries per call the per-request attempt cap binds first anyway.
+inline constexpr int kMaxRetryBudgetPercent = 1000;
+// A floor of 100,000 retries a second per provider is already no limit.
+inline constexpr int kMaxRetryBudgetMinRetriesPerSecond = 100'000;
+// Ten minutes: a longer memory makes the budget slow to notice that a
+// provider's traffic dropped, and costs a bucket per second per provider.
+inline constexpr int kMaxRetryBudgetWindowSeconds = 600;
 
 }  // namespace rebound::limits
 

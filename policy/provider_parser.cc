@@ -283,16 +283,16 @@ void ReadTimeouts(YamlReader* r, const Located& v, Timeouts* t) {
   if (!r->ExpectMap(v)) return;
   MapFields f(r, v);
   if (auto x = f.Take("connect_ms")) {
-    if (auto n = r->Int(*x, 1)) t->connect_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->connect_ms = *n;
   }
   if (auto x = f.Take("first_byte_ms")) {
-    if (auto n = r->Int(*x, 1)) t->first_byte_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->first_byte_ms = *n;
   }
   if (auto x = f.Take("idle_ms")) {
-    if (auto n = r->Int(*x, 1)) t->idle_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->idle_ms = *n;
   }
   if (auto x = f.Take("total_ms")) {
-    if (auto n = r->Int(*x, 1)) t->total_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->total_ms = *n;
   }
   f.Finish({"connect_ms", "first_byte_ms", "idle_ms", "total_ms"});
 }

@@ -22,6 +22,12 @@ namespace {
 constexpr int kMaxAttemptsPerRequest = 10;
 constexpr int kMinStatus = 100;
 constexpr int kMaxStatus = 599;
+// 1xx are interim responses, never the answer to a request, and 2xx is
+// success, never retried (RETRY.md 3.1): neither ever reaches a retry
+// decision, so listing one is a mistake to report, not a rule to keep.
+constexpr int kMinSuccess = 200;
+constexpr int kMinFailure = 300;
+constexpr absl::string_view kFailuresOnly = "on_status_codes lists failures (300-599)";
 // Thresholds below this fire on ordinary network jitter (RETRY.md 2).
 constexpr int64_t kAggressiveLatencyMs = 1000;
 
@@ -43,7 +49,7 @@ std::optional<ApplyTo> ReadApplyTo(YamlReader* r, const Located& v) {
 // An attempt budget: >= 1, and a warning when the per-request cap makes part
 // of it unreachable.
 std::optional<int> ReadMaxAttempts(YamlReader* r, const Located& v) {
-  std::optional<int> n = r->Int32(v, 1);
+  std::optional<int> n = r->Int32(v, 1, limits::kMaxAttempts);
   if (n && *n > kMaxAttemptsPerRequest) {
     r->reporter().Warning(v.line, v.path,
                           absl::StrCat(*n, " is above the hard cap of ", kMaxAttemptsPerRequest,
@@ -71,10 +77,15 @@ bool IsDecimal(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
+// The class of `code` (100-299), which is never retried, for messages.
+absl::string_view NeverRetried(int64_t code) {
+  return code < kMinSuccess ? "informational (1xx)" : "success (2xx)";
+}
+
 // Appends the codes of one `codes` entry: an integer or an "A-B" range.
 // Returns false (after reporting) when the entry is invalid.
 bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
-  constexpr absl::string_view kWhat = "must be a status code (100-599) or a range \"A-B\"";
+  constexpr absl::string_view kWhat = "must be a status code (300-599) or a range \"A-B\"";
   if (!v.node.IsScalar()) {
     absl::string_view got = v.node.IsMap()        ? "a map"
                             : v.node.IsSequence() ? "a list"
@@ -84,13 +95,24 @@ bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
   }
   const std::string& text = v.node.Scalar();
   bool quoted = v.node.Tag() != "?";
+  // A '-' only, for a message naming the negative number; "+429" is not a
+  // way anyone writes a status code.
   std::string_view plain = text;
-  if (!plain.empty() && (plain[0] == '-' || plain[0] == '+')) plain.remove_prefix(1);
+  if (!plain.empty() && plain[0] == '-') plain.remove_prefix(1);
   if (!quoted && IsDecimal(plain)) {
     int64_t code = 0;
     if (!absl::SimpleAtoi(text, &code) || code < kMinStatus || code > kMaxStatus) {
       r->reporter().Error(v.line, v.path,
                           absl::StrCat("status code ", text, " is outside 100-599"));
+      return false;
+    }
+    if (code < kMinFailure) {
+      r->reporter().Error(
+          v.line, v.path,
+          absl::StrCat("status code ", code,
+                       code < kMinSuccess ? " is informational (1xx), never the final answer; "
+                                          : " is a success (2xx), which is never retried; ",
+                       kFailuresOnly));
       return false;
     }
     codes->push_back(static_cast<int>(code));
@@ -122,6 +144,12 @@ bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
                         absl::StrCat("range ", QuoteForMessage(text),
                                      " reaches outside 100-599; every code must be a valid HTTP "
                                      "status"));
+    return false;
+  }
+  if (a < kMinFailure) {
+    r->reporter().Error(v.line, v.path,
+                        absl::StrCat("range ", QuoteForMessage(text), " includes ",
+                                     NeverRetried(a), " codes; ", kFailuresOnly));
     return false;
   }
   for (int64_t c = a; c <= b; ++c) codes->push_back(static_cast<int>(c));
@@ -205,7 +233,7 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   if (!r->ExpectMap(v)) return h;
   MapFields f(r, v);
   if (auto x = f.Take("threshold_ms")) {
-    if (auto n = r->Int(*x, 1)) {
+    if (auto n = r->Milliseconds(*x)) {
       h.threshold_ms = *n;
       if (*n < kAggressiveLatencyMs) {
         r->reporter().Warning(
@@ -227,12 +255,12 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   }
   std::optional<Located> min_triggers = f.Take("min_triggers");
   if (min_triggers) {
-    if (auto n = r->Int32(*min_triggers, 1)) h.min_triggers = *n;
+    if (auto n = r->Int32(*min_triggers, 1, limits::kMaxMinTriggers)) h.min_triggers = *n;
   }
   bool has_window = false;
   if (auto x = f.Take("trigger_window_seconds")) {
     has_window = true;
-    if (auto n = r->Int(*x, 1)) h.trigger_window_seconds = *n;
+    if (auto n = r->Seconds(*x)) h.trigger_window_seconds = *n;
   }
   if (min_triggers && h.min_triggers > 1 && !has_window) {
     r->reporter().Error(min_triggers->line, min_triggers->path,
@@ -242,7 +270,7 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   }
   h.policy = ReadClassPolicy(r, f, defaults);
   if (auto x = f.Take("block_duration_seconds")) {
-    if (auto n = r->Int(*x, 1)) h.block_duration_seconds = *n;
+    if (auto n = r->Seconds(*x)) h.block_duration_seconds = *n;
   }
   std::optional<Located> scope = f.Take("scope");
   if (scope) {
@@ -289,13 +317,13 @@ BackoffPolicy ReadBackoff(YamlReader* r, const Located& v, Strategy default_stra
   }
   bool base_ok = true, max_ok = true;
   if (auto x = f.Take("base_ms")) {
-    std::optional<int64_t> n = r->Int(*x, 1);
+    std::optional<int64_t> n = r->Milliseconds(*x);
     base_ok = n.has_value();
     if (n) b.base_ms = *n;
   }
   std::optional<Located> max_key = f.Take("max_ms");
   if (max_key) {
-    std::optional<int64_t> n = r->Int(*max_key, 1);
+    std::optional<int64_t> n = r->Milliseconds(*max_key);
     max_ok = n.has_value();
     if (n) b.max_ms = *n;
   }
@@ -323,7 +351,7 @@ RetryAfterPolicy ReadRetryAfter(YamlReader* r, const Located& v, Strategy defaul
     if (auto a = ReadApplyTo(r, *x)) ra.apply_to = *a;
   }
   if (auto x = f.Take("max_retry_after_seconds")) {
-    if (auto n = r->Int(*x, 1)) ra.max_retry_after_seconds = *n;
+    if (auto n = r->Seconds(*x)) ra.max_retry_after_seconds = *n;
   }
   if (scope && ra.scope == BlockScope::kProvider && default_strategy == Strategy::kSameModel) {
     r->reporter().Warning(scope->line, scope->path,
@@ -394,7 +422,7 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
     p.retry_after = ReadRetryAfter(r, *x, p.default_strategy);
   }
   if (auto x = f.Take("max_retry_duration_ms")) {
-    if (auto n = r->Int(*x, 1)) p.max_retry_duration_ms = *n;
+    if (auto n = r->Milliseconds(*x)) p.max_retry_duration_ms = *n;
   }
 
   f.Finish({"fallback_models", "default_strategy", "default_max_attempts", "on_status_codes",

@@ -200,19 +200,22 @@ std::optional<std::string> YamlReader::String(const Located& v) {
   return std::nullopt;
 }
 
-std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t max) {
+std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t max,
+                                       std::string_view unit) {
   std::string expected = max == std::numeric_limits<int64_t>::max()
                              ? absl::StrCat("an integer >= ", min)
                              : absl::StrCat("an integer from ", min, " to ", max);
+  if (!unit.empty()) absl::StrAppend(&expected, " (", AbslView(unit), ")");
   bool tagged_int = v.node.Tag() == kIntTag;
   if (!v.node.IsScalar() || (v.node.Tag() != kPlainTag && !tagged_int)) {
     reporter_->Error(v.line, v.path,
                      absl::StrCat("must be ", expected, ", got ", Describe(v.node)));
     return std::nullopt;
   }
-  // Decimal only: YAML 1.1 octal/sexagesimal forms surprise people ("010").
+  // Decimal only: YAML 1.1 octal/sexagesimal forms surprise people ("010"),
+  // and so does a '+' sign ("+429" read as 429).
   const std::string& text = v.node.Scalar();
-  size_t digits_from = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  size_t digits_from = (!text.empty() && text[0] == '-') ? 1 : 0;
   bool all_digits = text.size() > digits_from &&
                     std::all_of(text.begin() + digits_from, text.end(),
                                 [](unsigned char c) { return std::isdigit(c) != 0; });
@@ -232,6 +235,14 @@ std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t ma
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<int64_t> YamlReader::Milliseconds(const Located& v) {
+  return Int(v, 1, limits::kMaxDurationMs, "milliseconds: at most 24 h");
+}
+
+std::optional<int64_t> YamlReader::Seconds(const Located& v) {
+  return Int(v, 1, limits::kMaxDurationSeconds, "seconds: at most 24 h");
 }
 
 std::optional<int> YamlReader::Int32(const Located& v, int min, int max) {

@@ -115,10 +115,17 @@ class YamlReader {
 
   // Any scalar as text. Numbers and booleans are accepted as their text.
   std::optional<std::string> String(const Located& v);
-  // A plain (unquoted) decimal integer within [min, max].
+  // A plain (unquoted) decimal integer within [min, max]: digits, with a
+  // leading '-' for negative numbers only (YAML's "+3" is not a count
+  // anyone writes on purpose). `unit` is added to the expected range in
+  // messages ("milliseconds: at most 24 h").
   std::optional<int64_t> Int(const Located& v, int64_t min,
-                             int64_t max = std::numeric_limits<int64_t>::max());
+                             int64_t max = std::numeric_limits<int64_t>::max(),
+                             std::string_view unit = {});
   std::optional<int> Int32(const Located& v, int min, int max = std::numeric_limits<int>::max());
+  // A duration from 1 to 24 h (limits::kMaxDurationMs / kMaxDurationSeconds).
+  std::optional<int64_t> Milliseconds(const Located& v);
+  std::optional<int64_t> Seconds(const Located& v);
   // A YAML boolean: true or false (YAML 1.2; "yes"/"on" are strings there).
   std::optional<bool> Bool(const Located& v);
 

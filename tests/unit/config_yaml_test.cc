@@ -78,7 +78,7 @@ model_providers:
       default_strategy: same_provider
       default_max_attempts: 3
       on_status_codes:
-        - codes: [429, "430-450", 526, 500, 501, 503, "100-102"]
+        - codes: [429, "430-450", 526, 500, 501, 503, "300-302"]
           strategy: different_provider
           max_attempts: 4
         - codes: [504]
