@@ -714,8 +714,8 @@ model_providers:
 }
 
 // A plano configuration in the style of plano's full reference
-// (docs/source/resources/includes/plano_config_full_reference.yaml). rebound
-// has no built-in provider catalogue, so every provider names its base_url.
+// (docs/source/resources/includes/plano_config_full_reference.yaml), every
+// base_url written out (tests/unit/config_plano_test.cc covers the defaults).
 constexpr char kPlanoFullExample[] = R"(
 # Plano Gateway configuration version
 version: v0.4.0
