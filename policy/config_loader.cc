@@ -223,12 +223,23 @@ void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Confi
            "is a plano section that rebound does not support; it is ignored");
 }
 
-// Why the document scan stopped early, as a diagnostic.
+// Why the document scan stopped early, as a diagnostic. It has no key: the
+// document was not read, like a syntax error (controlplane/policy_check.cc
+// reads the text again only past errors with a key), so the message says
+// where instead.
 struct ScanStop {
   int line = 0;
-  std::string key;
   std::string message;
 };
+
+// " at a.b[3]", or nothing at the top of the document.
+std::string At(const std::string& path) { return path.empty() ? "" : " at " + path; }
+
+std::string TooManyNodes(const std::string& path) {
+  return absl::StrCat("the configuration has more than ", limits::kMaxYamlNodes,
+                      " YAML nodes with aliases expanded, the limit", path.empty() ? "" : ",",
+                      At(path));
+}
 
 // Reads a YAML stream as events, before any tree is built, and notes:
 //   - where each document starts (ScanDocuments);
@@ -317,9 +328,7 @@ void DocumentScanner::Node(const YAML::Mark& mark, YAML::anchor_t anchor, int64_
   ++events;
   expanded_ += size;  // size <= the limit, so no overflow
   if (expanded_ > limits::kMaxYamlNodes) {
-    throw ScanStop{mark.line + 1, NextPath(),
-                   absl::StrCat("the configuration has more than ", limits::kMaxYamlNodes,
-                                " YAML nodes with aliases expanded, the limit")};
+    throw ScanStop{mark.line + 1, TooManyNodes(NextPath())};
   }
   if (anchor != YAML::NullAnchor) {
     if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
@@ -338,8 +347,9 @@ void DocumentScanner::Node(const YAML::Mark& mark, YAML::anchor_t anchor, int64_
 void DocumentScanner::OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) {
   const Anchor* a = Find(anchor);
   if (a == nullptr || a->size == kOpen) {
-    throw ScanStop{mark.line + 1, NextPath(),
-                   absl::StrCat("this alias refers to a node that contains it (anchored at line ",
+    throw ScanStop{mark.line + 1,
+                   absl::StrCat("the alias", At(NextPath()),
+                                " refers to a node that contains it (anchored at line ",
                                 a != nullptr ? a->line : 0,
                                 "), which would repeat without end; aliases must name a node "
                                 "that is complete")};
@@ -467,7 +477,7 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
     DocumentScan scan = ScanDocuments(text);
     result.nodes_visited = scan.events;
     if (scan.stop) {
-      reporter.Error(scan.stop->line, scan.stop->key, scan.stop->message);
+      reporter.Error(scan.stop->line, "", scan.stop->message);
     } else if (scan.stray_token_line > 0) {
       reporter.Error(scan.stray_token_line, "",
                      "invalid YAML: unexpected token where a document or value should start");
