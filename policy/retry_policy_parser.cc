@@ -196,7 +196,7 @@ StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
     }
     for (const Located& item : items) {
       if (tally->full) break;
-      std::vector<int> expanded;  // at most 500 codes: one valid range
+      std::vector<int> expanded;  // at most 300 codes: one valid range
       if (!ExpandCodeEntry(r, item, &expanded)) continue;
       if (!CodesFit(r, item, expanded.size(), tally)) break;
       tally->expanded += expanded.size();
