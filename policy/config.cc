@@ -85,6 +85,7 @@ const StatusCodeRule* RetryPolicy::RuleForStatus(int code) const {
 bool ModelProvider::operator==(const ModelProvider& other) const {
   return model_id == other.model_id && provider == other.provider &&
          bare_model == other.bare_model && base_url == other.base_url &&
+         strip_v1_path_prefix == other.strip_v1_path_prefix &&
          access_key == other.access_key && access_key_source == other.access_key_source &&
          interface == other.interface && passthrough_auth == other.passthrough_auth &&
          headers == other.headers && is_default == other.is_default && timeouts == other.timeouts &&

@@ -114,6 +114,12 @@ struct ModelProvider {
   std::string provider;    // text before the first '/'
   std::string bare_model;  // text after it
   std::string base_url;    // without trailing '/'
+  // Internal, not a YAML key: drop the caller's leading "/v1" before its
+  // path is appended to base_url. Set only by the gemini base_url default
+  // (policy/provider_defaults.h): Google's OpenAI-compatible endpoint is
+  // .../v1beta/openai/chat/completions, which no base_url followed by
+  // "/v1/chat/completions" can spell.
+  bool strip_v1_path_prefix = false;
   // Resolved credential. Secret: never log, export or return it.
   std::string access_key;
   // `access_key` as written in the file ("$VAR", "${VAR}" or a literal).

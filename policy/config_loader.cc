@@ -10,10 +10,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "policy/limits.h"
 #include "policy/provider_parser.h"
 #include "policy/utf8.h"
 #include "policy/retry_budget_parser.h"
@@ -23,14 +25,8 @@
 namespace rebound {
 namespace {
 
-// A configuration is a few kilobytes; the cap keeps a wrong file (or a
-// hostile push) from making the loader allocate without bound. It matches
-// gRPC's default message limit, so anything a push can carry also loads.
-constexpr size_t kMaxConfigBytes = 4 << 20;
-constexpr int kMaxUpstreamThreads = 16;
-// 4 GiB: a buffered answer must fit in memory many times over.
-constexpr int64_t kMaxResponseBytes = int64_t{4} << 30;
-constexpr int64_t kMaxStreamPauseTimeoutMs = 3600 * 1000;
+using limits::kMaxConfigBytes;
+using limits::kMaxUpstreamThreads;
 
 // "host:port", host being a name, an IPv4 address or a bracketed IPv6
 // address. Listen addresses may use port 0 (the OS picks one, for tests).
@@ -106,22 +102,24 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
     if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->metrics_address = *a;
   }
   if (auto x = f.Take("max_body_bytes")) {
-    if (auto n = r->Int(*x, 1)) s->max_body_bytes = *n;
+    if (auto n = r->Int(*x, 1, limits::kMaxBodyBytes)) s->max_body_bytes = *n;
   }
   if (auto x = f.Take("max_response_bytes")) {
-    if (auto n = r->Int(*x, 1, kMaxResponseBytes)) s->max_response_bytes = *n;
+    if (auto n = r->Int(*x, 1, limits::kMaxResponseBytes)) s->max_response_bytes = *n;
   }
   if (auto x = f.Take("stream_pause_timeout_ms")) {
-    if (auto n = r->Int(*x, 1, kMaxStreamPauseTimeoutMs)) s->stream_pause_timeout_ms = *n;
+    if (auto n = r->Milliseconds(*x)) s->stream_pause_timeout_ms = *n;
   }
   if (auto x = f.Take("max_in_flight")) {
-    if (auto n = r->Int32(*x, 1)) s->max_in_flight = *n;
+    if (auto n = r->Int32(*x, 1, limits::kMaxInFlight)) s->max_in_flight = *n;
   }
   if (auto x = f.Take("max_connections_per_provider")) {
-    if (auto n = r->Int32(*x, 1)) s->max_connections_per_provider = *n;
+    if (auto n = r->Int32(*x, 1, limits::kMaxConnectionsPerProvider)) {
+      s->max_connections_per_provider = *n;
+    }
   }
   if (auto x = f.Take("drain_grace_ms")) {
-    if (auto n = r->Int(*x, 1)) s->drain_grace_ms = *n;
+    if (auto n = r->Milliseconds(*x)) s->drain_grace_ms = *n;
   }
   if (auto x = f.Take("upstream_threads")) {
     if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;
@@ -138,7 +136,9 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
 void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) {
   if (!r->ExpectMap(v)) return;
   MapFields f(r, v);
-  if (auto x = f.Take("addresses"); x && r->ExpectList(*x)) {
+  if (auto x = f.Take("addresses");
+      x &&
+      r->ExpectListOfAtMost(*x, limits::kMaxControlPlaneAddresses, "control-plane addresses")) {
     for (const Located& item : r->Items(*x)) {
       if (auto a = ReadAddress(r, item, /*allow_port_zero=*/false)) c->addresses.push_back(*a);
     }
@@ -183,7 +183,9 @@ std::string ReadProviders(YamlReader* r, std::optional<Located> list,
     WarnNoProviders(r);
     return "model_providers";
   }
-  if (!r->ExpectList(*list)) return list->path;
+  if (!r->ExpectListOfAtMost(*list, limits::kMaxModelProviders, "model providers")) {
+    return list->path;
+  }
   for (const Located& item : r->Items(*list)) {
     // Entries that fail to read are kept so that validation's indices match
     // the file; the config is discarded anyway when there are errors.
@@ -228,29 +230,174 @@ void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Confi
            "is a plano section that rebound does not support; it is ignored");
 }
 
-// Where each document of a YAML stream starts. Only the starts matter, so
-// every other event is dropped.
-class DocumentStarts : public YAML::EventHandler {
+// Why the document scan stopped early, as a diagnostic. It has no key: the
+// document was not read, like a syntax error (controlplane/policy_check.cc
+// reads the text again only past errors with a key), so the message says
+// where instead.
+struct ScanStop {
+  int line = 0;
+  std::string message;
+};
+
+// " at a.b[3]", or nothing at the top of the document.
+std::string At(const std::string& path) { return path.empty() ? "" : " at " + path; }
+
+std::string TooManyNodes(const std::string& path) {
+  return absl::StrCat("the configuration has more than ", limits::kMaxYamlNodes,
+                      " YAML nodes with aliases expanded, the limit", path.empty() ? "" : ",",
+                      At(path));
+}
+
+// Reads a YAML stream as events, before any tree is built, and notes:
+//   - where each document starts (ScanDocuments);
+//   - how many nodes the document has with every alias expanded, which is
+//     what a walk of the tree costs. yaml-cpp shares an aliased node rather
+//     than copying it, so its tree stays small, but every walk over it
+//     repeats the node once per alias: a few kilobytes of nested aliases
+//     ("billion laughs") name 10^9 nodes. Past limits::kMaxYamlNodes, or at
+//     an alias inside the very node it names (a cycle yaml-cpp builds and
+//     no walk finishes), it throws ScanStop, so the rest is never parsed.
+// An anchored node's expanded size is known when it ends; an alias adds it.
+class DocumentScanner : public YAML::EventHandler {
  public:
   std::vector<YAML::Mark> starts;
+  int64_t events = 0;  // nodes parsed, an alias counting as one
 
-  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    anchors_.clear();  // anchor numbers start again in each document
+  }
   void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Node(mark, anchor, 1, nullptr);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Node(mark, anchor, 1, &value);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override;
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor, /*is_map=*/false);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor, /*is_map=*/true);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  static constexpr int64_t kOpen = -1;  // an anchored node not ended yet
+
+  struct Anchor {
+    int line = 0;
+    int64_t size = kOpen;  // nodes, aliases inside it expanded
+  };
+  // An open list or map. `path` is its key path, as the reader spells it.
+  struct Frame {
+    bool is_map;
+    std::string path;
+    YAML::anchor_t anchor;
+    int64_t expanded_before;  // `expanded_` when it started
+    bool at_key = true;       // maps: the next node is a key
+    std::string key;          // maps: the key of the next value
+    size_t index = 0;         // lists: the next element's index
+  };
+
+  // The key path of the node the next event is.
+  std::string NextPath() const;
+  // Counts a node of `size` expanded nodes at the current position; a
+  // scalar map key is remembered for the path of its value.
+  void Node(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t size, const std::string* scalar);
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map);
+  void Close();
+  Anchor* Find(YAML::anchor_t anchor);
+
+  int64_t expanded_ = 0;
+  std::vector<Frame> frames_;
+  std::vector<Anchor> anchors_;  // by anchor number (yaml-cpp counts from 1)
 };
+
+std::string DocumentScanner::NextPath() const {
+  if (frames_.empty()) return "";
+  const Frame& f = frames_.back();
+  if (!f.is_map) return IndexPath(f.path, f.index);
+  return f.at_key ? f.path : JoinPath(f.path, f.key);
+}
+
+DocumentScanner::Anchor* DocumentScanner::Find(YAML::anchor_t anchor) {
+  return anchor < anchors_.size() ? &anchors_[anchor] : nullptr;
+}
+
+void DocumentScanner::Node(const YAML::Mark& mark, YAML::anchor_t anchor, int64_t size,
+                           const std::string* scalar) {
+  ++events;
+  expanded_ += size;  // size <= the limit, so no overflow
+  if (expanded_ > limits::kMaxYamlNodes) {
+    throw ScanStop{mark.line + 1, TooManyNodes(NextPath())};
+  }
+  if (anchor != YAML::NullAnchor) {
+    if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
+    anchors_[anchor] = Anchor{mark.line + 1, size};
+  }
+  if (frames_.empty()) return;
+  Frame& f = frames_.back();
+  if (!f.is_map) {
+    ++f.index;
+  } else {
+    if (f.at_key) f.key = scalar != nullptr ? *scalar : "?";
+    f.at_key = !f.at_key;
+  }
+}
+
+void DocumentScanner::OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) {
+  const Anchor* a = Find(anchor);
+  if (a == nullptr || a->size == kOpen) {
+    throw ScanStop{mark.line + 1,
+                   absl::StrCat("the alias", At(NextPath()),
+                                " refers to a node that contains it (anchored at line ",
+                                a != nullptr ? a->line : 0,
+                                "), which would repeat without end; aliases must name a node "
+                                "that is complete")};
+  }
+  const Anchor target = *a;  // Node() may grow anchors_
+  try {
+    Node(mark, YAML::NullAnchor, target.size, nullptr);
+  } catch (ScanStop& stop) {
+    absl::StrAppend(&stop.message, "; this alias repeats the ", target.size,
+                    " nodes anchored at line ", target.line);
+    throw;
+  }
+}
+
+void DocumentScanner::Open(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
+  std::string path = NextPath();
+  Node(mark, YAML::NullAnchor, 1, nullptr);
+  if (anchor != YAML::NullAnchor) {
+    if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
+    anchors_[anchor] = Anchor{mark.line + 1, kOpen};
+  }
+  frames_.push_back(Frame{.is_map = is_map,
+                          .path = std::move(path),
+                          .anchor = anchor,
+                          .expanded_before = expanded_ - 1});
+}
+
+void DocumentScanner::Close() {
+  if (frames_.empty()) return;
+  const Frame& f = frames_.back();
+  if (Anchor* a = Find(f.anchor); a != nullptr && f.anchor != YAML::NullAnchor) {
+    a->size = expanded_ - f.expanded_before;
+  }
+  frames_.pop_back();
+}
 
 struct DocumentScan {
   int second_document_line = 0;  // 1-based; 0 when there is one document
-  int stray_token_line = 0;       // 1-based; 0 when the stream is sound
+  int stray_token_line = 0;      // 1-based; 0 when the stream is sound
+  std::optional<ScanStop> stop;  // the document is too large
+  int64_t events = 0;
 };
 
 // yaml-cpp 0.7's LoadAll never returns on a stray flow token at the top
@@ -262,11 +409,17 @@ struct DocumentScan {
 DocumentScan ScanDocuments(const std::string& text) {
   std::istringstream in(text);
   YAML::Parser parser(in);
-  DocumentStarts handler;
-  for (int i = 0; i < 3 && parser.HandleNextDocument(handler); ++i) {
-  }
+  DocumentScanner scanner;
   DocumentScan scan;
-  const std::vector<YAML::Mark>& starts = handler.starts;
+  try {
+    for (int i = 0; i < 3 && parser.HandleNextDocument(scanner); ++i) {
+    }
+  } catch (ScanStop& stop) {
+    scan.stop = std::move(stop);
+  }
+  scan.events = scanner.events;
+  if (scan.stop) return scan;
+  const std::vector<YAML::Mark>& starts = scanner.starts;
   for (size_t i = 1; i < starts.size(); ++i) {
     if (starts[i].pos == starts[i - 1].pos) {
       scan.stray_token_line = starts[i].line + 1;
@@ -325,17 +478,20 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
   config->source = std::string(file_name);
   // yaml-cpp reports syntax errors, and a few others (nesting too deep), by
   // throwing; the loader's contract is errors as values, so nothing escapes.
+  YamlReader reader(&reporter);
   try {
     std::string text(yaml);
     DocumentScan scan = ScanDocuments(text);
-    if (scan.stray_token_line > 0) {
+    result.nodes_visited = scan.events;
+    if (scan.stop) {
+      reporter.Error(scan.stop->line, "", scan.stop->message);
+    } else if (scan.stray_token_line > 0) {
       reporter.Error(scan.stray_token_line, "",
                      "invalid YAML: unexpected token where a document or value should start");
     } else if (scan.second_document_line > 0) {
       reporter.Error(scan.second_document_line, "",
                      "a configuration is one YAML document; this file holds more (---)");
     } else {
-      YamlReader reader(&reporter);
       ReadRoot(&reader, YAML::Load(text), env, config.get());
     }
   } catch (const YAML::Exception& e) {
@@ -348,6 +504,8 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
   // File order reads best; within a line, the order the checks ran.
   std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+  reporter.AppendSuppressedSummary();
+  result.nodes_visited += reader.nodes_visited();
   if (!HasErrors(result.diagnostics)) result.config = std::move(config);
   return result;
 }

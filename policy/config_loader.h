@@ -2,6 +2,7 @@
 #ifndef REBOUND_POLICY_CONFIG_LOADER_H_
 #define REBOUND_POLICY_CONFIG_LOADER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,10 @@ struct LoadResult {
   // Set only when there is no error. Warnings may still be present.
   std::shared_ptr<const Config> config;
   std::vector<Diagnostic> diagnostics;
+  // The work the load did: YAML nodes looked at, counting a node once per
+  // alias that repeats it. Bounded by limits::kMaxYamlNodes times a small
+  // constant whatever the input, which is what tests of hostile input check.
+  int64_t nodes_visited = 0;
   bool ok() const { return config != nullptr; }
 };
 

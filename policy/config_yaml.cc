@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "policy/provider_defaults.h"
 
 namespace rebound {
 namespace {
@@ -104,7 +105,10 @@ void WriteRetryPolicy(YAML::Emitter& out, const RetryPolicy& p) {
 void WriteProvider(YAML::Emitter& out, const ModelProvider& p) {
   out << YAML::BeginMap;
   Str(out, "model", p.model_id);
-  Str(out, "base_url", p.base_url);
+  // A default endpoint is left to the default: the gemini default drops the
+  // caller's /v1, which no YAML key says, so writing its URL would load as
+  // a different provider.
+  if (!HasDefaultEndpoint(p)) Str(out, "base_url", p.base_url);
   OptionalStr(out, "access_key", p.access_key_source);
   Enum(out, "provider_interface", ToString(p.interface));
   Val(out, "passthrough_auth", p.passthrough_auth);

@@ -9,8 +9,10 @@
 
 namespace rebound {
 
-// The canonical YAML of `config`: every field explicit (defaults included),
-// status codes compressed into "A-B" ranges where they run consecutively.
+// The canonical YAML of `config`: every field explicit (defaults included)
+// except a provider's base_url when it is the built-in default for that
+// provider (provider_defaults.h), status codes compressed into "A-B" ranges
+// where they run consecutively.
 // LoadConfigFromString of the result, with the same environment, yields a
 // Config equal to `config` (for a config that loaded without errors).
 //

@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/limits.h"
+#include "policy/provider_defaults.h"
 #include "policy/retry_policy_parser.h"
 
 namespace rebound {
@@ -122,9 +124,10 @@ constexpr InterfaceAlias kPlanoInterfaces[] = {
 };
 
 void ReadInterface(YamlReader* r, MapFields& f, ModelProvider* p) {
-  // RETRY.md 1: anthropic for provider anthropic, else openai.
-  p->interface =
-      p->provider == "anthropic" ? ProviderInterface::kAnthropic : ProviderInterface::kOpenAi;
+  // RETRY.md 1: anthropic for provider anthropic, else openai; the defaults
+  // table says the same.
+  const ProviderDefaults* defaults = FindProviderDefaults(p->provider);
+  p->interface = defaults != nullptr ? defaults->interface : ProviderInterface::kOpenAi;
   std::optional<Located> x = f.Take("provider_interface");
   if (!x) return;
   std::optional<std::string> name = r->String(*x);
@@ -160,9 +163,19 @@ void ReadBaseUrl(YamlReader* r, MapFields& f, const Located& entry, const EnvLoo
                  ModelProvider* p) {
   std::optional<Located> x = f.Take("base_url");
   if (!x) {
+    if (const ProviderDefaults* d = FindProviderDefaults(p->provider)) {
+      p->base_url = std::string(d->base_url);
+      p->strip_v1_path_prefix = d->strip_v1_path_prefix;
+      return;
+    }
+    // The provider name is the file's text: quoted, so it cannot break the
+    // line. An unreadable model id is reported already; say what is needed.
+    std::string which =
+        p->provider.empty() ? "" : absl::StrCat(" for provider ", QuoteForMessage(p->provider));
     r->reporter().Error(entry.line, JoinPath(entry.path, "base_url"),
-                        "is required: the provider's http:// or https:// URL, e.g. "
-                        "https://api.openai.com");
+                        absl::StrCat("is required", which, ": rebound knows the public URL of ",
+                                     ProvidersWithDefaults(),
+                                     " only; give the provider's http:// or https:// URL"));
     return;
   }
   std::optional<std::string> written = r->String(*x);
@@ -241,7 +254,7 @@ bool ContainsVariableReference(std::string_view text) {
 }
 
 void ReadHeaders(YamlReader* r, const Located& v, ModelProvider* p) {
-  if (!r->ExpectMap(v)) return;
+  if (!r->ExpectMapOfAtMost(v, limits::kMaxHeadersPerProvider, "headers")) return;
   MapFields f(r, v);              // reports exact duplicates
   std::vector<std::string> seen;  // lower-cased: header names are case-insensitive
   for (const std::string& name : f.Keys()) {
@@ -282,16 +295,16 @@ void ReadTimeouts(YamlReader* r, const Located& v, Timeouts* t) {
   if (!r->ExpectMap(v)) return;
   MapFields f(r, v);
   if (auto x = f.Take("connect_ms")) {
-    if (auto n = r->Int(*x, 1)) t->connect_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->connect_ms = *n;
   }
   if (auto x = f.Take("first_byte_ms")) {
-    if (auto n = r->Int(*x, 1)) t->first_byte_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->first_byte_ms = *n;
   }
   if (auto x = f.Take("idle_ms")) {
-    if (auto n = r->Int(*x, 1)) t->idle_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->idle_ms = *n;
   }
   if (auto x = f.Take("total_ms")) {
-    if (auto n = r->Int(*x, 1)) t->total_ms = *n;
+    if (auto n = r->Milliseconds(*x)) t->total_ms = *n;
   }
   f.Finish({"connect_ms", "first_byte_ms", "idle_ms", "total_ms"});
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "policy/limits.h"
 
 namespace rebound {
 namespace {
@@ -21,6 +22,12 @@ namespace {
 constexpr int kMaxAttemptsPerRequest = 10;
 constexpr int kMinStatus = 100;
 constexpr int kMaxStatus = 599;
+// 1xx are interim responses, never the answer to a request, and 2xx is
+// success, never retried (RETRY.md 3.1): neither ever reaches a retry
+// decision, so listing one is a mistake to report, not a rule to keep.
+constexpr int kMinSuccess = 200;
+constexpr int kMinFailure = 300;
+constexpr absl::string_view kFailuresOnly = "on_status_codes lists failures (300-599)";
 // Thresholds below this fire on ordinary network jitter (RETRY.md 2).
 constexpr int64_t kAggressiveLatencyMs = 1000;
 
@@ -42,7 +49,7 @@ std::optional<ApplyTo> ReadApplyTo(YamlReader* r, const Located& v) {
 // An attempt budget: >= 1, and a warning when the per-request cap makes part
 // of it unreachable.
 std::optional<int> ReadMaxAttempts(YamlReader* r, const Located& v) {
-  std::optional<int> n = r->Int32(v, 1);
+  std::optional<int> n = r->Int32(v, 1, limits::kMaxAttempts);
   if (n && *n > kMaxAttemptsPerRequest) {
     r->reporter().Warning(v.line, v.path,
                           absl::StrCat(*n, " is above the hard cap of ", kMaxAttemptsPerRequest,
@@ -70,10 +77,15 @@ bool IsDecimal(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
+// The class of `code` (100-299), which is never retried, for messages.
+absl::string_view NeverRetried(int64_t code) {
+  return code < kMinSuccess ? "informational (1xx)" : "success (2xx)";
+}
+
 // Appends the codes of one `codes` entry: an integer or an "A-B" range.
 // Returns false (after reporting) when the entry is invalid.
 bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
-  constexpr absl::string_view kWhat = "must be a status code (100-599) or a range \"A-B\"";
+  constexpr absl::string_view kWhat = "must be a status code (300-599) or a range \"A-B\"";
   if (!v.node.IsScalar()) {
     absl::string_view got = v.node.IsMap()        ? "a map"
                             : v.node.IsSequence() ? "a list"
@@ -83,13 +95,24 @@ bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
   }
   const std::string& text = v.node.Scalar();
   bool quoted = v.node.Tag() != "?";
+  // A '-' only, for a message naming the negative number; "+429" is not a
+  // way anyone writes a status code.
   std::string_view plain = text;
-  if (!plain.empty() && (plain[0] == '-' || plain[0] == '+')) plain.remove_prefix(1);
+  if (!plain.empty() && plain[0] == '-') plain.remove_prefix(1);
   if (!quoted && IsDecimal(plain)) {
     int64_t code = 0;
     if (!absl::SimpleAtoi(text, &code) || code < kMinStatus || code > kMaxStatus) {
       r->reporter().Error(v.line, v.path,
                           absl::StrCat("status code ", text, " is outside 100-599"));
+      return false;
+    }
+    if (code < kMinFailure) {
+      r->reporter().Error(
+          v.line, v.path,
+          absl::StrCat("status code ", code,
+                       code < kMinSuccess ? " is informational (1xx), never the final answer; "
+                                          : " is a success (2xx), which is never retried; ",
+                       kFailuresOnly));
       return false;
     }
     codes->push_back(static_cast<int>(code));
@@ -123,15 +146,38 @@ bool ExpandCodeEntry(YamlReader* r, const Located& v, std::vector<int>* codes) {
                                      "status"));
     return false;
   }
+  if (a < kMinFailure) {
+    r->reporter().Error(v.line, v.path,
+                        absl::StrCat("range ", QuoteForMessage(text), " includes ",
+                                     NeverRetried(a), " codes; ", kFailuresOnly));
+    return false;
+  }
   for (int64_t c = a; c <= b; ++c) codes->push_back(static_cast<int>(c));
   return true;
 }
 
-// Status codes already claimed by an earlier entry, with that entry's index.
-using CodeOwners = std::map<int, size_t>;
+// What the rules of one policy listed so far.
+struct CodeTally {
+  std::map<int, size_t> owners;  // code -> index of the first rule listing it
+  size_t expanded = 0;           // codes of every rule, ranges expanded
+  bool full = false;             // limits::kMaxStatusCodesPerPolicy was passed
+};
+
+// Whether `more` codes still fit in the policy. Reports (once per policy)
+// when they do not; the remaining entries are then skipped unread.
+bool CodesFit(YamlReader* r, const Located& entry, size_t more, CodeTally* tally) {
+  if (tally->full) return false;
+  if (tally->expanded + more <= limits::kMaxStatusCodesPerPolicy) return true;
+  tally->full = true;
+  r->reporter().Error(entry.line, entry.path,
+                      absl::StrCat("expands this policy's status codes to ", tally->expanded + more,
+                                   "; at most ", limits::kMaxStatusCodesPerPolicy,
+                                   " are allowed (a range counts each of its codes)"));
+  return false;
+}
 
 StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
-                                  const ClassPolicy& defaults, CodeOwners* owners,
+                                  const ClassPolicy& defaults, CodeTally* tally,
                                   std::string_view list_path) {
   StatusCodeRule rule;
   rule.policy = defaults;
@@ -142,19 +188,23 @@ StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
     r->reporter().Error(
         v.line, JoinPath(v.path, "codes"),
         "is required: the status codes this entry handles, e.g. [429, \"500-504\"]");
-  } else if (r->ExpectList(*codes)) {
+  } else if (r->ExpectListOfAtMost(*codes, limits::kMaxCodeEntriesPerRule,
+                                   "status codes or ranges")) {
     std::vector<Located> items = r->Items(*codes);
     if (items.empty()) {
       r->reporter().Error(codes->line, codes->path, "must list at least one status code or range");
     }
     for (const Located& item : items) {
-      std::vector<int> expanded;
+      if (tally->full) break;
+      std::vector<int> expanded;  // at most 300 codes: one valid range
       if (!ExpandCodeEntry(r, item, &expanded)) continue;
+      if (!CodesFit(r, item, expanded.size(), tally)) break;
+      tally->expanded += expanded.size();
       // RETRY.md 2: a code in two entries is a warning; the first entry wins.
       std::vector<int> taken;
       size_t owner = 0;
       for (int code : expanded) {
-        auto [it, inserted] = owners->emplace(code, index);
+        auto [it, inserted] = tally->owners.emplace(code, index);
         if (!inserted && it->second != index) {
           taken.push_back(code);
           owner = it->second;
@@ -183,7 +233,7 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   if (!r->ExpectMap(v)) return h;
   MapFields f(r, v);
   if (auto x = f.Take("threshold_ms")) {
-    if (auto n = r->Int(*x, 1)) {
+    if (auto n = r->Milliseconds(*x)) {
       h.threshold_ms = *n;
       if (*n < kAggressiveLatencyMs) {
         r->reporter().Warning(
@@ -205,12 +255,12 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   }
   std::optional<Located> min_triggers = f.Take("min_triggers");
   if (min_triggers) {
-    if (auto n = r->Int32(*min_triggers, 1)) h.min_triggers = *n;
+    if (auto n = r->Int32(*min_triggers, 1, limits::kMaxMinTriggers)) h.min_triggers = *n;
   }
   bool has_window = false;
   if (auto x = f.Take("trigger_window_seconds")) {
     has_window = true;
-    if (auto n = r->Int(*x, 1)) h.trigger_window_seconds = *n;
+    if (auto n = r->Seconds(*x)) h.trigger_window_seconds = *n;
   }
   if (min_triggers && h.min_triggers > 1 && !has_window) {
     r->reporter().Error(min_triggers->line, min_triggers->path,
@@ -220,7 +270,7 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
   }
   h.policy = ReadClassPolicy(r, f, defaults);
   if (auto x = f.Take("block_duration_seconds")) {
-    if (auto n = r->Int(*x, 1)) h.block_duration_seconds = *n;
+    if (auto n = r->Seconds(*x)) h.block_duration_seconds = *n;
   }
   std::optional<Located> scope = f.Take("scope");
   if (scope) {
@@ -267,13 +317,13 @@ BackoffPolicy ReadBackoff(YamlReader* r, const Located& v, Strategy default_stra
   }
   bool base_ok = true, max_ok = true;
   if (auto x = f.Take("base_ms")) {
-    std::optional<int64_t> n = r->Int(*x, 1);
+    std::optional<int64_t> n = r->Milliseconds(*x);
     base_ok = n.has_value();
     if (n) b.base_ms = *n;
   }
   std::optional<Located> max_key = f.Take("max_ms");
   if (max_key) {
-    std::optional<int64_t> n = r->Int(*max_key, 1);
+    std::optional<int64_t> n = r->Milliseconds(*max_key);
     max_ok = n.has_value();
     if (n) b.max_ms = *n;
   }
@@ -301,7 +351,7 @@ RetryAfterPolicy ReadRetryAfter(YamlReader* r, const Located& v, Strategy defaul
     if (auto a = ReadApplyTo(r, *x)) ra.apply_to = *a;
   }
   if (auto x = f.Take("max_retry_after_seconds")) {
-    if (auto n = r->Int(*x, 1)) ra.max_retry_after_seconds = *n;
+    if (auto n = r->Seconds(*x)) ra.max_retry_after_seconds = *n;
   }
   if (scope && ra.scope == BlockScope::kProvider && default_strategy == Strategy::kSameModel) {
     r->reporter().Warning(scope->line, scope->path,
@@ -330,7 +380,8 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
   const ClassPolicy defaults{p.default_strategy, p.default_max_attempts};
   p.on_timeout = defaults;
 
-  if (auto x = f.Take("fallback_models"); x && r->ExpectList(*x)) {
+  if (auto x = f.Take("fallback_models");
+      x && r->ExpectListOfAtMost(*x, limits::kMaxFallbackModels, "fallback models")) {
     for (const Located& item : r->Items(*x)) {
       // Invalid entries are kept (as reported) so that validation, which
       // finds lines by index, stays aligned with the file.
@@ -350,11 +401,12 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
     }
   }
 
-  if (auto x = f.Take("on_status_codes"); x && r->ExpectList(*x)) {
-    CodeOwners owners;
+  if (auto x = f.Take("on_status_codes");
+      x && r->ExpectListOfAtMost(*x, limits::kMaxStatusCodeRules, "on_status_codes rules")) {
+    CodeTally tally;
     std::vector<Located> items = r->Items(*x);
     for (size_t i = 0; i < items.size(); ++i) {
-      p.on_status_codes.push_back(ReadStatusCodeRule(r, items[i], i, defaults, &owners, x->path));
+      p.on_status_codes.push_back(ReadStatusCodeRule(r, items[i], i, defaults, &tally, x->path));
     }
   }
 
@@ -370,7 +422,7 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
     p.retry_after = ReadRetryAfter(r, *x, p.default_strategy);
   }
   if (auto x = f.Take("max_retry_duration_ms")) {
-    if (auto n = r->Int(*x, 1)) p.max_retry_duration_ms = *n;
+    if (auto n = r->Milliseconds(*x)) p.max_retry_duration_ms = *n;
   }
 
   f.Finish({"fallback_models", "default_strategy", "default_max_attempts", "on_status_codes",

@@ -1,6 +1,10 @@
 #include "policy/validation.h"
 
+#include <array>
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
@@ -33,10 +37,30 @@ bool CanQualify(Strategy strategy, const ModelProvider& primary,
   return false;
 }
 
+// CanQualify for one primary, each strategy computed once: a policy may name
+// the same strategy in every one of its rules, and each answer scans every
+// provider.
+class QualifyCache {
+ public:
+  QualifyCache(const ModelProvider& primary, const std::vector<ModelProvider>& providers)
+      : primary_(primary), providers_(providers) {}
+  const ModelProvider& primary() const { return primary_; }
+  bool CanQualify(Strategy strategy) {
+    std::optional<bool>& known = known_[static_cast<size_t>(strategy)];
+    if (!known) known = rebound::CanQualify(strategy, primary_, providers_);
+    return *known;
+  }
+
+ private:
+  const ModelProvider& primary_;
+  const std::vector<ModelProvider>& providers_;
+  std::array<std::optional<bool>, 3> known_;
+};
+
 void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_value,
-                   const ModelProvider& primary, const std::vector<ModelProvider>& providers,
-                   Reporter* reporter) {
-  if (CanQualify(strategy, primary, providers)) return;
+                   QualifyCache& cache, Reporter* reporter) {
+  if (cache.CanQualify(strategy)) return;
+  const ModelProvider& primary = cache.primary();
   std::string which = strategy == Strategy::kSameProvider
                           ? absl::StrCat("has the provider ", QuoteForMessage(primary.provider))
                           : absl::StrCat("has a provider other than ", QuoteForMessage(primary.provider));
@@ -47,8 +71,13 @@ void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_va
                         ", so these retries end the request instead"));
 }
 
+// The first usable provider of each model id, for lookups that would
+// otherwise scan every provider.
+using ModelIndex = std::map<std::string_view, size_t>;
+
 void CheckFallbacks(const ModelProvider& p, const std::string& path,
-                    const std::vector<ModelProvider>& providers, Reporter* reporter) {
+                    const std::vector<ModelProvider>& providers, const ModelIndex& index,
+                    Reporter* reporter) {
   const std::vector<std::string>& fallbacks = p.retry_policy->fallback_models;
   std::string list_path = JoinPath(path, "retry_policy.fallback_models");
   for (size_t k = 0; k < fallbacks.size(); ++k) {
@@ -70,13 +99,8 @@ void CheckFallbacks(const ModelProvider& p, const std::string& path,
                                             "models (strategy same_model retries the primary)"));
       continue;
     }
-    const ModelProvider* target = nullptr;
-    for (const ModelProvider& q : providers) {
-      if (Usable(q) && q.model_id == id) {
-        target = &q;
-        break;
-      }
-    }
+    auto found = index.find(id);
+    const ModelProvider* target = found == index.end() ? nullptr : &providers[found->second];
     if (target == nullptr) {
       reporter->ErrorAt(key, absl::StrCat(QuoteForMessage(id),
                                           " names no configured model; every fallback must be "
@@ -97,6 +121,10 @@ void CheckFallbacks(const ModelProvider& p, const std::string& path,
 
 void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_view providers_key,
                        Reporter* reporter) {
+  ModelIndex index;
+  for (size_t i = 0; i < providers.size(); ++i) {
+    if (Usable(providers[i])) index.emplace(providers[i].model_id, i);
+  }
   const ModelProvider* first_default = nullptr;
   std::string first_default_path;
   for (size_t i = 0; i < providers.size(); ++i) {
@@ -104,15 +132,12 @@ void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_
     if (!Usable(p)) continue;
     std::string path = IndexPath(providers_key, i);
 
-    for (size_t j = 0; j < i; ++j) {
-      if (Usable(providers[j]) && providers[j].model_id == p.model_id) {
-        reporter->ErrorAt(JoinPath(path, "model"),
-                          absl::StrCat("duplicate model id ", QuoteForMessage(p.model_id),
-                                       "; it is already configured at line ",
-                                       reporter->LineOf(IndexPath(providers_key, j)),
-                                       ". Each model id may appear once"));
-        break;
-      }
+    if (size_t j = index.at(p.model_id); j != i) {
+      reporter->ErrorAt(JoinPath(path, "model"),
+                        absl::StrCat("duplicate model id ", QuoteForMessage(p.model_id),
+                                     "; it is already configured at line ",
+                                     reporter->LineOf(IndexPath(providers_key, j)),
+                                     ". Each model id may appear once"));
     }
 
     if (p.is_default) {
@@ -130,31 +155,31 @@ void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_
 
     if (!p.retry_policy) continue;
     const RetryPolicy& policy = *p.retry_policy;
-    CheckFallbacks(p, path, providers, reporter);
+    CheckFallbacks(p, path, providers, index, reporter);
+    QualifyCache qualify(p, providers);
 
     // Strategies written in the file, plus default_strategy even when it is
     // the default: it governs every class that names no strategy.
     std::string policy_path = JoinPath(path, "retry_policy");
     std::string default_key = JoinPath(policy_path, "default_strategy");
-    CheckStrategy(policy.default_strategy, default_key, !reporter->Written(default_key), p,
-                  providers, reporter);
+    CheckStrategy(policy.default_strategy, default_key, !reporter->Written(default_key), qualify,
+                  reporter);
     for (size_t k = 0; k < policy.on_status_codes.size(); ++k) {
       std::string key =
           JoinPath(IndexPath(JoinPath(policy_path, "on_status_codes"), k), "strategy");
       if (reporter->Written(key) &&
           policy.on_status_codes[k].policy.strategy != policy.default_strategy) {
-        CheckStrategy(policy.on_status_codes[k].policy.strategy, key, false, p, providers,
-                      reporter);
+        CheckStrategy(policy.on_status_codes[k].policy.strategy, key, false, qualify, reporter);
       }
     }
     std::string timeout_key = JoinPath(policy_path, "on_timeout.strategy");
     if (reporter->Written(timeout_key) && policy.on_timeout.strategy != policy.default_strategy) {
-      CheckStrategy(policy.on_timeout.strategy, timeout_key, false, p, providers, reporter);
+      CheckStrategy(policy.on_timeout.strategy, timeout_key, false, qualify, reporter);
     }
     std::string latency_key = JoinPath(policy_path, "on_high_latency.strategy");
     if (policy.on_high_latency && reporter->Written(latency_key) &&
         policy.on_high_latency->policy.strategy != policy.default_strategy) {
-      CheckStrategy(policy.on_high_latency->policy.strategy, latency_key, false, p, providers,
+      CheckStrategy(policy.on_high_latency->policy.strategy, latency_key, false, qualify,
                     reporter);
     }
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "policy/limits.h"
 
 namespace rebound {
 namespace {
@@ -61,13 +62,39 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }  // namespace
 
 void Reporter::Error(int line, std::string_view key, std::string message) {
-  out_->push_back(
-      Diagnostic{Diagnostic::Severity::kError, file_, line, std::string(key), std::move(message)});
+  Add(Diagnostic::Severity::kError, line, key, std::move(message));
 }
 
 void Reporter::Warning(int line, std::string_view key, std::string message) {
-  out_->push_back(Diagnostic{Diagnostic::Severity::kWarning, file_, line, std::string(key),
-                             std::move(message)});
+  Add(Diagnostic::Severity::kWarning, line, key, std::move(message));
+}
+
+void Reporter::Add(Diagnostic::Severity severity, int line, std::string_view key,
+                   std::string message) {
+  if (kept_ == limits::kMaxDiagnostics) {
+    ++(severity == Diagnostic::Severity::kError ? suppressed_errors_ : suppressed_warnings_);
+    return;
+  }
+  ++kept_;
+  out_->push_back(Diagnostic{severity, file_, line, std::string(key), std::move(message)});
+}
+
+void Reporter::AppendSuppressedSummary() {
+  if (suppressed_errors_ == 0 && suppressed_warnings_ == 0) return;
+  auto count = [](size_t n, std::string_view what) {
+    return absl::StrCat(n, " more ", AbslView(what), n == 1 ? "" : "s");
+  };
+  std::string counts;
+  if (suppressed_errors_ > 0) counts = count(suppressed_errors_, "error");
+  if (suppressed_warnings_ > 0) {
+    absl::StrAppend(&counts, counts.empty() ? "" : " and ", count(suppressed_warnings_, "warning"));
+  }
+  const bool one = suppressed_errors_ + suppressed_warnings_ == 1;
+  out_->push_back(Diagnostic{
+      suppressed_errors_ > 0 ? Diagnostic::Severity::kError : Diagnostic::Severity::kWarning,
+      file_, 0, "",
+      absl::StrCat(counts, one ? " was" : " were", " not reported: a load reports at most ",
+                   limits::kMaxDiagnostics, " diagnostics; fix these and check again")});
 }
 
 void Reporter::RecordLine(std::string_view key, int line) {
@@ -133,8 +160,31 @@ bool YamlReader::ExpectList(const Located& v) {
   return false;
 }
 
+namespace {
+
+std::string TooMany(size_t n, size_t max, std::string_view what) {
+  return absl::StrCat("has ", n, " entries; at most ", max, " ", AbslView(what), " are allowed");
+}
+
+}  // namespace
+
+bool YamlReader::ExpectMapOfAtMost(const Located& v, size_t max, std::string_view what) {
+  if (!ExpectMap(v)) return false;
+  if (v.node.size() <= max) return true;
+  reporter_->Error(v.line, v.path, TooMany(v.node.size(), max, what));
+  return false;
+}
+
+bool YamlReader::ExpectListOfAtMost(const Located& v, size_t max, std::string_view what) {
+  if (!ExpectList(v)) return false;
+  if (v.node.size() <= max) return true;
+  reporter_->Error(v.line, v.path, TooMany(v.node.size(), max, what));
+  return false;
+}
+
 std::vector<Located> YamlReader::Items(const Located& list) {
   std::vector<Located> items;
+  CountNodes(static_cast<int64_t>(list.node.size()));
   size_t i = 0;
   for (const YAML::Node& item : list.node) {
     Located located{item, LineOfNode(item, list.line), IndexPath(list.path, i++)};
@@ -150,19 +200,22 @@ std::optional<std::string> YamlReader::String(const Located& v) {
   return std::nullopt;
 }
 
-std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t max) {
+std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t max,
+                                       std::string_view unit) {
   std::string expected = max == std::numeric_limits<int64_t>::max()
                              ? absl::StrCat("an integer >= ", min)
                              : absl::StrCat("an integer from ", min, " to ", max);
+  if (!unit.empty()) absl::StrAppend(&expected, " (", AbslView(unit), ")");
   bool tagged_int = v.node.Tag() == kIntTag;
   if (!v.node.IsScalar() || (v.node.Tag() != kPlainTag && !tagged_int)) {
     reporter_->Error(v.line, v.path,
                      absl::StrCat("must be ", expected, ", got ", Describe(v.node)));
     return std::nullopt;
   }
-  // Decimal only: YAML 1.1 octal/sexagesimal forms surprise people ("010").
+  // Decimal only: YAML 1.1 octal/sexagesimal forms surprise people ("010"),
+  // and so does a '+' sign ("+429" read as 429).
   const std::string& text = v.node.Scalar();
-  size_t digits_from = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  size_t digits_from = (!text.empty() && text[0] == '-') ? 1 : 0;
   bool all_digits = text.size() > digits_from &&
                     std::all_of(text.begin() + digits_from, text.end(),
                                 [](unsigned char c) { return std::isdigit(c) != 0; });
@@ -182,6 +235,14 @@ std::optional<int64_t> YamlReader::Int(const Located& v, int64_t min, int64_t ma
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<int64_t> YamlReader::Milliseconds(const Located& v) {
+  return Int(v, 1, limits::kMaxDurationMs, "milliseconds: at most 24 h");
+}
+
+std::optional<int64_t> YamlReader::Seconds(const Located& v) {
+  return Int(v, 1, limits::kMaxDurationSeconds, "seconds: at most 24 h");
 }
 
 std::optional<int> YamlReader::Int32(const Located& v, int min, int max) {
@@ -205,6 +266,7 @@ MapFields::MapFields(YamlReader* reader, const Located& map)
   // By value: yaml-cpp's iterator yields a temporary pair, so a reference
   // to it->first would dangle.
   for (const auto& pair : map.node) {
+    reader_->CountNodes(2);
     const YAML::Node key = pair.first;
     int key_line = LineOfNode(key, map.line);
     if (!key.IsScalar()) {

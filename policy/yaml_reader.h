@@ -31,6 +31,9 @@ inline absl::string_view AbslView(std::string_view s) { return {s.data(), s.size
 // Collects diagnostics for one file and remembers the line of every key path
 // the reader visited, so checks that run later on the built Config (which
 // carries no line numbers) can still point at the right line.
+//
+// It keeps the first limits::kMaxDiagnostics diagnostics and only counts the
+// rest: a hostile file can make one per node, and nobody reads thousands.
 class Reporter {
  public:
   Reporter(std::string file, std::vector<Diagnostic>* out) : file_(std::move(file)), out_(out) {}
@@ -52,10 +55,20 @@ class Reporter {
   // the line of the closest enclosing key that was; 0 when none.
   int LineOf(std::string_view key) const;
 
+  // Appends one diagnostic saying how many were counted but not kept, if
+  // any. It is an error when a dropped one was, so that the result has an
+  // error exactly when the file does. Call once, after sorting the rest.
+  void AppendSuppressedSummary();
+
  private:
+  void Add(Diagnostic::Severity severity, int line, std::string_view key, std::string message);
+
   std::string file_;
   std::vector<Diagnostic>* out_;
   std::map<std::string, int, std::less<>> lines_;
+  size_t kept_ = 0;
+  size_t suppressed_errors_ = 0;
+  size_t suppressed_warnings_ = 0;
 };
 
 // A YAML value together with where it is: the line to report problems at
@@ -86,16 +99,33 @@ class YamlReader {
   // Type checks; each reports an error naming the expected and actual type.
   bool ExpectMap(const Located& v);
   bool ExpectList(const Located& v);
+  // The same, and at most `max` entries (limits.h); `what` names them in the
+  // error ("model providers"). Callers read nothing of a list that is too
+  // long: the file is rejected anyway, and reading it is the cost to avoid.
+  bool ExpectMapOfAtMost(const Located& v, size_t max, std::string_view what);
+  bool ExpectListOfAtMost(const Located& v, size_t max, std::string_view what);
+
+  // YAML nodes handed out so far (list elements, map keys and values), a
+  // node repeated by an alias once per use: the work of the load.
+  int64_t nodes_visited() const { return nodes_visited_; }
+  void CountNodes(int64_t n) { nodes_visited_ += n; }
 
   // The elements of a list (call ExpectList first), each located.
   std::vector<Located> Items(const Located& list);
 
   // Any scalar as text. Numbers and booleans are accepted as their text.
   std::optional<std::string> String(const Located& v);
-  // A plain (unquoted) decimal integer within [min, max].
+  // A plain (unquoted) decimal integer within [min, max]: digits, with a
+  // leading '-' for negative numbers only (YAML's "+3" is not a count
+  // anyone writes on purpose). `unit` is added to the expected range in
+  // messages ("milliseconds: at most 24 h").
   std::optional<int64_t> Int(const Located& v, int64_t min,
-                             int64_t max = std::numeric_limits<int64_t>::max());
+                             int64_t max = std::numeric_limits<int64_t>::max(),
+                             std::string_view unit = {});
   std::optional<int> Int32(const Located& v, int min, int max = std::numeric_limits<int>::max());
+  // A duration from 1 to 24 h (limits::kMaxDurationMs / kMaxDurationSeconds).
+  std::optional<int64_t> Milliseconds(const Located& v);
+  std::optional<int64_t> Seconds(const Located& v);
   // A YAML boolean: true or false (YAML 1.2; "yes"/"on" are strings there).
   std::optional<bool> Bool(const Located& v);
 
@@ -117,6 +147,7 @@ class YamlReader {
 
  private:
   Reporter* reporter_;
+  int64_t nodes_visited_ = 0;
 };
 
 // The keys of one YAML map, taken by name. Keys nobody takes are reported by

@@ -84,7 +84,9 @@ absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target
   if (!body.ok()) return body.status();
 
   UpstreamRequest out;
-  out.url = absl::StrCat(target.base_url, request.path);
+  absl::string_view path = request.path;
+  if (target.strip_v1_path_prefix && absl::StartsWith(path, "/v1/")) path.remove_prefix(3);
+  out.url = absl::StrCat(target.base_url, path);
   out.body = *std::move(body);
   out.timeouts = target.timeouts;
   out.pool_key = target.provider;

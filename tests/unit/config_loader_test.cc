@@ -714,8 +714,8 @@ model_providers:
 }
 
 // A plano configuration in the style of plano's full reference
-// (docs/source/resources/includes/plano_config_full_reference.yaml). rebound
-// has no built-in provider catalogue, so every provider names its base_url.
+// (docs/source/resources/includes/plano_config_full_reference.yaml), every
+// base_url written out (tests/unit/config_plano_test.cc covers the defaults).
 constexpr char kPlanoFullExample[] = R"(
 # Plano Gateway configuration version
 version: v0.4.0
@@ -895,10 +895,11 @@ model_providers: []
           Warning(0, "model_providers", "no model providers"),
           Error(2, "server.listen", "must look like host:port"),
           Error(3, "server.metrics_listen", "must look like host:port"),
-          Error(4, "server.max_body_bytes", "must be an integer >= 1, got 0"),
-          Error(5, "server.max_in_flight", "must be an integer from 1 to 2147483647, got -5"),
+          Error(4, "server.max_body_bytes", "must be an integer from 1 to 1073741824, got 0"),
+          Error(5, "server.max_in_flight", "must be an integer from 1 to 1000000, got -5"),
           Error(6, "server.max_connections_per_provider", "got \"many\""),
-          Error(7, "server.drain_grace_ms", "must be an integer >= 1, got \"1.5\""),
+          Error(7, "server.drain_grace_ms",
+                "must be an integer from 1 to 86400000 (milliseconds: at most 24 h), got \"1.5\""),
           Error(8, "server.upstream_threads", "must be an integer from 1 to 16, got 17"),
           Error(9, "server.tls.key_file", "cert_file and key_file go together"),
           Error(10, "server.port", "unknown key")))
@@ -994,7 +995,8 @@ model_providers:
           Error(6, "model_providers[0].passthrough_auth", "must be true or false, got \"yes\""),
           Error(7, "model_providers[0].headers", "must be a map of keys, got a list"),
           Error(9, "model_providers[0].timeouts.connect_ms",
-                "must be an integer >= 1, got the string \"100\""),
+                "must be an integer from 1 to 86400000 (milliseconds: at most 24 h), got the "
+                "string \"100\""),
           Error(10, "model_providers[0].timeouts.first_byte_ms", "got \"1e3\""),
           Error(11, "model_providers[0].timeouts.idle_ms", "is out of range"),
           Error(12, "model_providers[0].timeouts.total_ms", "got a map"),
@@ -1002,7 +1004,7 @@ model_providers:
           Warning(13, "model_providers[0].retry_policy.default_strategy",
                   "can never find a target"),
           Error(14, "model_providers[0].retry_policy.default_max_attempts",
-                "must be an integer from 1 to 2147483647, got 3000000000"),
+                "must be an integer from 1 to 100, got 3000000000"),
           Error(15, "model_providers[0].retry_policy.fallback_models", "must be a list"),
           Error(16, "model_providers[0].retry_policy.on_status_codes", "must be a list, got a map"),
           Error(17, "model_providers[0].retry_policy.on_timeout",
@@ -1062,7 +1064,7 @@ model_providers:
           Error(6, "model_providers[0].retry_policy.default_max_attempts", "got -1"),
           Error(7, "model_providers[0].retry_policy.max_retry_duration_ms", "got \"2.5\""),
           Error(9, "model_providers[0].retry_policy.on_status_codes[0].codes[0]",
-                "must be a status code (100-599) or a range \"A-B\", got \"429.0\""),
+                "must be a status code (300-599) or a range \"A-B\", got \"429.0\""),
           Error(9, "model_providers[0].retry_policy.on_status_codes[0].codes[1]",
                 "status code -429 is outside 100-599"),
           Error(9, "model_providers[0].retry_policy.on_status_codes[0].codes[2]", "got \"429\""),
@@ -1432,7 +1434,7 @@ TEST(ConfigLoaderTest, ResponseLimitPauseTimeoutAndProviderCaAreValidated) {
   LoadResult r = Load(R"(
 server:
   max_response_bytes: 0
-  stream_pause_timeout_ms: 3600001
+  stream_pause_timeout_ms: 86400001
 model_providers:
   - model: corp/llm
     base_url: https://llm.corp.internal

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/config.h"
 #include "policy/config_loader.h"
@@ -367,8 +368,9 @@ backoff:
 }
 
 TEST(PlanoPatternTest, DegenerateRangeExpandsToOneCode) {
-  // plano's property: "N-N" expands to [N], for every valid N.
-  for (int code = 100; code <= 599; ++code) {
+  // plano's property: "N-N" expands to [N], for every valid N (rebound
+  // rejects 1xx and 2xx, which never reach a retry decision).
+  for (int code = 300; code <= 599; ++code) {
     std::string n = std::to_string(code);
     RetryPolicy p = ParsePattern("on_status_codes:\n  - codes: [\"" + n + "-" + n + "\"]\n");
     ASSERT_EQ(p.on_status_codes.size(), 1u);
@@ -377,9 +379,10 @@ TEST(PlanoPatternTest, DegenerateRangeExpandsToOneCode) {
 }
 
 TEST(PlanoPatternTest, FullRangeExpands) {
-  RetryPolicy p = ParsePattern("on_status_codes:\n  - codes: [\"100-599\"]\n");
-  ASSERT_EQ(p.on_status_codes[0].codes.size(), 500u);
-  EXPECT_EQ(p.on_status_codes[0].codes.front(), 100);
+  RetryPolicy p = ParsePattern("on_status_codes:\n  - codes: [\"300-599\"]\n");
+  ASSERT_EQ(p.on_status_codes.size(), 1u);
+  ASSERT_EQ(p.on_status_codes[0].codes.size(), 300u);
+  EXPECT_EQ(p.on_status_codes[0].codes.front(), 300);
   EXPECT_EQ(p.on_status_codes[0].codes.back(), 599);
 }
 
@@ -489,6 +492,96 @@ model_providers:
                       BlockScope::kModel,
                       ApplyTo::kGlobal};
   EXPECT_EQ(r.config->providers[0].retry_policy->on_high_latency, h);
+}
+
+// ---------------------------------------------------------------------------
+// plano entries without base_url (issue 10 item 10): plano's schema requires
+// only `model`; well-known providers get their public endpoint.
+
+struct KnownEndpoint {
+  std::string_view provider;
+  std::string_view base_url;
+  ProviderInterface interface;
+  bool strip_v1 = false;
+};
+
+constexpr KnownEndpoint kKnownEndpoints[] = {
+    {"openai", "https://api.openai.com", ProviderInterface::kOpenAi},
+    {"anthropic", "https://api.anthropic.com", ProviderInterface::kAnthropic},
+    {"mistral", "https://api.mistral.ai", ProviderInterface::kOpenAi},
+    {"groq", "https://api.groq.com/openai", ProviderInterface::kOpenAi},
+    {"deepseek", "https://api.deepseek.com", ProviderInterface::kOpenAi},
+    {"together", "https://api.together.ai", ProviderInterface::kOpenAi},
+    {"together_ai", "https://api.together.ai", ProviderInterface::kOpenAi},
+    {"fireworks", "https://api.fireworks.ai/inference", ProviderInterface::kOpenAi},
+    {"openrouter", "https://openrouter.ai/api", ProviderInterface::kOpenAi},
+    {"xai", "https://api.x.ai", ProviderInterface::kOpenAi},
+    {"gemini", "https://generativelanguage.googleapis.com/v1beta/openai",
+     ProviderInterface::kOpenAi, /*strip_v1=*/true},
+};
+
+TEST(PlanoProviderDefaultsTest, EntryWithOnlyModelAndKeyLoads) {
+  LoadResult r = Load(R"(
+model_providers:
+  - model: openai/gpt-4o
+    access_key: $OPENAI_API_KEY
+)");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_THAT(r.diagnostics, IsEmpty()) << Dump(r);
+  const ModelProvider& p = r.config->providers[0];
+  EXPECT_EQ(p.base_url, "https://api.openai.com");
+  EXPECT_EQ(p.interface, ProviderInterface::kOpenAi);
+  EXPECT_FALSE(p.strip_v1_path_prefix);
+}
+
+TEST(PlanoProviderDefaultsTest, EveryWellKnownProviderGetsItsPublicEndpoint) {
+  for (const KnownEndpoint& e : kKnownEndpoints) {
+    std::string id = std::string(e.provider) + "/some-model";
+    LoadResult r = Load("model_providers:\n  - model: " + id + "\n    access_key: k\n");
+    ASSERT_TRUE(r.ok()) << id << "\n" << Dump(r);
+    const ModelProvider& p = r.config->providers[0];
+    EXPECT_EQ(p.base_url, e.base_url) << id;
+    EXPECT_EQ(p.interface, e.interface) << id;
+    EXPECT_EQ(p.strip_v1_path_prefix, e.strip_v1) << id;
+  }
+}
+
+TEST(PlanoProviderDefaultsTest, WrittenBaseUrlAndInterfaceWinOverTheDefaults) {
+  LoadResult r = Load(R"(
+model_providers:
+  - model: openai/gpt-4o
+    base_url: http://proxy.internal:8080
+    access_key: k
+  - model: gemini/gemini-2.0-flash
+    base_url: https://generativelanguage.googleapis.com/v1beta/openai
+    access_key: k
+  - model: anthropic/claude-sonnet-4
+    provider_interface: openai
+    access_key: k
+)");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  const std::vector<ModelProvider>& p = r.config->providers;
+  EXPECT_EQ(p[0].base_url, "http://proxy.internal:8080");
+  // Only the default drops /v1: a written URL is used as written.
+  EXPECT_FALSE(p[1].strip_v1_path_prefix);
+  EXPECT_EQ(p[2].base_url, "https://api.anthropic.com");
+  EXPECT_EQ(p[2].interface, ProviderInterface::kOpenAi);
+}
+
+TEST(PlanoProviderDefaultsTest, UnknownProviderWithoutBaseUrlIsAnErrorNamingTheKnownOnes) {
+  LoadResult r = Load(R"(
+model_providers:
+  - model: acme/model-1
+    access_key: k
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics,
+              ElementsAre(testing::Error(
+                  2, "model_providers[0].base_url",
+                  "is required for provider \"acme\": rebound knows the public URL of anthropic, "
+                  "deepseek, fireworks, gemini, groq, mistral, openai, openrouter, together, "
+                  "together_ai and xai only")))
+      << Dump(r);
 }
 
 }  // namespace

@@ -3,8 +3,11 @@
 // that also configures openai/gpt-4o-mini and mistral/large, so that failover
 // strategies always have a target and only the rule under test fires.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/config.h"
 #include "policy/config_loader.h"
@@ -18,6 +21,7 @@ using ::rebound::testing::Error;
 using ::rebound::testing::Load;
 using ::rebound::testing::Warning;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr std::string_view kOtherProviders = R"(  - model: openai/gpt-4o-mini
@@ -97,7 +101,7 @@ TEST(ValidationTest, RangeThatIsNotAToBIsAnError) {
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_THAT(r.diagnostics,
                 ElementsAre(Error(L(2), P("on_status_codes[0].codes[0]"),
-                                  "must be a status code (100-599) or a range \"A-B\"")))
+                                  "must be a status code (300-599) or a range \"A-B\"")))
         << bad << "\n"
         << Dump(r);
   }
@@ -171,7 +175,7 @@ TEST(ValidationTest, MaxRetryDurationZeroIsAnError) {
   LoadResult r = LoadPolicy("max_retry_duration_ms: 0\n");
   EXPECT_FALSE(r.ok());
   EXPECT_THAT(r.diagnostics, ElementsAre(Error(L(1), P("max_retry_duration_ms"),
-                                               "must be an integer >= 1, got 0")))
+                                               "must be an integer from 1 to 86400000")))
       << Dump(r);
 }
 
@@ -183,7 +187,8 @@ TEST(ValidationTest, MaxRetryAfterSecondsZeroIsAnError) {
   EXPECT_FALSE(r.ok());
   EXPECT_THAT(r.diagnostics,
               ElementsAre(Error(L(3), P("retry_after_handling.max_retry_after_seconds"),
-                                "must be an integer >= 1, got 0")))
+                                "must be an integer from 1 to 86400 (seconds: at most 24 h), "
+                                "got 0")))
       << Dump(r);
 }
 
@@ -776,6 +781,209 @@ on_high_latency: {threshold_ms: 10}
   ASSERT_TRUE(r.ok()) << Dump(r);
   EXPECT_EQ(r.diagnostics.size(), 4u) << Dump(r);
   EXPECT_FALSE(HasErrors(r.diagnostics));
+}
+
+// ---------------------------------------------------------------------------
+// Errors: upper bounds (issue 10 item 12a)
+
+// One bounded field: `yaml` has a "V" where the value goes.
+struct Bounded {
+  std::string_view yaml;
+  int line;
+  std::string key;
+  int64_t max;
+  int64_t fits;  // the largest value that loads (max, unless another rule binds first)
+};
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kDaySeconds = 86'400;
+
+std::vector<Bounded> BoundedFields() {
+  auto server = [](std::string_view key, int64_t max) {
+    return Bounded{"", 2, "server." + std::string(key), max, max};
+  };
+  auto timeout = [](std::string_view key) {
+    return Bounded{"", 5, "model_providers[0].timeouts." + std::string(key), kDayMs, kDayMs};
+  };
+  auto policy = [](std::string_view yaml, std::string_view key, int64_t max, int64_t fits = 0) {
+    return Bounded{yaml, L(1), P(key), max, fits == 0 ? max : fits};
+  };
+  std::vector<Bounded> fields = {
+      server("max_body_bytes", int64_t{1} << 30),
+      server("max_in_flight", 1'000'000),
+      server("max_connections_per_provider", 65'536),
+      server("drain_grace_ms", kDayMs),
+      server("upstream_threads", 16),
+      server("retry_budget.percent", 1000),
+      server("retry_budget.min_retries_per_second", 100'000),
+      server("retry_budget.window_seconds", 600),
+      timeout("connect_ms"),
+      timeout("first_byte_ms"),
+      timeout("idle_ms"),
+      timeout("total_ms"),
+      policy("default_max_attempts: V", "default_max_attempts", 100),
+      policy("max_retry_duration_ms: V", "max_retry_duration_ms", kDayMs),
+      policy("on_timeout: {max_attempts: V}", "on_timeout.max_attempts", 100),
+      policy("on_status_codes: [{codes: [503], max_attempts: V}]",
+             "on_status_codes[0].max_attempts", 100),
+      policy("backoff: {apply_to: global, max_ms: V}", "backoff.max_ms", kDayMs),
+      // base_ms must stay below max_ms, itself at most a day.
+      policy("backoff: {apply_to: global, max_ms: 86400000, base_ms: V}", "backoff.base_ms", kDayMs,
+             kDayMs - 1),
+      policy("retry_after_handling: {max_retry_after_seconds: V}",
+             "retry_after_handling.max_retry_after_seconds", kDaySeconds),
+      policy("on_high_latency: {threshold_ms: V}", "on_high_latency.threshold_ms", kDayMs),
+      policy("on_high_latency: {threshold_ms: 5000, trigger_window_seconds: V}",
+             "on_high_latency.trigger_window_seconds", kDaySeconds),
+      policy("on_high_latency: {threshold_ms: 5000, block_duration_seconds: V}",
+             "on_high_latency.block_duration_seconds", kDaySeconds),
+      policy("on_high_latency: {threshold_ms: 5000, trigger_window_seconds: 60, min_triggers: V}",
+             "on_high_latency.min_triggers", 1000),
+      policy("on_high_latency: {threshold_ms: 5000, max_attempts: V}",
+             "on_high_latency.max_attempts", 100),
+  };
+  return fields;
+}
+
+std::string FileWith(const Bounded& b, int64_t value) {
+  std::string v = std::to_string(value);
+  const std::string& key = b.key;
+  if (key.rfind("server.retry_budget.", 0) == 0) {
+    return "server:\n  retry_budget: {" + key.substr(20) + ": " + v + "}\n";
+  }
+  if (key.rfind("server.", 0) == 0) return "server:\n  " + key.substr(7) + ": " + v + "\n";
+  if (key.rfind("model_providers[0].timeouts.", 0) == 0) {
+    return "model_providers:\n  - model: openai/gpt-4o\n    base_url: https://api.openai.com\n"
+           "    access_key: $OPENAI_API_KEY\n    timeouts: {" +
+           key.substr(28) + ": " + v + "}\n";
+  }
+  std::string yaml(b.yaml);
+  yaml.replace(yaml.find('V'), 1, v);
+  return WithPolicy(yaml + "\n");
+}
+
+TEST(ValidationTest, EveryDurationAndCountHasAnUpperBound) {
+  for (const Bounded& b : BoundedFields()) {
+    LoadResult at = Load(FileWith(b, b.fits));
+    EXPECT_FALSE(HasErrors(at.diagnostics)) << b.key << "\n" << Dump(at);
+    for (int64_t over : {b.max + 1, std::numeric_limits<int64_t>::max()}) {
+      LoadResult r = Load(FileWith(b, over));
+      EXPECT_FALSE(r.ok()) << b.key << " = " << over;
+      auto error = std::find_if(r.diagnostics.begin(), r.diagnostics.end(),
+                                [&](const Diagnostic& d) {
+                                  return d.key == b.key &&
+                                         d.severity == Diagnostic::Severity::kError;
+                                });
+      if (error == r.diagnostics.end()) {
+        ADD_FAILURE() << b.key << " = " << over << " is accepted\n" << Dump(r);
+        continue;
+      }
+      EXPECT_THAT(*error, Error(b.line, b.key, "to " + std::to_string(b.max)));
+      EXPECT_THAT(error->message, HasSubstr("got " + std::to_string(over)));
+    }
+  }
+}
+
+TEST(ValidationTest, DurationBoundsSayTheyAreOneDay) {
+  // The server turns milliseconds into int64 nanoseconds: 2^63 - 1 ms made
+  // every attempt time out at once.
+  LoadResult r = Load(R"(
+model_providers:
+  - model: openai/gpt-4o
+    base_url: https://api.openai.com
+    access_key: $OPENAI_API_KEY
+    timeouts: {first_byte_ms: 9223372036854775807}
+    retry_policy:
+      default_strategy: same_model
+      on_high_latency: {threshold_ms: 5000, block_duration_seconds: 86401}
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.diagnostics,
+              ElementsAre(Error(5, "model_providers[0].timeouts.first_byte_ms",
+                                "must be an integer from 1 to 86400000 (milliseconds: at most "
+                                "24 h), got 9223372036854775807"),
+                          Error(8, "model_providers[0].retry_policy.on_high_latency."
+                                   "block_duration_seconds",
+                                "must be an integer from 1 to 86400 (seconds: at most 24 h), "
+                                "got 86401")))
+      << Dump(r);
+}
+
+// ---------------------------------------------------------------------------
+// Errors: codes that never reach a retry decision (issue 10 item 12b)
+
+TEST(ValidationTest, InformationalAndSuccessCodesAreErrors) {
+  LoadResult r = LoadPolicy(R"(on_status_codes:
+  - codes: [100, 199, 200, 204, 299, 300, 503]
+  - codes: ["100-199", "200-299", "250-503", "101-101"]
+)");
+  EXPECT_FALSE(r.ok());
+  const std::string kFailures = "on_status_codes lists failures (300-599)";
+  EXPECT_THAT(
+      r.diagnostics,
+      ElementsAre(
+          Error(L(2), P("on_status_codes[0].codes[0]"),
+                "status code 100 is informational (1xx), never the final answer; " + kFailures),
+          Error(L(2), P("on_status_codes[0].codes[1]"), "status code 199 is informational"),
+          Error(L(2), P("on_status_codes[0].codes[2]"),
+                "status code 200 is a success (2xx), which is never retried; " + kFailures),
+          Error(L(2), P("on_status_codes[0].codes[3]"), "status code 204 is a success"),
+          Error(L(2), P("on_status_codes[0].codes[4]"), "status code 299 is a success"),
+          Error(L(3), P("on_status_codes[1].codes[0]"),
+                "range \"100-199\" includes informational (1xx) codes; " + kFailures),
+          Error(L(3), P("on_status_codes[1].codes[1]"),
+                "range \"200-299\" includes success (2xx) codes; " + kFailures),
+          Error(L(3), P("on_status_codes[1].codes[2]"), "range \"250-503\" includes success"),
+          Error(L(3), P("on_status_codes[1].codes[3]"),
+                "range \"101-101\" includes informational")))
+      << Dump(r);
+}
+
+TEST(ValidationTest, RedirectAndErrorCodesStillLoad) {
+  LoadResult r = LoadPolicy(R"(on_status_codes:
+  - codes: [300, 308, "300-399", 599]
+)");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_EQ(r.config->providers[0].retry_policy->on_status_codes[0].codes.size(), 103u);
+}
+
+// ---------------------------------------------------------------------------
+// Errors: integers with a leading '+' (issue 10 item 12c)
+
+TEST(ValidationTest, LeadingPlusSignsAreErrorsInCodesAndIntegers) {
+  LoadResult r = Load(R"(
+server:
+  max_in_flight: +10
+  retry_budget: {window_seconds: +5}
+model_providers:
+  - model: openai/gpt-4o
+    base_url: https://api.openai.com
+    access_key: $OPENAI_API_KEY
+    timeouts: {connect_ms: +250, idle_ms: !!int "+250"}
+    retry_policy:
+      default_strategy: same_model
+      default_max_attempts: +3
+      on_status_codes:
+        - codes: [+429, "+429", "+500-504", !!int "+503"]
+          max_attempts: +2
+)");
+  EXPECT_FALSE(r.ok());
+  const std::string kPolicy = "model_providers[0].retry_policy.";
+  EXPECT_THAT(
+      r.diagnostics,
+      ElementsAre(
+          Error(2, "server.max_in_flight", "must be an integer from 1 to 1000000, got \"+10\""),
+          Error(3, "server.retry_budget.window_seconds", "got \"+5\""),
+          Error(8, "model_providers[0].timeouts.connect_ms", "got \"+250\""),
+          Error(8, "model_providers[0].timeouts.idle_ms", "got \"+250\""),
+          Error(11, kPolicy + "default_max_attempts", "got \"+3\""),
+          Error(13, kPolicy + "on_status_codes[0].codes[0]",
+                "must be a status code (300-599) or a range \"A-B\", got \"+429\""),
+          Error(13, kPolicy + "on_status_codes[0].codes[1]", "got \"+429\""),
+          Error(13, kPolicy + "on_status_codes[0].codes[2]", "got \"+500-504\""),
+          Error(13, kPolicy + "on_status_codes[0].codes[3]", "got \"+503\""),
+          Error(14, kPolicy + "on_status_codes[0].max_attempts", "got \"+2\"")))
+      << Dump(r);
 }
 
 // Found by tests/fuzz/config_loader_fuzzer: model ids were echoed between

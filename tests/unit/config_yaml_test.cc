@@ -81,7 +81,7 @@ model_providers:
       default_strategy: same_provider
       default_max_attempts: 3
       on_status_codes:
-        - codes: [429, "430-450", 526, 500, 501, 503, "100-102"]
+        - codes: [429, "430-450", 526, 500, 501, 503, "300-302"]
           strategy: different_provider
           max_attempts: 4
         - codes: [504]
@@ -266,6 +266,46 @@ TEST(ConfigYamlTest, ProgrammaticConfigRoundTrips) {
   ASSERT_TRUE(r.ok()) << text << Dump(r);
   EXPECT_THAT(r.diagnostics, ::testing::IsEmpty()) << Dump(r);
   EXPECT_EQ(*r.config, c) << text;
+}
+
+// A provider whose base_url is the built-in default is written without it,
+// so that the gemini default's /v1 rule (which YAML cannot spell) survives.
+TEST(ConfigYamlTest, DefaultedBaseUrlsRoundTripToEqualConfigs) {
+  const char* kYaml = R"(
+model_providers:
+  - model: openai/gpt-4o
+    access_key: $OPENAI_API_KEY
+  - model: gemini/gemini-2.0-flash
+    access_key: $OPENAI_API_KEY
+  - model: gemini/gemini-2.0-pro
+    base_url: https://generativelanguage.googleapis.com/v1beta/openai
+    access_key: $OPENAI_API_KEY
+  - model: anthropic/claude-sonnet-4
+    base_url: https://api.anthropic.com
+    access_key: $ANTHROPIC_API_KEY
+  - model: mistral/large
+    base_url: https://eu.api.mistral.ai
+    access_key: $MISTRAL_API_KEY
+)";
+  ExpectRoundTrip(kYaml);
+  LoadResult first = Load(kYaml);
+  ASSERT_TRUE(first.ok()) << Dump(first);
+  std::string text = ToYaml(*first.config);
+  EXPECT_THAT(text, Not(HasSubstr("api.openai.com"))) << text;
+  EXPECT_THAT(text, Not(HasSubstr("api.anthropic.com"))) << "equal to the default: " << text;
+  EXPECT_THAT(text, HasSubstr("base_url: \"https://eu.api.mistral.ai\"")) << text;
+  LoadResult second = Load(text);
+  ASSERT_TRUE(second.ok()) << text << Dump(second);
+  EXPECT_TRUE(second.config->providers[1].strip_v1_path_prefix) << text;
+  EXPECT_FALSE(second.config->providers[2].strip_v1_path_prefix) << text;
+}
+
+TEST(ConfigYamlTest, StripV1IsPartOfTheConfigsEquality) {
+  LoadResult r = Load("model_providers:\n  - model: gemini/flash\n    access_key: k\n");
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  Config changed = *r.config;
+  changed.providers[0].strip_v1_path_prefix = false;
+  EXPECT_FALSE(changed == *r.config);
 }
 
 }  // namespace

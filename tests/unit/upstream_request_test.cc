@@ -151,5 +151,31 @@ TEST(UpstreamRequestTest, CheckRejectsPathsAndHeadersThatCouldSmuggle) {
             absl::StatusCode::kOk);
 }
 
+// Google's OpenAI-compatible endpoint is .../v1beta/openai/chat/completions:
+// the gemini default drops the caller's /v1 (policy/provider_defaults.h).
+TEST(UpstreamRequestTest, StripV1DropsTheCallersLeadingV1Only) {
+  ModelProvider p = OpenAi();
+  p.base_url = "https://generativelanguage.googleapis.com/v1beta/openai";
+  p.strip_v1_path_prefix = true;
+  absl::StatusOr<UpstreamRequest> r = BuildUpstreamRequest(p, Caller());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->url, "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions");
+
+  CallerRequest other = Caller();
+  other.path = "/v1beta/models";  // not a /v1 segment
+  r = BuildUpstreamRequest(p, other);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->url, "https://generativelanguage.googleapis.com/v1beta/openai/v1beta/models");
+}
+
+TEST(UpstreamRequestTest, WithoutStripV1ThePathIsAppendedAsSent) {
+  ModelProvider p = OpenAi();
+  p.base_url = "https://generativelanguage.googleapis.com/v1beta/openai";
+  absl::StatusOr<UpstreamRequest> r = BuildUpstreamRequest(p, Caller());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->url,
+            "https://generativelanguage.googleapis.com/v1beta/openai/v1/chat/completions");
+}
+
 }  // namespace
 }  // namespace rebound
