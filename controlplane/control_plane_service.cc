@@ -21,11 +21,6 @@ class RejectedStream : public grpc::ServerBidiReactor<rebound::v1::ReplicaMessag
   void OnDone() override { delete this; }
 };
 
-grpc::Status Unauthenticated() {
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      "missing or wrong bearer token (authorization: Bearer <token>)");
-}
-
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -94,17 +89,41 @@ void ControlPlaneService::BeginShutdown() {
   }
 }
 
-bool ControlPlaneService::Authenticated(grpc::CallbackServerContext* context,
-                                        std::string_view rpc) {
-  if (auth_.Check(*context)) return true;
-  metrics_->RecordUnauthenticated(rpc);
-  LogWarn("unauthenticated", {{"rpc", rpc}, {"peer", context->peer()}});
-  return false;
+grpc::Status ControlPlaneService::Authorize(grpc::CallbackServerContext* context, Rpc rpc) {
+  const Role role = RoleFor(rpc);
+  const std::string_view name = ToString(rpc);
+  switch (auth_.Check(*context, role)) {
+    case Authenticator::Result::kAllowed:
+      return grpc::Status::OK;
+    case Authenticator::Result::kUnauthenticated:
+      metrics_->RecordUnauthenticated(name);
+      LogWarn("unauthenticated", {{"rpc", name}, {"peer", context->peer()}});
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing or wrong bearer token (authorization: Bearer <token>)");
+    case Authenticator::Result::kWrongRole:
+      break;
+  }
+  // A valid token, for the other role: the caller is known, not allowed.
+  metrics_->RecordPermissionDenied(name);
+  LogWarn("permission_denied",
+          {{"rpc", name},
+           {"peer", context->peer()},
+           {"token_role", ToString(role == Role::kReplica ? Role::kOperator : Role::kReplica)}});
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      role == Role::kReplica
+          ? "this is an operator token; Sync takes a replica token (the control plane's "
+            "--replica-token-file)"
+          : absl::StrCat("this is a replica token; ", absl::string_view(name.data(), name.size()),
+                         " takes an operator token (the control plane's "
+                         "--operator-token-file)"));
 }
 
 grpc::ServerBidiReactor<rebound::v1::ReplicaMessage, ControlMessage>* ControlPlaneService::Sync(
     grpc::CallbackServerContext* context) {
-  if (!Authenticated(context, "Sync")) return new RejectedStream(Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kSync); !refused.ok()) {
+    return new RejectedStream(refused);
+  }
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return new RejectedStream(
@@ -306,7 +325,9 @@ void ControlPlaneService::OnStreamDone(SyncStream* stream) {
 grpc::ServerUnaryReactor* ControlPlaneService::PushPolicy(
     grpc::CallbackServerContext* context, const rebound::v1::PushPolicyRequest* request,
     rebound::v1::PushPolicyResponse* response) {
-  if (!Authenticated(context, "PushPolicy")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kPushPolicy); !refused.ok()) {
+    return Done(context, refused);
+  }
   // Validation and the fsyncs block this callback thread for a few
   // milliseconds; pushes are rare operator actions, so that is accepted
   // rather than adding a worker thread.
@@ -349,7 +370,9 @@ grpc::ServerUnaryReactor* ControlPlaneService::PushPolicy(
 grpc::ServerUnaryReactor* ControlPlaneService::GetState(
     grpc::CallbackServerContext* context, const rebound::v1::GetStateRequest* /*request*/,
     rebound::v1::GetStateResponse* response) {
-  if (!Authenticated(context, "GetState")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kGetState); !refused.ok()) {
+    return Done(context, refused);
+  }
   if (std::optional<StoredPolicy> policy = policy_->Current()) {
     response->mutable_policy_version()->set_counter(policy->counter);
     response->mutable_policy_version()->set_hash(policy->hash);
@@ -379,7 +402,9 @@ grpc::ServerUnaryReactor* ControlPlaneService::GetState(
 grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
     grpc::CallbackServerContext* context, const rebound::v1::ClearBlockRequest* request,
     rebound::v1::ClearBlockResponse* response) {
-  if (!Authenticated(context, "ClearBlock")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kClearBlock); !refused.ok()) {
+    return Done(context, refused);
+  }
   if (request->scope() != rebound::v1::BLOCK_SCOPE_MODEL &&
       request->scope() != rebound::v1::BLOCK_SCOPE_PROVIDER) {
     return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

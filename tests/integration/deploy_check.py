@@ -390,11 +390,26 @@ def check_controlplane_container(report, manifests, workload, container, volumes
                           f"{cwhere}: one replica with strategy Recreate on a ReadWriteOnce claim",
                           f"{cwhere}: a Deployment on a ReadWriteOnce claim needs replicas: 1 "
                           f"and strategy: Recreate")
-    token = flag_value(args, "--token-file")
-    workload["_token_secret"] = token and check_token_file(report, manifests, cwhere, container,
-                                                           volumes, token)
-    if not token:
-        report.error(f"{cwhere}: no --token-file: the control plane would accept any caller")
+    # Two roles (README, "Security"): the replicas' tokens open Sync only,
+    # the operators' the other RPCs; each from a mounted Secret of its own.
+    if flag_value(args, "--token-file") is not None:
+        report.error(f"{cwhere}: --token-file is retired; use --replica-token-file and "
+                     f"--operator-token-file")
+    secrets = {}
+    for role in ("replica", "operator"):
+        path = flag_value(args, f"--{role}-token-file")
+        if not path:
+            report.error(f"{cwhere}: no --{role}-token-file: the control plane refuses to start "
+                         f"without both token files")
+            continue
+        secrets[role] = check_token_file(report, manifests, cwhere, container, volumes, path)
+    workload["_token_secret"] = secrets.get("replica")
+    workload["_operator_token_secret"] = secrets.get("operator")
+    if secrets.get("replica") and secrets.get("operator"):
+        report.expect(secrets["replica"] != secrets["operator"],
+                      f"{cwhere}: replica and operator tokens come from different Secrets",
+                      f"{cwhere}: replica and operator tokens come from the same Secret "
+                      f"{secrets['replica']}: a replica pod would hold the operator token")
 
 
 def check_services(report, manifests):
@@ -463,10 +478,17 @@ def cmd_k8s(src, outdir):
     if server and cp:
         report.expect(server.get("_token_secret") is not None
                       and server.get("_token_secret") == cp.get("_token_secret"),
-                      f"replicas and control plane read the token from the same Secret "
+                      f"replicas and control plane read the replica token from the same Secret "
                       f"{cp.get('_token_secret')}",
                       f"replicas use token Secret {server.get('_token_secret')}, the control "
                       f"plane {cp.get('_token_secret')}: they must share one")
+        operator_secret = cp.get("_operator_token_secret")
+        mounted = {(v.get("secret") or {}).get("secretName")
+                   for v in pod_spec(server).get("volumes") or []}
+        report.expect(operator_secret is not None and operator_secret not in mounted,
+                      f"replica pods do not mount the operator token Secret {operator_secret}",
+                      f"replica pods mount the operator token Secret {operator_secret}: a "
+                      f"compromised replica could push policies")
 
     # The embedded configs, for `rebound check`.
     os.makedirs(outdir, exist_ok=True)

@@ -50,7 +50,9 @@ constexpr char kTertiary[] = "mistral/mistral-large";
 constexpr char kPrimaryKey[] = "key-primary";
 constexpr char kSecondaryKey[] = "key-secondary";
 constexpr char kTertiaryKey[] = "key-tertiary";
+// The replicas' control-plane token, and the operators' (PushPolicy, GetState).
 constexpr char kToken[] = "fleet-cp-token-9d2c71e4";
+constexpr char kOperatorToken[] = "fleet-operator-token-52a8e0c7";
 // Only r2's environment has this variable (scenario 27).
 constexpr char kEnvVar[] = "REBOUND_FLEET_R2_ONLY_KEY";
 constexpr char kEnvKey[] = "key-env-only-r2-5b8e";
@@ -82,7 +84,9 @@ constexpr char kInvalidPolicy[] =
     "  listen: 0.0.0.0:1\n";
 
 // (Qualified: this overload would hide the shared one from unqualified lookup.)
-std::unique_ptr<grpc::ClientContext> TokenContext() { return rebound::testing::TokenContext(kToken); }
+std::unique_ptr<grpc::ClientContext> TokenContext() {
+  return rebound::testing::TokenContext(kOperatorToken);
+}
 
 class FleetTest : public ::testing::Test {
  protected:
@@ -94,11 +98,12 @@ class FleetTest : public ::testing::Test {
       *fake = *std::move(started);
     }
     token_path_ = WriteTempFile("cp-token", absl::StrCat(kToken, "\n"));
+    operator_token_path_ = WriteTempFile("cp-operator-token", absl::StrCat(kOperatorToken, "\n"));
     // A fresh state dir per fixture (--gtest_repeat reuses the test's directory).
     static int instance = 0;
     state_dir_ = absl::StrCat(TestTempDir(), "/cp-state-", ++instance);
     // Port 0 the first time; a restart reuses the chosen port (scenario 26).
-    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_);
+    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_, operator_token_path_);
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = *std::move(cp);
     cp_port_ = cp_->grpc_address.substr(cp_->grpc_address.rfind(':') + 1);
@@ -229,7 +234,8 @@ class FleetTest : public ::testing::Test {
     size_t searched = 0;
     for (const auto& [where, text] : sources) {
       searched += text.size();
-      for (const char* secret : {kPrimaryKey, kSecondaryKey, kTertiaryKey, kToken, kEnvKey}) {
+      for (const char* secret :
+           {kPrimaryKey, kSecondaryKey, kTertiaryKey, kToken, kOperatorToken, kEnvKey}) {
         EXPECT_FALSE(absl::StrContains(text, secret))
             << "secret \"" << secret << "\" found in " << where << ":\n"
             << text.substr(0, 4000);
@@ -248,7 +254,8 @@ class FleetTest : public ::testing::Test {
   std::vector<Subprocess*> old_processes_;
   std::unique_ptr<Replica> r1_;
   std::unique_ptr<Replica> r2_;
-  std::string token_path_;
+  std::string token_path_;           // the replicas'
+  std::string operator_token_path_;  // the control plane's --operator-token-file
   std::string state_dir_;
   std::string cp_port_;
   std::vector<std::string> collected_;
@@ -420,7 +427,7 @@ TEST_F(FleetTest, Scenario26_ControlPlaneLossIsFailOpenAndRestartResyncs) {
   EXPECT_EQ(primary_->RequestCount(), 2);
 
   // Restart on the same port and state dir.
-  auto restarted = StartControlPlane(address, state_dir_, token_path_);
+  auto restarted = StartControlPlane(address, state_dir_, token_path_, operator_token_path_);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   cp_ = *std::move(restarted);
   EXPECT_EQ(cp_->grpc_address, address);
@@ -553,11 +560,16 @@ TEST_F(FleetTest, Scenario28_KeysNeverAppearInLogsMetricsErrorsOrResponses) {
   ASSERT_TRUE(cp_->stub->PushPolicy(TokenContext().get(), dry, &dry_response).ok());
   collected_.push_back(dry_response.DebugString());
   grpc::ClientContext wrong;
-  wrong.AddMetadata("authorization", absl::StrCat("Bearer ", kToken, "x"));
+  wrong.AddMetadata("authorization", absl::StrCat("Bearer ", kOperatorToken, "x"));
   v1::GetStateResponse denied;
   grpc::Status status = cp_->stub->GetState(&wrong, {}, &denied);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   collected_.push_back(absl::StrCat(status.error_message(), status.error_details()));
+  // The replicas' token is refused on operator RPCs, without echoing it.
+  grpc::Status replica_token = cp_->stub->GetState(rebound::testing::TokenContext(kToken).get(),
+                                                   {}, &denied);
+  EXPECT_EQ(replica_token.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  collected_.push_back(absl::StrCat(replica_token.error_message(), replica_token.error_details()));
   for (Replica* r : {r1_.get(), r2_.get()}) Scrape(*r);
   State();
   // The keys did reach the right providers (sanity: the scan is meaningful).
