@@ -93,11 +93,26 @@ std::optional<absl::Duration> ParseInterval(const std::string& text) {
 int ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    // --flag=value as well as --flag value: deploy/k8s (like most Kubernetes
+    // manifests) writes the first.
+    std::optional<std::string> inline_value;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
     auto value = [&](std::string* out) {
+      if (inline_value) {
+        *out = *inline_value;
+        return true;
+      }
       if (i + 1 >= argc) return false;
       *out = argv[++i];
       return true;
     };
+    if (inline_value && (arg == "--insecure-no-auth" || arg == "--help")) {
+      std::cerr << arg << " takes no value\n" << kUsage;
+      return 2;
+    }
     std::string text;
     bool ok = true;
     if (arg == "--listen") ok = value(&flags->listen);

@@ -885,5 +885,31 @@ TEST(ControlPlaneStartupTest, RefusesToStartWhenTheTwoFilesShareAToken) {
   EXPECT_THAT(stderr_text, ::testing::Not(HasSubstr(kShared)));
 }
 
+// deploy/k8s passes flags as --flag=value (as Kubernetes examples do); the
+// control plane must read that form as well as --flag value.
+TEST(ControlPlaneStartupTest, AcceptsFlagEqualsValue) {
+  std::string replica = WriteTempFile("replica.tokens", "replica-token-eq\n");
+  std::string operators = WriteTempFile("operator.tokens", "operator-token-eq\n");
+  auto process = Subprocess::Start(
+      {.binary = BinaryPath("rebound-controlplane"),
+       .args = {"--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+                absl::StrCat("--state-dir=", TestTempDir(), "/state"),
+                absl::StrCat("--replica-token-file=", replica),
+                absl::StrCat("--operator-token-file=", operators), "--resync-interval=10s",
+                "--log-level=info"}});
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<std::string> ready =
+      (*process)->WaitForLine("^rebound-controlplane ready grpc=\\S+", absl::Seconds(20));
+  EXPECT_TRUE(ready.ok()) << ready.status();
+  // A flag without a value takes none.
+  auto [code, stderr_text] = StartupOutcome({"--insecure-no-auth=yes"});
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(stderr_text, HasSubstr("--insecure-no-auth takes no value"));
+  // The retired flag is recognised in this form too.
+  auto [retired, retired_text] = StartupOutcome({absl::StrCat("--token-file=", replica)});
+  EXPECT_EQ(retired, 2);
+  EXPECT_THAT(retired_text, HasSubstr("--operator-token-file"));
+}
+
 }  // namespace
 }  // namespace rebound::testing
