@@ -338,8 +338,14 @@ def check_server_container(report, manifests, workload, container, volumes):
         report.expect(var in env_names, f"{cwhere}: ${var} of the config is set from env",
                       f"{cwhere}: the config uses ${var}, which the container's env lacks")
 
-    # The control plane: the token file and addresses point at what exists.
+    # The control plane: the token file and addresses point at what exists,
+    # and the variables pushed policies may read (allowed_env) are set.
     control_plane = config.get("control_plane") or {}
+    for var in control_plane.get("allowed_env") or []:
+        report.expect(var in env_names,
+                      f"{cwhere}: control_plane.allowed_env {var} is set from env",
+                      f"{cwhere}: control_plane.allowed_env lists {var}, which the container's "
+                      f"env lacks: a pushed policy using it would be NACKed")
     token_secret = None
     if control_plane.get("token_file"):
         token_secret = check_token_file(report, manifests, cwhere, container, volumes,
@@ -840,6 +846,26 @@ def cmd_multi_replica(src, outdir):
                   "deploy/examples/policy.yaml holds model_providers only, as a push must",
                   "deploy/examples/policy.yaml must hold model_providers only (the control "
                   "plane rejects server and control_plane in a push)")
+    # A pushed policy reads a replica's environment only in access_key, and
+    # only the names the replica's control_plane.allowed_env lists.
+    for i, provider in enumerate((policy or {}).get("model_providers") or []):
+        for key, value in provider.items():
+            names = env_references(str(value))
+            if not names:
+                continue
+            if key != "access_key":
+                report.error(f"deploy/examples/policy.yaml: model_providers[{i}].{key} uses "
+                             f"{', '.join(sorted(names))}: a push may use variables only in "
+                             f"access_key")
+                continue
+            for name, config in (("replica A", a), ("replica B", b)):
+                allowed = (config.get("control_plane") or {}).get("allowed_env") or []
+                report.expect(names <= set(allowed),
+                              f"{name}: allows {', '.join(sorted(names))} for the policy's "
+                              f"model_providers[{i}].access_key",
+                              f"{name}: control_plane.allowed_env lacks "
+                              f"{', '.join(sorted(names - set(allowed)))}, which the policy's "
+                              f"model_providers[{i}].access_key reads: the push would be NACKed")
     with open(os.path.join(outdir, "configs.txt"), "w") as f:
         f.write(f"{path}\tdeploy/examples/multi-replica.yaml (replica A)\n")
         f.write(f"{path_b}\treplica B, derived as its header says\n")

@@ -111,8 +111,10 @@ class FleetTest : public ::testing::Test {
     for (const char* id : {"r1", "r2"}) {
       std::string yaml = absl::StrCat(ServerSection(), "control_plane:\n  addresses: [\"",
                                       cp_->grpc_address, "\"]\n  replica_id: ", id,
-                                      "\n  token_file: ", token_path_, "\nmodel_providers:\n",
-                                      FileProviders());
+                                      "\n  token_file: ", token_path_,
+                                      // Both may read it in a pushed access_key; only r2 has it.
+                                      "\n  allowed_env: [", kEnvVar, "]",
+                                      "\nmodel_providers:\n", FileProviders());
       HeaderList env;
       if (std::string(id) == "r2") env.push_back({kEnvVar, kEnvKey});
       auto replica = StartReplica(id, yaml, env);

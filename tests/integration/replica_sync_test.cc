@@ -191,18 +191,22 @@ class ReplicaSyncTest : public ::testing::Test {
                               "    provider_interface: openai\n"));
   }
 
-  void StartGateway() {
+  // `control_plane_extra`: more lines inside control_plane (indented);
+  // `env`: added to the replica's environment.
+  void StartGateway(const std::string& control_plane_extra = "", HeaderList env = {}) {
     std::string yaml = absl::StrCat(ServerSection(), "control_plane:\n  addresses: [\"",
                                     cp_->address(), "\"]\n  replica_id: r1\n  token_file: ",
-                                    token_path_, "\nmodel_providers:\n", FileProviders());
-    auto gateway = GatewayProcess::Start(yaml);
+                                    token_path_, "\n", control_plane_extra, "model_providers:\n",
+                                    FileProviders());
+    auto gateway = GatewayProcess::Start(yaml, std::move(env));
     ASSERT_TRUE(gateway.ok()) << gateway.status() << "\n" << yaml;
     gateway_ = *std::move(gateway);
   }
 
   // Starts the gateway and waits for its first Hello.
-  void StartConnected() {
-    StartGateway();
+  void StartConnected(const std::string& control_plane_extra = "", HeaderList env = {}) {
+    StartGateway(control_plane_extra, std::move(env));
+    ASSERT_NE(gateway_, nullptr);
     ASSERT_TRUE(WaitUntil([&] { return cp_->fake().hellos().size() == 1; }))
         << gateway_->process().Stderr();
     ASSERT_TRUE(WaitUntil([&] { return cp_->fake().connected() == 1; }));
@@ -292,8 +296,88 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_TRUE(Complete(kTertiary).ok());
 }
 
+// Issue 10 item 8: whoever can push a policy must not be able to make a
+// replica read its environment into a URL (or anywhere but an access_key
+// the replica's own file allows). Without control_plane.allowed_env a pushed
+// policy expands nothing.
+TEST_F(ReplicaSyncTest, PushedPolicyCannotReadTheReplicasEnvironment) {
+  constexpr char kSecret[] = "replica-env-secret-0f3b9d";
+  ASSERT_NO_FATAL_FAILURE(StartConnected("", {{"REBOUND_TEST_REPLICA_SECRET", kSecret}}));
+  // The secret as a path segment of the URL the replica would call.
+  std::string in_url = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary,
+                    absl::StrCat(tertiary_->base_url(), "/${REBOUND_TEST_REPLICA_SECRET}"),
+                    "key-tertiary", "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, in_url)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  v1::PolicyAck url_nack = cp_->fake().acks()[0];
+  EXPECT_FALSE(url_nack.accepted());
+  EXPECT_THAT(url_nack.error(), HasSubstr("base_url"));
+  EXPECT_THAT(url_nack.error(), HasSubstr("REBOUND_TEST_REPLICA_SECRET"));
+  EXPECT_THAT(url_nack.error(), HasSubstr("access_key"));  // where variables may go
+
+  // As an access key, which would be sent to a provider the pusher chose:
+  // the name is not on the (empty) allow-list.
+  std::string in_key = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "$REBOUND_TEST_REPLICA_SECRET",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, in_key)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << gateway_->process().Stderr();
+  v1::PolicyAck key_nack = cp_->fake().acks()[1];
+  EXPECT_FALSE(key_nack.accepted());
+  EXPECT_THAT(key_nack.error(), HasSubstr("access_key"));
+  EXPECT_THAT(key_nack.error(), HasSubstr("REBOUND_TEST_REPLICA_SECRET"));
+  EXPECT_THAT(key_nack.error(), HasSubstr("allowed_env"));
+
+  // Both kept the file policy; the secret went nowhere.
+  EXPECT_EQ(Metric("rebound_policy_version"), "0");
+  EXPECT_FALSE(Complete(kTertiary).ok());
+  EXPECT_EQ(tertiary_->RequestCount(), 0);
+  for (const v1::PolicyAck& ack : cp_->fake().acks()) {
+    EXPECT_THAT(ack.error(), Not(HasSubstr(kSecret)));
+  }
+  EXPECT_THAT(gateway_->process().Stderr(), Not(HasSubstr(kSecret)));
+}
+
+// The replica's own control_plane.allowed_env lets a pushed access_key read
+// the variables it lists, and only those.
+TEST_F(ReplicaSyncTest, AllowListedAccessKeyVariableIsExpandedInAPushedPolicy) {
+  constexpr char kKey[] = "allowed-env-key-7d21";
+  ASSERT_NO_FATAL_FAILURE(StartConnected(
+      "  allowed_env: [REBOUND_TEST_ALLOWED_KEY]\n",
+      {{"REBOUND_TEST_ALLOWED_KEY", kKey}, {"REBOUND_TEST_OTHER_KEY", "other-9c"}}));
+  std::string other = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "${REBOUND_TEST_OTHER_KEY}",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, other)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  EXPECT_FALSE(cp_->fake().acks()[0].accepted());
+  EXPECT_THAT(cp_->fake().acks()[0].error(), HasSubstr("REBOUND_TEST_OTHER_KEY"));
+
+  std::string allowed = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "$REBOUND_TEST_ALLOWED_KEY",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, allowed)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << gateway_->process().Stderr();
+  EXPECT_TRUE(cp_->fake().acks()[1].accepted()) << cp_->fake().acks()[1].error();
+  client::CallResult result = Complete(kTertiary);
+  ASSERT_TRUE(result.ok()) << result.status.error_message();
+  std::vector<RecordedRequest> requests = tertiary_->Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(Header(requests[0], "authorization"), absl::StrCat("Bearer ", kKey));
+}
+
 TEST_F(ReplicaSyncTest, PolicyNeedingAMissingVariableIsNackedAndOldPolicyKeepsServing) {
-  StartConnected();
+  // Allowed, so that the NACK is about the variable not being set.
+  ASSERT_NO_FATAL_FAILURE(StartConnected("  allowed_env: [REBOUND_TEST_UNSET_KEY_VARIABLE]\n"));
   std::string policy = absl::StrCat("model_providers:\n", FileProviders(),
                                     ProviderEntry(kTertiary, tertiary_->base_url(),
                                           "$REBOUND_TEST_UNSET_KEY_VARIABLE",

@@ -175,6 +175,34 @@ TEST(PolicyStoreTest, VariablesAreLeftToTheReplicas) {
   }
 }
 
+// Issue 10 item 8: a variable outside access_key can never be applied by a
+// replica, so the push is refused with the key and the variable.
+TEST(PolicyStoreTest, AVariableOutsideAccessKeyIsAnErrorAtPushTime) {
+  PolicyCheck check = CheckPolicy(
+      "model_providers:\n"
+      "  - model: openai/gpt-4o\n"
+      "    base_url: https://collector.example/${AWS_SECRET_ACCESS_KEY}\n"
+      "    access_key: $OPENAI_API_KEY\n"
+      "    headers: {X-Org: $ORG}\n");
+  EXPECT_FALSE(check.ok);
+  EXPECT_THAT(check.diagnostics,
+              ::testing::Contains(AllOf(Field(&Diagnostic::line, 3),
+                                        Field(&Diagnostic::key, "model_providers[0].base_url"),
+                                        Field(&Diagnostic::message,
+                                              HasSubstr("AWS_SECRET_ACCESS_KEY")),
+                                        Field(&Diagnostic::severity,
+                                              Diagnostic::Severity::kError))));
+  EXPECT_THAT(check.diagnostics,
+              ::testing::Contains(AllOf(Field(&Diagnostic::line, 5),
+                                        Field(&Diagnostic::key, "model_providers[0].headers.X-Org"),
+                                        Field(&Diagnostic::severity,
+                                              Diagnostic::Severity::kError))));
+  // access_key may name any variable here: each replica checks its own list.
+  for (const Diagnostic& d : check.diagnostics) {
+    EXPECT_NE(d.key, "model_providers[0].access_key") << d.ToString();
+  }
+}
+
 TEST(PolicyStoreTest, EmptyOrProviderlessOrBrokenPolicyIsRejected) {
   EXPECT_FALSE(CheckPolicy("").ok);
   EXPECT_FALSE(CheckPolicy("model_providers: []\n").ok);
