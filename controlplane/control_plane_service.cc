@@ -201,6 +201,9 @@ grpc::Status ControlPlaneService::OnHello(SyncStream* stream, const rebound::v1:
     *reason = "registry_full";
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many replicas are connected");
   }
+  // After a state loss, or behind another control plane, the next push must
+  // be numbered above what the fleet runs, or every replica refuses it.
+  policy_->ObserveReplicaCounter(hello.policy_version().counter());
   if (auto it = by_replica_.find(hello.replica_id()); it != by_replica_.end()) {
     // The replica reconnected before its old stream was noticed dead.
     it->second->Close(grpc::Status(grpc::StatusCode::ABORTED,
@@ -241,6 +244,10 @@ grpc::Status ControlPlaneService::OnHello(SyncStream* stream, const rebound::v1:
 
 void ControlPlaneService::OnAck(SyncStream* stream, const rebound::v1::PolicyAck& ack) {
   VersionId version = FromProto(ack.version());
+  VersionId in_force = FromProto(ack.in_force());
+  // Before the registry shows the answer, so that whoever sees a NACK in
+  // GetState and pushes again gets a version above the replica's.
+  policy_->ObserveReplicaCounter(in_force.counter);
   absl::MutexLock lock(&mu_);
   if (ack.accepted()) {
     registry_.Ack(stream->replica_id(), stream->generation(), version);
@@ -248,10 +255,14 @@ void ControlPlaneService::OnAck(SyncStream* stream, const rebound::v1::PolicyAck
                            {"counter", absl::StrCat(version.counter)}});
   } else {
     registry_.Nack(stream->replica_id(), stream->generation(), version, ack.error());
+    // What it runs instead counts as acknowledged, as in a Hello (a version
+    // another control plane published, say).
+    if (in_force.counter > 0) registry_.Ack(stream->replica_id(), stream->generation(), in_force);
     metrics_->RecordNack();
     std::string_view error(ack.error());
     LogWarn("policy_nack", {{"replica", stream->replica_id()},
                             {"counter", absl::StrCat(version.counter)},
+                            {"in_force", absl::StrCat(in_force.counter)},
                             {"error", error.substr(0, ReplicaRegistry::kMaxReasonBytes)}});
   }
 }

@@ -220,11 +220,14 @@ class FakeReplica {
     for (Block& b : blocks) *m.mutable_blocks()->add_blocks() = std::move(b);
     return Send(m);
   }
-  bool Ack(const rebound::v1::PolicyVersion& version, bool accepted, std::string error = "") {
+  // `in_force`: the version the replica says it runs after this answer.
+  bool Ack(const rebound::v1::PolicyVersion& version, bool accepted, std::string error = "",
+           std::optional<rebound::v1::PolicyVersion> in_force = std::nullopt) {
     ReplicaMessage m;
     *m.mutable_ack()->mutable_version() = version;
     m.mutable_ack()->set_accepted(accepted);
     m.mutable_ack()->set_error(std::move(error));
+    if (in_force) *m.mutable_ack()->mutable_in_force() = *in_force;
     return Send(m);
   }
   bool Send(const ReplicaMessage& m) {
@@ -289,6 +292,17 @@ class FakeReplica {
   std::deque<ControlMessage> received_;
   bool ended_ = false;
 };
+
+// Polls GetState until `done` holds (up to 10 s).
+bool WaitUntilState(ControlPlaneProcess* cp,
+                    const std::function<bool(const rebound::v1::GetStateResponse&)>& done) {
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (done(cp->State())) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done(cp->State());
+}
 
 class ControlPlaneTest : public ::testing::Test {
  protected:
@@ -525,6 +539,40 @@ TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
       return m.has_policy() && m.policy().version().counter() == 2;
     }));
   }
+}
+
+// Issue 10 item 13: the counter floor. A push is numbered above the highest
+// counter replicas report running, in Hello and in every answer's in_force,
+// so that replicas do not refuse it as older.
+TEST_F(ControlPlaneTest, PushesAreNumberedAboveWhatReplicasReportRunning) {
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({}, /*running_counter=*/7));
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) { return m.has_blocks(); }));
+  rebound::v1::PushPolicyResponse first = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(first.accepted()) << first.DebugString();
+  EXPECT_EQ(first.version().counter(), 8u);
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) {
+    return m.has_policy() && m.policy().version().counter() == 8;
+  }));
+
+  // The replica refuses 8: it runs 12, published by another control plane.
+  rebound::v1::PolicyVersion twelve;
+  twelve.set_counter(12);
+  twelve.set_hash(std::string(64, 'c'));
+  ASSERT_TRUE(a.Ack(first.version(), false, "offered version 8/... is older than 12/...", twelve));
+  ASSERT_TRUE(WaitUntilState(cp_.get(), [](const rebound::v1::GetStateResponse& s) {
+    return s.replicas_size() == 1 && s.replicas(0).nacked_version().counter() == 8;
+  }));
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.replicas(0).acked_version().counter(), 12u);  // what it runs
+  EXPECT_THAT(state.replicas(0).last_nack(), HasSubstr("older"));
+  // The same text again: below the floor, so republished above it.
+  rebound::v1::PushPolicyResponse again = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(again.accepted()) << again.DebugString();
+  EXPECT_FALSE(again.unchanged());
+  EXPECT_EQ(again.version().counter(), 13u);
+  EXPECT_EQ(again.version().hash(), first.version().hash());
+  EXPECT_EQ(cp_->State().policy_version().counter(), 13u);
 }
 
 TEST_F(ControlPlaneTest, FirstMessageMustBeHello) {

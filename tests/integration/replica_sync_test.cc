@@ -271,6 +271,7 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_TRUE(ack.accepted()) << ack.error();
   EXPECT_EQ(ack.version().counter(), 1u);
   EXPECT_EQ(ack.version().hash(), "hash-1");
+  EXPECT_EQ(ack.in_force().counter(), 1u);
 
   client::CallResult result = Complete(kTertiary);
   ASSERT_TRUE(result.ok()) << result.status.error_message();
@@ -279,13 +280,10 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_EQ(Metric("rebound_policy_version"), "1");
 
   // The same version offered again (another control plane) is ACKed, not
-  // reapplied; an older one is ignored.
+  // reapplied.
   ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, policy)), 1);
   ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }));
   EXPECT_TRUE(cp_->fake().acks()[1].accepted());
-  ASSERT_EQ(cp_->fake().Push(PolicyMessage(0, "model_providers: []\n")), 1);
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(cp_->fake().acks().size(), 2u);
   EXPECT_TRUE(Complete(kTertiary).ok());
 
   // A local file reload keeps the pushed model_providers.
@@ -294,6 +292,58 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
                   .WaitForStderrLine("config_reloaded.*pushed policy kept", absl::Seconds(10))
                   .ok());
   EXPECT_TRUE(Complete(kTertiary).ok());
+}
+
+// Issue 10 item 13: a replica answers every offer. One older than the
+// version in force (a control plane that lost its state, or a second one
+// that is behind), or with its counter but other content, is NACKed with a
+// reason naming both versions, and the version in force stays.
+TEST_F(ReplicaSyncTest, OlderOrConflictingOfferIsNackedNamingBothVersions) {
+  ASSERT_NO_FATAL_FAILURE(StartConnected());
+  std::string policy = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "key-tertiary",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, policy)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  ASSERT_TRUE(cp_->fake().acks()[0].accepted()) << cp_->fake().acks()[0].error();
+
+  // Older: a valid policy that would drop the tertiary model.
+  ASSERT_EQ(
+      cp_->fake().Push(PolicyMessage(1, absl::StrCat("model_providers:\n", FileProviders()))), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << "no answer to an older offer\n" << gateway_->process().Stderr();
+  v1::PolicyAck older = cp_->fake().acks()[1];
+  EXPECT_FALSE(older.accepted());
+  EXPECT_EQ(older.version().counter(), 1u);
+  EXPECT_EQ(older.version().hash(), "hash-1");
+  EXPECT_THAT(older.error(), HasSubstr("1/hash-1"));
+  EXPECT_THAT(older.error(), HasSubstr("2/hash-2"));
+  EXPECT_THAT(older.error(), HasSubstr("older"));
+  // ... and says what it runs instead, for the control plane's counter floor.
+  EXPECT_EQ(older.in_force().counter(), 2u);
+  EXPECT_EQ(older.in_force().hash(), "hash-2");
+
+  // Same counter, other content.
+  v1::ControlMessage conflicting =
+      PolicyMessage(2, absl::StrCat("model_providers:\n", FileProviders()));
+  conflicting.mutable_policy()->mutable_version()->set_hash("hash-other");
+  ASSERT_EQ(cp_->fake().Push(conflicting), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 3; }))
+      << "no answer to a conflicting offer\n" << gateway_->process().Stderr();
+  v1::PolicyAck conflict = cp_->fake().acks()[2];
+  EXPECT_FALSE(conflict.accepted());
+  EXPECT_EQ(conflict.version().hash(), "hash-other");
+  EXPECT_THAT(conflict.error(), HasSubstr("2/hash-other"));
+  EXPECT_THAT(conflict.error(), HasSubstr("2/hash-2"));
+  EXPECT_EQ(conflict.in_force().hash(), "hash-2");
+
+  // Version 2 is still in force: the tertiary model serves.
+  client::CallResult result = Complete(kTertiary);
+  ASSERT_TRUE(result.ok()) << result.status.error_message();
+  EXPECT_EQ(result.response.served_model(), kTertiary);
+  EXPECT_EQ(Metric("rebound_policy_version"), "2");
 }
 
 // Issue 10 item 8: whoever can push a policy must not be able to make a
