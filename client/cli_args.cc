@@ -62,9 +62,10 @@ Flags of complete and stream:
 Flags of policy push, state and block clear (cp flags):
   --cp-addr HOST:PORT   control plane address (default $REBOUND_CP_ADDR, else
                         127.0.0.1:7500)
-  --token-file F        the control plane's token, sent as "authorization: Bearer
+  --token-file F        an operator token of the control plane (one of its
+                        --operator-token-file), sent as "authorization: Bearer
                         ..." (default $REBOUND_CP_TOKEN_FILE); every control-plane
-                        RPC needs it
+                        RPC needs it, and the replicas' token is refused
   --tls                 connect with TLS, verifying with the system roots
   --ca-file F           connect with TLS, verifying with the PEM roots in F
   --cert-file F, --key-file F

@@ -123,12 +123,18 @@ int ReportFailure(const ControlPlaneClient& client, const grpc::Status& status, 
       << DescribeError(shown, nullptr);
   const grpc::StatusCode code = status.error_code();
   if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED) {
-    if (client.has_token()) {
+    if (client.has_token() && code == grpc::StatusCode::PERMISSION_DENIED) {
+      // A valid token of the other role: most likely the replicas' token.
+      err << "rebound: the control plane knows this token, but not as an operator token: "
+             "policy, state and block commands need one of the tokens of its "
+             "--operator-token-file (the replicas' token opens Sync only)\n";
+    } else if (client.has_token()) {
       err << "rebound: the token was refused: check that --token-file (or $"
-          << kControlPlaneTokenFileEnvVar << ") holds the control plane's token\n";
+          << kControlPlaneTokenFileEnvVar
+          << ") holds one of the control plane's operator tokens (its --operator-token-file)\n";
     } else {
-      err << "rebound: no token was sent: every control-plane call needs one; give --token-file "
-             "or set $"
+      err << "rebound: no token was sent: every control-plane call needs an operator token; give "
+             "--token-file or set $"
           << kControlPlaneTokenFileEnvVar << "\n";
     }
   }

@@ -21,11 +21,6 @@ class RejectedStream : public grpc::ServerBidiReactor<rebound::v1::ReplicaMessag
   void OnDone() override { delete this; }
 };
 
-grpc::Status Unauthenticated() {
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      "missing or wrong bearer token (authorization: Bearer <token>)");
-}
-
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -94,17 +89,41 @@ void ControlPlaneService::BeginShutdown() {
   }
 }
 
-bool ControlPlaneService::Authenticated(grpc::CallbackServerContext* context,
-                                        std::string_view rpc) {
-  if (auth_.Check(*context)) return true;
-  metrics_->RecordUnauthenticated(rpc);
-  LogWarn("unauthenticated", {{"rpc", rpc}, {"peer", context->peer()}});
-  return false;
+grpc::Status ControlPlaneService::Authorize(grpc::CallbackServerContext* context, Rpc rpc) {
+  const Role role = RoleFor(rpc);
+  const std::string_view name = ToString(rpc);
+  switch (auth_.Check(*context, role)) {
+    case Authenticator::Result::kAllowed:
+      return grpc::Status::OK;
+    case Authenticator::Result::kUnauthenticated:
+      metrics_->RecordUnauthenticated(name);
+      LogWarn("unauthenticated", {{"rpc", name}, {"peer", context->peer()}});
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "missing or wrong bearer token (authorization: Bearer <token>)");
+    case Authenticator::Result::kWrongRole:
+      break;
+  }
+  // A valid token, for the other role: the caller is known, not allowed.
+  metrics_->RecordPermissionDenied(name);
+  LogWarn("permission_denied",
+          {{"rpc", name},
+           {"peer", context->peer()},
+           {"token_role", ToString(role == Role::kReplica ? Role::kOperator : Role::kReplica)}});
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      role == Role::kReplica
+          ? "this is an operator token; Sync takes a replica token (the control plane's "
+            "--replica-token-file)"
+          : absl::StrCat("this is a replica token; ", absl::string_view(name.data(), name.size()),
+                         " takes an operator token (the control plane's "
+                         "--operator-token-file)"));
 }
 
 grpc::ServerBidiReactor<rebound::v1::ReplicaMessage, ControlMessage>* ControlPlaneService::Sync(
     grpc::CallbackServerContext* context) {
-  if (!Authenticated(context, "Sync")) return new RejectedStream(Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kSync); !refused.ok()) {
+    return new RejectedStream(refused);
+  }
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return new RejectedStream(
@@ -182,6 +201,9 @@ grpc::Status ControlPlaneService::OnHello(SyncStream* stream, const rebound::v1:
     *reason = "registry_full";
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many replicas are connected");
   }
+  // After a state loss, or behind another control plane, the next push must
+  // be numbered above what the fleet runs, or every replica refuses it.
+  policy_->ObserveReplicaCounter(hello.policy_version().counter());
   if (auto it = by_replica_.find(hello.replica_id()); it != by_replica_.end()) {
     // The replica reconnected before its old stream was noticed dead.
     it->second->Close(grpc::Status(grpc::StatusCode::ABORTED,
@@ -222,6 +244,10 @@ grpc::Status ControlPlaneService::OnHello(SyncStream* stream, const rebound::v1:
 
 void ControlPlaneService::OnAck(SyncStream* stream, const rebound::v1::PolicyAck& ack) {
   VersionId version = FromProto(ack.version());
+  VersionId in_force = FromProto(ack.in_force());
+  // Before the registry shows the answer, so that whoever sees a NACK in
+  // GetState and pushes again gets a version above the replica's.
+  policy_->ObserveReplicaCounter(in_force.counter);
   absl::MutexLock lock(&mu_);
   if (ack.accepted()) {
     registry_.Ack(stream->replica_id(), stream->generation(), version);
@@ -229,10 +255,14 @@ void ControlPlaneService::OnAck(SyncStream* stream, const rebound::v1::PolicyAck
                            {"counter", absl::StrCat(version.counter)}});
   } else {
     registry_.Nack(stream->replica_id(), stream->generation(), version, ack.error());
+    // What it runs instead counts as acknowledged, as in a Hello (a version
+    // another control plane published, say).
+    if (in_force.counter > 0) registry_.Ack(stream->replica_id(), stream->generation(), in_force);
     metrics_->RecordNack();
     std::string_view error(ack.error());
     LogWarn("policy_nack", {{"replica", stream->replica_id()},
                             {"counter", absl::StrCat(version.counter)},
+                            {"in_force", absl::StrCat(in_force.counter)},
                             {"error", error.substr(0, ReplicaRegistry::kMaxReasonBytes)}});
   }
 }
@@ -306,7 +336,9 @@ void ControlPlaneService::OnStreamDone(SyncStream* stream) {
 grpc::ServerUnaryReactor* ControlPlaneService::PushPolicy(
     grpc::CallbackServerContext* context, const rebound::v1::PushPolicyRequest* request,
     rebound::v1::PushPolicyResponse* response) {
-  if (!Authenticated(context, "PushPolicy")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kPushPolicy); !refused.ok()) {
+    return Done(context, refused);
+  }
   // Validation and the fsyncs block this callback thread for a few
   // milliseconds; pushes are rare operator actions, so that is accepted
   // rather than adding a worker thread.
@@ -349,7 +381,9 @@ grpc::ServerUnaryReactor* ControlPlaneService::PushPolicy(
 grpc::ServerUnaryReactor* ControlPlaneService::GetState(
     grpc::CallbackServerContext* context, const rebound::v1::GetStateRequest* /*request*/,
     rebound::v1::GetStateResponse* response) {
-  if (!Authenticated(context, "GetState")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kGetState); !refused.ok()) {
+    return Done(context, refused);
+  }
   if (std::optional<StoredPolicy> policy = policy_->Current()) {
     response->mutable_policy_version()->set_counter(policy->counter);
     response->mutable_policy_version()->set_hash(policy->hash);
@@ -379,7 +413,9 @@ grpc::ServerUnaryReactor* ControlPlaneService::GetState(
 grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
     grpc::CallbackServerContext* context, const rebound::v1::ClearBlockRequest* request,
     rebound::v1::ClearBlockResponse* response) {
-  if (!Authenticated(context, "ClearBlock")) return Done(context, Unauthenticated());
+  if (grpc::Status refused = Authorize(context, Rpc::kClearBlock); !refused.ok()) {
+    return Done(context, refused);
+  }
   if (request->scope() != rebound::v1::BLOCK_SCOPE_MODEL &&
       request->scope() != rebound::v1::BLOCK_SCOPE_PROVIDER) {
     return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -101,7 +101,10 @@ class ControlPlaneService final : public rebound::v1::ControlPlane::CallbackServ
                        std::string_view type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Once a second: sweeps, gauges, stuck streams, and the periodic resync.
   void Tick();
-  bool Authenticated(grpc::CallbackServerContext* context, std::string_view rpc);
+  // OK when the call carries a token of the role `rpc` needs; otherwise the
+  // status to refuse it with (UNAUTHENTICATED: no valid token;
+  // PERMISSION_DENIED: a valid token of the other role), counted and logged.
+  grpc::Status Authorize(grpc::CallbackServerContext* context, Rpc rpc);
 
   const ServiceOptions options_;
   PolicyStore* const policy_;

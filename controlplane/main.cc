@@ -29,21 +29,35 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: rebound-controlplane --state-dir DIR (--token-file FILE | --insecure-no-auth)\n"
+    "usage: rebound-controlplane --state-dir DIR\n"
+    "                            (--replica-token-file FILE --operator-token-file FILE |\n"
+    "                             --insecure-no-auth)\n"
     "                            [--listen HOST:PORT] [--metrics-listen HOST:PORT]\n"
     "                            [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
     "                            [--resync-interval 30s]\n"
     "                            [--log-level debug|info|warn|error]\n"
     "\n"
     "  --state-dir DIR          where the current policy is persisted (created if missing)\n"
-    "  --token-file FILE        bearer tokens, one per line (# comments); every RPC must\n"
-    "                           carry one of them\n"
+    "  --replica-token-file F   bearer tokens of the replicas, one per line (# comments):\n"
+    "                           they open Sync and nothing else\n"
+    "  --operator-token-file F  bearer tokens of operators (the rebound CLI): they open\n"
+    "                           PushPolicy, GetState and ClearBlock, not Sync. The two\n"
+    "                           files must not share a token\n"
     "  --insecure-no-auth       accept RPCs without a token (local experiments only)\n"
     "  --listen HOST:PORT       gRPC address (default 127.0.0.1:7500; port 0 picks one)\n"
     "  --metrics-listen H:P     Prometheus /metrics address (default 127.0.0.1:9465)\n"
     "  --tls-cert, --tls-key    serve gRPC over TLS with this certificate and key\n"
     "  --tls-client-ca FILE     require client certificates signed by these PEM roots (mTLS)\n"
     "  --resync-interval D      full block snapshot to every replica this often (default 30s)\n";
+
+// The single shared token file of earlier versions: refused with the two
+// flags that replace it, not read as either, because one token for both
+// roles is exactly what the split removes.
+constexpr char kRetiredTokenFile[] =
+    "--token-file is retired: the replicas' token must not also push policies. Give "
+    "--replica-token-file FILE (the tokens in the replicas' control_plane.token_file; Sync "
+    "only) and --operator-token-file FILE (the rebound CLI's tokens; PushPolicy, GetState, "
+    "ClearBlock), with no token in both\n";
 
 // Big enough for a policy at the loader's 4 MiB limit and a Hello with
 // max_hello_blocks blocks; anything larger is refused by gRPC itself.
@@ -53,7 +67,8 @@ struct Flags {
   std::string listen = "127.0.0.1:7500";
   std::string metrics_listen = "127.0.0.1:9465";
   std::string state_dir;
-  std::string token_file;
+  std::string replica_token_file;
+  std::string operator_token_file;
   bool insecure_no_auth = false;
   std::string tls_cert;
   std::string tls_key;
@@ -78,18 +93,37 @@ std::optional<absl::Duration> ParseInterval(const std::string& text) {
 int ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    // --flag=value as well as --flag value: deploy/k8s (like most Kubernetes
+    // manifests) writes the first.
+    std::optional<std::string> inline_value;
+    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
     auto value = [&](std::string* out) {
+      if (inline_value) {
+        *out = *inline_value;
+        return true;
+      }
       if (i + 1 >= argc) return false;
       *out = argv[++i];
       return true;
     };
+    if (inline_value && (arg == "--insecure-no-auth" || arg == "--help")) {
+      std::cerr << arg << " takes no value\n" << kUsage;
+      return 2;
+    }
     std::string text;
     bool ok = true;
     if (arg == "--listen") ok = value(&flags->listen);
     else if (arg == "--metrics-listen") ok = value(&flags->metrics_listen);
     else if (arg == "--state-dir") ok = value(&flags->state_dir);
-    else if (arg == "--token-file") ok = value(&flags->token_file);
-    else if (arg == "--tls-cert") ok = value(&flags->tls_cert);
+    else if (arg == "--replica-token-file") ok = value(&flags->replica_token_file);
+    else if (arg == "--operator-token-file") ok = value(&flags->operator_token_file);
+    else if (arg == "--token-file") {
+      std::cerr << kRetiredTokenFile;
+      return 2;
+    } else if (arg == "--tls-cert") ok = value(&flags->tls_cert);
     else if (arg == "--tls-key") ok = value(&flags->tls_key);
     else if (arg == "--tls-client-ca") ok = value(&flags->tls_client_ca);
     else if (arg == "--insecure-no-auth") flags->insecure_no_auth = true;
@@ -124,6 +158,20 @@ int ParseFlags(int argc, char** argv, Flags* flags) {
     std::cerr << "--state-dir is required\n" << kUsage;
     return 2;
   }
+  const bool any_tokens =
+      !flags->replica_token_file.empty() || !flags->operator_token_file.empty();
+  if (any_tokens && flags->insecure_no_auth) {
+    std::cerr << "--insecure-no-auth and the token files exclude each other: give both token "
+                 "files, or (local experiments only) --insecure-no-auth alone\n";
+    return 2;
+  }
+  if (!flags->insecure_no_auth &&
+      (flags->replica_token_file.empty() || flags->operator_token_file.empty())) {
+    std::cerr << "--replica-token-file and --operator-token-file are both required (or "
+                 "--insecure-no-auth for local experiments)\n"
+              << kUsage;
+    return 2;
+  }
   if (flags->tls_cert.empty() != flags->tls_key.empty()) {
     std::cerr << "--tls-cert and --tls-key go together\n";
     return 2;
@@ -155,20 +203,29 @@ int main(int argc, char** argv) {
   Flags flags;
   if (int rc = ParseFlags(argc, argv, &flags); rc != 0) return rc < 0 ? 0 : rc;
 
-  std::optional<rebound::BearerTokens> token;
-  if (!flags.token_file.empty()) {
-    absl::StatusOr<std::vector<std::string>> read = rebound::ReadTokenListFile(flags.token_file);
-    if (!read.ok()) {
-      std::cerr << "rebound-controlplane: " << read.status().message() << "\n";
+  std::optional<rebound::controlplane::Authenticator> auth;
+  if (flags.insecure_no_auth) {
+    rebound::LogWarn("insecure_no_auth", {{"detail", "every RPC is accepted without a token"}});
+    auth = rebound::controlplane::Authenticator::Insecure();
+  } else {
+    absl::StatusOr<std::vector<std::string>> replica =
+        rebound::ReadTokenListFile(flags.replica_token_file);
+    absl::StatusOr<std::vector<std::string>> operators =
+        rebound::ReadTokenListFile(flags.operator_token_file);
+    for (const absl::Status& status : {replica.status(), operators.status()}) {
+      if (!status.ok()) {
+        std::cerr << "rebound-controlplane: " << status.message() << "\n";
+        return 1;
+      }
+    }
+    if (absl::Status disjoint = rebound::controlplane::CheckTokenListsDisjoint(
+            *replica, *operators, flags.replica_token_file, flags.operator_token_file);
+        !disjoint.ok()) {
+      std::cerr << "rebound-controlplane: " << disjoint.message() << "\n";
       return 1;
     }
-    token.emplace(*std::move(read));
-  } else if (!flags.insecure_no_auth) {
-    std::cerr << "rebound-controlplane: --token-file is required (or --insecure-no-auth for "
-                 "local experiments)\n";
-    return 2;
-  } else {
-    rebound::LogWarn("insecure_no_auth", {{"detail", "every RPC is accepted without a token"}});
+    auth.emplace(rebound::BearerTokens(*std::move(replica)),
+                 rebound::BearerTokens(*std::move(operators)));
   }
 
   std::string load_error;
@@ -207,7 +264,7 @@ int main(int argc, char** argv) {
   rebound::controlplane::ServiceOptions options;
   options.resync_interval = flags.resync_interval;
   rebound::controlplane::ControlPlaneService service(
-      options, policy->get(), &metrics, rebound::controlplane::Authenticator(token));
+      options, policy->get(), &metrics, *std::move(auth));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -232,7 +289,7 @@ int main(int argc, char** argv) {
                     {"tls", flags.tls_cert.empty()        ? "off"
                             : flags.tls_client_ca.empty() ? "on"
                                                           : "mutual"},
-                    {"auth", token ? "token" : "off"}});
+                    {"auth", flags.insecure_no_auth ? "off" : "replica and operator tokens"}});
 
   int sig = 0;
   while (sig != SIGTERM && sig != SIGINT) sig = sigwaitinfo(&signals, nullptr);

@@ -59,6 +59,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Name("rebound_controlplane_unauthenticated_total")
                           .Help("RPCs refused for a missing or wrong bearer token, by method.")
                           .Register(*registry_);
+  permission_denied_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_controlplane_permission_denied_total")
+           .Help("RPCs refused because the token belongs to the other role (a replica token "
+                 "on an operator RPC, or an operator token on Sync), by method.")
+           .Register(*registry_);
   policy_version_ = &prometheus::BuildGauge()
                          .Name("rebound_controlplane_policy_version")
                          .Help("Counter of the published policy version (0: none).")
@@ -85,6 +91,9 @@ void Metrics::RecordDisconnect(std::string_view reason) {
 }
 void Metrics::RecordUnauthenticated(std::string_view rpc) {
   With(unauthenticated_, "rpc", rpc).Increment();
+}
+void Metrics::RecordPermissionDenied(std::string_view rpc) {
+  With(permission_denied_, "rpc", rpc).Increment();
 }
 
 }  // namespace rebound::controlplane

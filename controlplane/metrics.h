@@ -39,6 +39,8 @@ class Metrics {
   void RecordDisconnect(std::string_view reason);
   // rpc: Sync, PushPolicy, GetState, ClearBlock.
   void RecordUnauthenticated(std::string_view rpc);
+  // A valid token of the other role; rpc as above.
+  void RecordPermissionDenied(std::string_view rpc);
   void SetPolicyVersion(double counter) { policy_version_->Set(counter); }
 
  private:
@@ -52,6 +54,7 @@ class Metrics {
   prometheus::Counter* nacks_;
   prometheus::Family<prometheus::Counter>* disconnects_;
   prometheus::Family<prometheus::Counter>* unauthenticated_;
+  prometheus::Family<prometheus::Counter>* permission_denied_;
   prometheus::Gauge* policy_version_;
 };
 

@@ -53,7 +53,13 @@ PolicyCheck CheckPolicy(std::string_view yaml) {
   EnvLookup placeholder = [](std::string_view) -> std::optional<std::string> {
     return std::string("placeholder-resolved-by-each-replica");
   };
-  LoadResult loaded = LoadConfigFromString(yaml, kPolicyFileName, placeholder);
+  // Checked as the replicas will load it (a pushed policy): a variable
+  // outside access_key is an error here too, since no replica would apply
+  // it; the access_key names are each replica's own allow-list to judge.
+  LoadOptions options;
+  options.pushed_policy = true;
+  options.allow_any_env_name = true;
+  LoadResult loaded = LoadConfigFromString(yaml, kPolicyFileName, placeholder, options);
   PolicyCheck check;
   check.diagnostics = std::move(loaded.diagnostics);
   // Top-level problems (syntax, not a map, several documents, too large) are

@@ -23,10 +23,13 @@ struct PolicyCheck {
   std::vector<Diagnostic> diagnostics;  // every error and warning, ordered by line
 };
 
-// Validates with the same loader the replicas use. Access-key variables
-// ($VAR, ${VAR}) resolve to a placeholder here: keys live in each replica's
-// environment, never at the control plane, and a replica that cannot resolve
-// one NACKs the version with the reason.
+// Validates with the same loader and rules the replicas use for a pushed
+// policy (LoadOptions::pushed_policy). Access-key variables ($VAR, ${VAR})
+// resolve to a placeholder here: keys live in each replica's environment,
+// never at the control plane, and a replica that cannot resolve one, or
+// whose control_plane.allowed_env does not list it, NACKs the version with
+// the reason. A variable anywhere else (base_url, a header) is an error: no
+// replica would apply it.
 PolicyCheck CheckPolicy(std::string_view yaml);
 
 }  // namespace rebound::controlplane

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -204,14 +206,31 @@ PushOutcome PolicyStore::Push(std::string_view yaml, bool dry_run) {
   std::string hash = Sha256Hex(yaml);
   absl::MutexLock lock(&mu_);
   out.accepted = true;
-  if (current_ && current_->hash == hash && current_->yaml == yaml) {
+  // The same text is unchanged only while its version is not below what
+  // the replicas run: below it, every replica refuses it as older, and the
+  // operator pushing it again means "this, everywhere", so it is
+  // republished above the floor.
+  if (current_ && current_->hash == hash && current_->yaml == yaml &&
+      current_->counter >= counter_floor_) {
     out.unchanged = true;
     out.counter = current_->counter;
     out.hash = current_->hash;
     out.result = dry_run ? PushOutcome::Result::kDryRun : PushOutcome::Result::kUnchanged;
     return out;
   }
-  StoredPolicy next{current_ ? current_->counter + 1 : 1, hash, std::string(yaml)};
+  const uint64_t base = std::max(current_ ? current_->counter : 0, counter_floor_);
+  if (base == std::numeric_limits<uint64_t>::max()) {
+    // Only a replica reporting a bogus counter gets here; refusing is better
+    // than wrapping to a counter every replica would refuse.
+    out.accepted = false;
+    out.result = PushOutcome::Result::kRejected;
+    out.diagnostics.push_back(Diagnostic{
+        Diagnostic::Severity::kError, std::string(kPolicyFileName), 0, "",
+        absl::StrCat("the policy counter cannot grow past ", base,
+                     ", the highest a replica reported running; nothing was published")});
+    return out;
+  }
+  StoredPolicy next{base + 1, hash, std::string(yaml)};
   out.counter = next.counter;
   out.hash = next.hash;
   if (dry_run) {
@@ -233,6 +252,16 @@ PushOutcome PolicyStore::Push(std::string_view yaml, bool dry_run) {
   current_ = std::move(next);
   out.result = PushOutcome::Result::kAccepted;
   return out;
+}
+
+void PolicyStore::ObserveReplicaCounter(uint64_t counter) {
+  absl::MutexLock lock(&mu_);
+  counter_floor_ = std::max(counter_floor_, counter);
+}
+
+uint64_t PolicyStore::CounterFloor() const {
+  absl::MutexLock lock(&mu_);
+  return counter_floor_;
 }
 
 std::optional<StoredPolicy> PolicyStore::Current() const {

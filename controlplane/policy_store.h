@@ -55,13 +55,26 @@ class PolicyStore {
                                                            std::string* load_error);
 
   // Validates `yaml` (CheckPolicy) and, unless `dry_run`, persists and
-  // publishes it with the next counter. Text identical to the current
-  // policy is `unchanged` and keeps its version. A rejected push, or one
-  // whose file cannot be written, changes nothing.
+  // publishes it with the next counter: one above both the current version
+  // and the counter floor (ObserveReplicaCounter). Text identical to the
+  // current policy is `unchanged` and keeps its version, unless that version
+  // is below the floor (every replica would refuse it): then it is
+  // republished above the floor. A rejected push, or one whose file cannot
+  // be written, changes nothing.
   PushOutcome Push(std::string_view yaml, bool dry_run);
 
   // The published policy; nullopt before the first push.
   std::optional<StoredPolicy> Current() const;
+
+  // A replica reported running policy counter `counter` (its Hello, or the
+  // in_force of an ACK or NACK). The next published version is numbered
+  // above the highest reported and above the current one, so that after a
+  // state loss, or at a control plane that fell behind another, a push is
+  // not refused as older by the replicas. Not persisted: replicas report it
+  // again when they reconnect.
+  void ObserveReplicaCounter(uint64_t counter);
+  // The highest counter reported so far (0: none).
+  uint64_t CounterFloor() const;
 
   // The encoding of the state file (exposed for tests).
   static std::string Encode(const StoredPolicy& policy);
@@ -74,6 +87,7 @@ class PolicyStore {
   const std::string state_dir_;
   mutable absl::Mutex mu_;
   std::optional<StoredPolicy> current_ ABSL_GUARDED_BY(mu_);
+  uint64_t counter_floor_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace rebound::controlplane

@@ -199,6 +199,9 @@ struct ControlPlaneSettings {
   // only with ca_file.
   std::string cert_file;
   std::string key_file;
+  // The environment variables a pushed policy's access_key may read
+  // (LoadOptions::allowed_env); empty: a pushed policy expands none.
+  std::vector<std::string> allowed_env;
 
   bool operator==(const ControlPlaneSettings&) const = default;
 };

@@ -148,6 +148,21 @@ void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) 
   ReadOptionalString(r, f, "ca_file", &c->ca_file);
   ReadOptionalString(r, f, "cert_file", &c->cert_file);
   ReadOptionalString(r, f, "key_file", &c->key_file);
+  if (auto x = f.Take("allowed_env"); x && r->ExpectList(*x)) {
+    for (const Located& item : r->Items(*x)) {
+      std::optional<std::string> name = r->String(item);
+      if (!name) continue;
+      if (!IsEnvVariableName(*name)) {
+        r->reporter().Error(item.line, item.path,
+                            absl::StrCat("must be an environment variable name (letters, digits "
+                                         "and _, not starting with a digit, e.g. "
+                                         "OPENAI_API_KEY), got ",
+                                         QuoteForMessage(*name)));
+        continue;
+      }
+      c->allowed_env.push_back(*std::move(name));
+    }
+  }
   if (c->cert_file.empty() != c->key_file.empty()) {
     r->reporter().ErrorAt(JoinPath(v.path, c->cert_file.empty() ? "cert_file" : "key_file"),
                           "cert_file and key_file go together: set both for a client "
@@ -157,7 +172,8 @@ void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) 
     r->reporter().ErrorAt(JoinPath(v.path, "cert_file"),
                           "requires ca_file: a client certificate is sent only over TLS");
   }
-  f.Finish({"addresses", "replica_id", "token_file", "ca_file", "cert_file", "key_file"});
+  f.Finish({"addresses", "replica_id", "token_file", "ca_file", "cert_file", "key_file",
+            "allowed_env"});
 }
 
 void WarnNoProviders(YamlReader* r) {
@@ -170,7 +186,7 @@ void WarnNoProviders(YamlReader* r) {
 // key it came from, for the paths validation reports.
 std::string ReadProviders(YamlReader* r, std::optional<Located> list,
                           const std::optional<Located>& alias, const EnvLookup& env,
-                          std::vector<ModelProvider>* providers) {
+                          const LoadOptions& options, std::vector<ModelProvider>* providers) {
   if (list && alias) {
     r->reporter().Error(alias->line, alias->path,
                         absl::StrCat("llm_providers is plano's older name for model_providers, "
@@ -189,13 +205,14 @@ std::string ReadProviders(YamlReader* r, std::optional<Located> list,
   for (const Located& item : r->Items(*list)) {
     // Entries that fail to read are kept so that validation's indices match
     // the file; the config is discarded anyway when there are errors.
-    providers->push_back(ParseProvider(r, item, env));
+    providers->push_back(ParseProvider(r, item, env, options));
   }
   if (providers->empty()) WarnNoProviders(r);
   return list->path;
 }
 
-void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Config* config) {
+void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env,
+              const LoadOptions& options, Config* config) {
   if (root.IsNull()) {  // an empty file: every default, nothing to call
     WarnNoProviders(r);
     return;
@@ -218,7 +235,7 @@ void ReadRoot(YamlReader* r, const YAML::Node& root, const EnvLookup& env, Confi
   if (auto x = f.Take("control_plane")) ReadControlPlane(r, *x, &config->control_plane);
   std::optional<Located> list = f.Take("model_providers");
   std::optional<Located> alias = f.Take("llm_providers");
-  std::string providers_key = ReadProviders(r, list, alias, env, &config->providers);
+  std::string providers_key = ReadProviders(r, list, alias, env, options, &config->providers);
   ValidateProviders(config->providers, providers_key, &r->reporter());
   // Names from plano's config schema (plano_config_schema.yaml, and
   // arch_config_schema.yaml before the rename).
@@ -456,7 +473,7 @@ EnvLookup ProcessEnv() {
 }
 
 LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_name,
-                                const EnvLookup& env) {
+                                const EnvLookup& env, const LoadOptions& options) {
   LoadResult result;
   Reporter reporter{std::string(file_name), &result.diagnostics};
   if (yaml.size() > kMaxConfigBytes) {
@@ -492,7 +509,7 @@ LoadResult LoadConfigFromString(std::string_view yaml, std::string_view file_nam
       reporter.Error(scan.second_document_line, "",
                      "a configuration is one YAML document; this file holds more (---)");
     } else {
-      ReadRoot(&reader, YAML::Load(text), env, config.get());
+      ReadRoot(&reader, YAML::Load(text), env, options, config.get());
     }
   } catch (const YAML::Exception& e) {
     reporter.Error(e.mark.line >= 0 ? e.mark.line + 1 : 0, "",

@@ -173,6 +173,11 @@ std::string ToYaml(const Config& config) {
   OptionalStr(out, "ca_file", c.ca_file);
   OptionalStr(out, "cert_file", c.cert_file);
   OptionalStr(out, "key_file", c.key_file);
+  if (!c.allowed_env.empty()) {
+    out << YAML::Key << "allowed_env" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& name : c.allowed_env) out << name;
+    out << YAML::EndSeq;
+  }
   out << YAML::EndMap;
 
   out << YAML::Key << "model_providers" << YAML::Value << YAML::BeginSeq;

@@ -67,6 +67,19 @@ std::string ExpandVariables(std::string_view text, const EnvLookup& env,
   return out;
 }
 
+// The names `text` refers to as $NAME or ${NAME}, in order.
+std::vector<std::string> VariableNames(std::string_view text) {
+  std::vector<std::string> names;
+  ExpandVariables(
+      text, [](std::string_view) { return std::nullopt; }, &names);
+  return names;
+}
+
+// Why a pushed policy may not read a variable where it does (LoadOptions).
+constexpr absl::string_view kPushedEnvRule =
+    "a pushed policy may read a replica's environment only in access_key, and only the "
+    "variables the replica's own control_plane.allowed_env lists";
+
 // RFC 9110 token characters: what a header field name may contain.
 bool IsHeaderName(std::string_view name) {
   static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
@@ -160,7 +173,7 @@ void ReadInterface(YamlReader* r, MapFields& f, ModelProvider* p) {
 }
 
 void ReadBaseUrl(YamlReader* r, MapFields& f, const Located& entry, const EnvLookup& env,
-                 ModelProvider* p) {
+                 const LoadOptions& options, ModelProvider* p) {
   std::optional<Located> x = f.Take("base_url");
   if (!x) {
     if (const ProviderDefaults* d = FindProviderDefaults(p->provider)) {
@@ -180,6 +193,18 @@ void ReadBaseUrl(YamlReader* r, MapFields& f, const Located& entry, const EnvLoo
   }
   std::optional<std::string> written = r->String(*x);
   if (!written) return;
+  if (options.pushed_policy) {
+    // Not expanded at all: a URL of the pusher's choosing would carry the
+    // value to them.
+    if (std::vector<std::string> names = VariableNames(*written); !names.empty()) {
+      r->reporter().Error(
+          x->line, x->path,
+          absl::StrCat("uses the environment variable", names.size() > 1 ? "s " : " ",
+                       absl::StrJoin(names, ", "), ": ", kPushedEnvRule,
+                       "; write the URL out in the policy"));
+      return;
+    }
+  }
   std::vector<std::string> missing;
   std::string url = ExpandVariables(*written, env, &missing);
   if (!missing.empty()) {
@@ -207,10 +232,12 @@ void ReadBaseUrl(YamlReader* r, MapFields& f, const Located& entry, const EnvLoo
   p->base_url = std::move(url);
 }
 
-// Reads access_key into access_key / access_key_source. Returns the variable
-// name when the key is a reference to one.
+// Reads access_key into access_key / access_key_source. Sets `*variable`
+// when the key is a reference to one, and `*refused` when a pushed policy
+// may not read that variable (reported here).
 std::optional<Located> ReadAccessKey(YamlReader* r, MapFields& f, const EnvLookup& env,
-                                     ModelProvider* p, std::optional<std::string>* variable) {
+                                     const LoadOptions& options, ModelProvider* p,
+                                     std::optional<std::string>* variable, bool* refused) {
   std::optional<Located> x = f.Take("access_key");
   if (!x) return x;
   std::optional<std::string> text = r->String(*x);
@@ -218,6 +245,19 @@ std::optional<Located> ReadAccessKey(YamlReader* r, MapFields& f, const EnvLooku
   p->access_key_source = *text;
   if (std::optional<std::string_view> name = VariableReference(*text)) {
     *variable = std::string(*name);
+    const std::vector<std::string>& allowed = options.allowed_env;
+    if (options.pushed_policy && !options.allow_any_env_name &&
+        std::find(allowed.begin(), allowed.end(), *name) == allowed.end()) {
+      // The name is the whole value, so it is no credential; never looked up.
+      r->reporter().Error(
+          x->line, x->path,
+          absl::StrCat("reads the environment variable ", AbslView(*name),
+                       ", which this replica's control_plane.allowed_env does not list",
+                       allowed.empty() ? " (it lists none)" : "", ": ", kPushedEnvRule,
+                       "; add it there on the replicas that should send it to this provider"));
+      *refused = true;
+      return x;
+    }
     p->access_key = env(*name).value_or("");
   } else {
     p->access_key = *text;
@@ -246,14 +286,7 @@ void CheckCredential(YamlReader* r, const Located& entry, const std::optional<Lo
   }
 }
 
-bool ContainsVariableReference(std::string_view text) {
-  std::vector<std::string> names;
-  ExpandVariables(
-      text, [](std::string_view) { return std::nullopt; }, &names);
-  return !names.empty();
-}
-
-void ReadHeaders(YamlReader* r, const Located& v, ModelProvider* p) {
+void ReadHeaders(YamlReader* r, const Located& v, const LoadOptions& options, ModelProvider* p) {
   if (!r->ExpectMapOfAtMost(v, limits::kMaxHeadersPerProvider, "headers")) return;
   MapFields f(r, v);              // reports exact duplicates
   std::vector<std::string> seen;  // lower-cased: header names are case-insensitive
@@ -282,7 +315,17 @@ void ReadHeaders(YamlReader* r, const Located& v, ModelProvider* p) {
                           "must not contain line breaks or NUL characters");
       continue;
     }
-    if (ContainsVariableReference(text)) {
+    // The names are not shown either: they are part of the value.
+    const bool has_reference = !VariableNames(text).empty();
+    if (has_reference && options.pushed_policy) {
+      r->reporter().Error(value->line, value->path,
+                          absl::StrCat("looks like an environment variable reference; ",
+                                       kPushedEnvRule,
+                                       ", and a header value is sent as written: write the "
+                                       "value out"));
+      continue;
+    }
+    if (has_reference) {
       r->reporter().Warning(value->line, value->path,
                             "looks like an environment variable reference; rebound expands "
                             "variables only in access_key and base_url, so it is sent as written");
@@ -322,7 +365,10 @@ std::optional<std::string_view> VariableReference(std::string_view text) {
   return std::nullopt;
 }
 
-ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& env) {
+bool IsEnvVariableName(std::string_view name) { return IsVariableName(name); }
+
+ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& env,
+                            const LoadOptions& options) {
   ModelProvider p;
   p.line = v.line;
   if (!r->ExpectMap(v)) return p;
@@ -330,17 +376,18 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
 
   ReadModel(r, f, v, &p);
   ReadInterface(r, f, &p);
-  ReadBaseUrl(r, f, v, env, &p);
+  ReadBaseUrl(r, f, v, env, options, &p);
   std::optional<std::string> variable;
-  std::optional<Located> key = ReadAccessKey(r, f, env, &p, &variable);
+  bool refused = false;
+  std::optional<Located> key = ReadAccessKey(r, f, env, options, &p, &variable, &refused);
   if (auto x = f.Take("passthrough_auth")) {
     if (auto b = r->Bool(*x)) p.passthrough_auth = *b;
   }
-  CheckCredential(r, v, key, variable, env, p);
+  if (!refused) CheckCredential(r, v, key, variable, env, p);
   if (auto x = f.Take("default")) {
     if (auto b = r->Bool(*x)) p.is_default = *b;
   }
-  if (auto x = f.Take("headers")) ReadHeaders(r, *x, &p);
+  if (auto x = f.Take("headers")) ReadHeaders(r, *x, options, &p);
   if (auto x = f.Take("timeouts")) ReadTimeouts(r, *x, &p.timeouts);
   if (auto x = f.Take("tls_ca_file")) {
     if (std::optional<std::string> path = r->String(*x)) {

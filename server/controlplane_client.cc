@@ -101,7 +101,40 @@ PolicyOffer ClassifyPolicyOffer(const v1::PolicyVersion& in_force,
   if (offered.counter() == in_force.counter() && offered.hash() == in_force.hash()) {
     return PolicyOffer::kAlreadyInForce;
   }
-  return PolicyOffer::kStale;
+  return offered.counter() < in_force.counter() ? PolicyOffer::kOlder : PolicyOffer::kConflicting;
+}
+
+std::string RefusedOfferReason(const v1::PolicyVersion& in_force,
+                               const v1::PolicyVersion& offered) {
+  // counter/first 12 hash characters, printable: the hash comes from the
+  // control plane, and the reason goes to logs and GetState.
+  auto shown = [](const v1::PolicyVersion& v) {
+    std::string hash = v.hash().substr(0, 12);
+    for (char& c : hash) {
+      if (c <= 0x20 || c >= 0x7f) c = '?';
+    }
+    return absl::StrCat(v.counter(), "/", hash);
+  };
+  switch (ClassifyPolicyOffer(in_force, offered)) {
+    case PolicyOffer::kOlder:
+      return absl::StrCat("offered version ", shown(offered), " is older than version ",
+                          shown(in_force),
+                          " in force, which is kept: a replica never goes back (this control "
+                          "plane lost its state or is behind another; its next push is "
+                          "numbered above ",
+                          in_force.counter(), ")");
+    case PolicyOffer::kConflicting:
+      return absl::StrCat("offered version ", shown(offered), " has the counter of version ",
+                          shown(in_force),
+                          " in force but other content, so the version in force is kept (two "
+                          "control planes published different policies under one counter; "
+                          "the next push is numbered above ",
+                          in_force.counter(), ")");
+    case PolicyOffer::kApply:
+    case PolicyOffer::kAlreadyInForce:
+      break;
+  }
+  return "";
 }
 
 v1::Block ToProtoBlock(const BlockKey& key, const Block& block, std::string_view replica_id,
@@ -548,12 +581,21 @@ void ControlPlaneClient::HandlePolicy(Stream* stream, const v1::Policy& policy) 
   v1::PolicyAck* ack = reply.mutable_ack();
   *ack->mutable_version() = offered;
   switch (ClassifyPolicyOffer(in_force_, offered)) {
-    case PolicyOffer::kStale:
-      // Several control planes may offer the same or an older version.
-      LogDebug("policy_ignored", {{"address", stream->endpoint()->address},
-                                  {"offered", VersionText(offered)},
-                                  {"in_force", VersionText(in_force_)}});
-      return;
+    case PolicyOffer::kOlder:
+    case PolicyOffer::kConflicting: {
+      // Answered like any other offer (xDS): silence would leave the
+      // control plane believing it is in force, with no way to learn that
+      // it is behind.
+      std::string reason = RefusedOfferReason(in_force_, offered);
+      metrics_->RecordPolicyNack();
+      ack->set_accepted(false);
+      ack->set_error(reason);
+      LogWarn("policy_refused", {{"version", VersionText(offered)},
+                                 {"kept", VersionText(in_force_)},
+                                 {"address", stream->endpoint()->address},
+                                 {"reason", reason}});
+      break;
+    }
     case PolicyOffer::kAlreadyInForce:
       ack->set_accepted(true);
       break;
@@ -577,6 +619,7 @@ void ControlPlaneClient::HandlePolicy(Stream* stream, const v1::Policy& policy) 
       break;
     }
   }
+  *ack->mutable_in_force() = in_force_;
   stream->Enqueue(std::move(reply));
 }
 

@@ -69,14 +69,23 @@ inline constexpr char kEmptyPolicyHash[] =
 // The version a replica runs before any push.
 v1::PolicyVersion LocalPolicyVersion();
 
-// What to do with an offered policy version, given the one in force.
+// What to do with an offered policy version, given the one in force. Every
+// offer is answered (xDS style): the control plane must learn that a
+// replica refused its version, and which one the replica runs instead.
 enum class PolicyOffer {
   kApply,           // newer counter: validate and apply, then ACK or NACK
   kAlreadyInForce,  // same counter and hash: ACK again (another control plane asks)
-  kStale,           // older counter, or same counter with another hash: ignore
+  kOlder,           // older counter: NACK, keep the version in force
+  kConflicting,     // same counter, another hash: NACK, keep the version in force
 };
 PolicyOffer ClassifyPolicyOffer(const v1::PolicyVersion& in_force,
                                 const v1::PolicyVersion& offered);
+
+// The NACK reason for an offer ClassifyPolicyOffer refuses (kOlder,
+// kConflicting), naming both versions as counter/hash-prefix; empty for
+// offers that are applied or ACKed.
+std::string RefusedOfferReason(const v1::PolicyVersion& in_force,
+                               const v1::PolicyVersion& offered);
 
 // A BlockTable entry as a proto Block. An empty `block.origin` (created by
 // this process) becomes `replica_id`. The deadline is rounded up to the

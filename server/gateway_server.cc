@@ -160,6 +160,7 @@ absl::Status GatewayServer::StartControlPlane(int grpc_port) {
   std::shared_ptr<const Config> config = this->config();
   // Without addresses: the embedded default, blocks shared only in-process.
   if (config->control_plane.addresses.empty()) return absl::OkStatus();
+  pushed_allowed_env_ = config->control_plane.allowed_env;
   ControlPlaneClient::Options options;
   options.settings = config->control_plane;
   options.replica_id = config->control_plane.replica_id;
@@ -179,7 +180,10 @@ absl::Status GatewayServer::StartControlPlane(int grpc_port) {
 }
 
 absl::Status GatewayServer::ApplyPushedPolicy(std::string_view yaml) {
-  LoadResult result = LoadConfigFromString(yaml, "control-plane policy", ProcessEnv());
+  LoadOptions options;
+  options.pushed_policy = true;
+  options.allowed_env = pushed_allowed_env_;
+  LoadResult result = LoadConfigFromString(yaml, "control-plane policy", ProcessEnv(), options);
   if (!result.ok()) {
     // The NACK reason: every error with its line, as `--check` prints them.
     std::string reason;

@@ -48,8 +48,10 @@ class GatewayServer {
   void Reload(const char* why);
   void Drain();
   // The ControlPlaneClient's PolicyApplier: validates a pushed
-  // `model_providers` YAML like a local file and swaps it in with this
-  // replica's own server and control_plane sections.
+  // `model_providers` YAML like a local file, except that it reads the
+  // environment only for access_key names in control_plane.allowed_env
+  // (LoadOptions::pushed_policy), and swaps it in with this replica's own
+  // server and control_plane sections.
   absl::Status ApplyPushedPolicy(std::string_view yaml);
   // Starts the control-plane client; `grpc_port` names the replica when
   // control_plane.replica_id is empty.
@@ -67,6 +69,9 @@ class GatewayServer {
   // The last pushed policy applied (its model_providers are in force), or
   // null while the local file rules.
   std::shared_ptr<const Config> pushed_policy_ ABSL_GUARDED_BY(config_mu_);
+  // control_plane.allowed_env as the process started: like the rest of
+  // control_plane, it changes only on restart. Set before the client starts.
+  std::vector<std::string> pushed_allowed_env_;
   Metrics metrics_;
   BlockTable blocks_;
   LatencyTracker latency_;

@@ -44,11 +44,15 @@ start_fake secondary ""
 PRIMARY_PORT=$(port_of primary)
 SECONDARY_PORT=$(port_of secondary)
 
-# A control plane shares blocks between the two replicas below.
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/token"
+# A control plane shares blocks between the two replicas below. The
+# replicas' token opens Sync only; the operator's (the rebound CLI's) opens
+# the rest: a replica's token cannot push a policy to the fleet.
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/replica-token"
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/operator-token"
 mkdir -p "$WORK/cp-state"
 "$BIN/rebound-controlplane" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
-  --state-dir "$WORK/cp-state" --token-file "$WORK/token" >"$WORK/cp.out" 2>"$WORK/cp.err" &
+  --state-dir "$WORK/cp-state" --replica-token-file "$WORK/replica-token" \
+  --operator-token-file "$WORK/operator-token" >"$WORK/cp.out" 2>"$WORK/cp.err" &
 PIDS+=($!)
 CP_READY=$(wait_for_line "$WORK/cp.out" "rebound-controlplane ready")
 CP_ADDR=$(echo "$CP_READY" | sed -E 's/.*grpc=([^ ]+).*/\1/')
@@ -62,7 +66,7 @@ server:
 control_plane:
   addresses: [$CP_ADDR]
   replica_id: $1
-  token_file: $WORK/token
+  token_file: $WORK/replica-token
 model_providers:
   - model: openai/gpt-4o
     base_url: http://127.0.0.1:$PRIMARY_PORT
@@ -102,7 +106,7 @@ echo "==> replica-a: $READY_A"
 echo "==> replica-b: $READY_B"
 # Both replicas connect to the control plane before the first call.
 for _ in $(seq 1 100); do
-  [ "$("$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/token" 2>/dev/null |
+  [ "$("$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/operator-token" 2>/dev/null |
         grep -c ' yes ')" -ge 2 ] && break
   sleep 0.05
 done
@@ -113,7 +117,7 @@ echo "    The primary answers 429 with Retry-After: 30; rebound fails over at on
 "$BIN/rebound" complete --addr "$ADDR_A" --model openai/gpt-4o
 echo
 echo "==> the control plane now holds replica-a's block"
-"$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/token"
+"$BIN/rebound" state --cp-addr "$CP_ADDR" --token-file "$WORK/operator-token"
 echo
 echo "==> replica-b: the same call"
 echo "    replica-b learned the block from the control plane: it never calls the primary."
@@ -130,7 +134,7 @@ if [ -t 0 ]; then
   echo
   echo "The stack keeps running: replica-a on $ADDR_A, replica-b on $ADDR_B, control plane on $CP_ADDR."
   echo "Try: $BIN/rebound complete --addr $ADDR_B --model openai/gpt-4o"
-  echo "     $BIN/rebound state --cp-addr $CP_ADDR --token-file $WORK/token"
+  echo "     $BIN/rebound state --cp-addr $CP_ADDR --token-file $WORK/operator-token"
   echo "Press Ctrl-C to stop."
   wait
 fi

@@ -49,7 +49,9 @@ using rebound::testing::Subprocess;
 using rebound::testing::TestTempDir;
 using rebound::testing::WriteTempFile;
 
-constexpr char kToken[] = "cp-bench-token-1b7f";
+// The simulated replicas' token (Sync) and the operator's (the other RPCs).
+constexpr char kReplicaToken[] = "cp-bench-token-1b7f";
+constexpr char kOperatorToken[] = "cp-bench-operator-token-4c2e";
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -77,9 +79,10 @@ std::string PolicyYaml(int run) {
       "    access_key: $ANTHROPIC_API_KEY\n");
 }
 
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
+                                             const char* token = kOperatorToken) {
   auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return context;
 }
@@ -93,7 +96,7 @@ class SimReplica {
     args.SetInt("grpc.channel_id", channel_id);  // a connection of its own
     stub_ = v1::ControlPlane::NewStub(
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
-    context_ = Context(absl::Hours(1));
+    context_ = Context(absl::Hours(1), kReplicaToken);
     stream_ = stub_->Sync(context_.get());
     v1::ReplicaMessage hello;
     hello.mutable_hello()->set_replica_id(id_);
@@ -193,11 +196,15 @@ class Bench {
   explicit Bench(Options options) : options_(std::move(options)) {}
 
   bool StartControlPlane() {
-    std::string token = WriteTempFile("cp-bench.token", absl::StrCat(kToken, "\n"));
+    std::string replica_tokens =
+        WriteTempFile("cp-bench.replica-token", absl::StrCat(kReplicaToken, "\n"));
+    std::string operator_tokens =
+        WriteTempFile("cp-bench.operator-token", absl::StrCat(kOperatorToken, "\n"));
     auto process = Subprocess::Start(
         {.binary = BinaryPath("rebound-controlplane"),
          .args = {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--state-dir",
-                  TestTempDir() + "/state", "--token-file", token},
+                  TestTempDir() + "/state", "--replica-token-file", replica_tokens,
+                  "--operator-token-file", operator_tokens},
          .name = "controlplane"});
     if (!process.ok()) {
       std::cerr << process.status() << "\n";

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -37,7 +39,9 @@ using rebound::v1::ControlMessage;
 using rebound::v1::ReplicaMessage;
 using ::testing::HasSubstr;
 
-constexpr char kToken[] = "s3cret-token-for-tests";
+// Replicas hold the Sync token, operators (the CLI) the other one.
+constexpr char kReplicaToken[] = "s3cret-replica-token-for-tests";
+constexpr char kOperatorToken[] = "s3cret-operator-token-for-tests";
 
 constexpr char kValidPolicy[] =
     "model_providers:\n"
@@ -83,10 +87,20 @@ class ControlPlaneProcess {
   static std::unique_ptr<ControlPlaneProcess> Start(const std::string& state_dir,
                                                     std::vector<std::string> extra = {},
                                                     std::string name = "controlplane") {
-    std::string token_file = WriteTempFile(name + ".token", absl::StrCat(kToken, "\n"));
-    std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--metrics-listen",
-                                     "127.0.0.1:0", "--state-dir", state_dir,
-                                     "--token-file", token_file};
+    std::string replica_tokens =
+        WriteTempFile(name + ".replica-tokens", absl::StrCat(kReplicaToken, "\n"));
+    std::string operator_tokens =
+        WriteTempFile(name + ".operator-tokens", absl::StrCat(kOperatorToken, "\n"));
+    std::vector<std::string> args = {"--listen",
+                                     "127.0.0.1:0",
+                                     "--metrics-listen",
+                                     "127.0.0.1:0",
+                                     "--state-dir",
+                                     state_dir,
+                                     "--replica-token-file",
+                                     replica_tokens,
+                                     "--operator-token-file",
+                                     operator_tokens};
     args.insert(args.end(), extra.begin(), extra.end());
     auto process = Subprocess::Start(
         {.binary = BinaryPath("rebound-controlplane"), .args = args, .name = name});
@@ -110,9 +124,10 @@ class ControlPlaneProcess {
     return cp;
   }
 
-  // A client context with the token (or `token` instead), bounded in time.
+  // A client context with the operator token (or `token` instead), bounded
+  // in time.
   static std::unique_ptr<grpc::ClientContext> Context(
-      std::optional<std::string> token = std::string(kToken),
+      std::optional<std::string> token = std::string(kOperatorToken),
       absl::Duration timeout = absl::Seconds(10)) {
     auto context = std::make_unique<grpc::ClientContext>();
     if (token) context->AddMetadata("authorization", absl::StrCat("Bearer ", *token));
@@ -152,7 +167,8 @@ class ControlPlaneProcess {
 class FakeReplica {
  public:
   // `read`: false for a replica that never reads what it is sent.
-  FakeReplica(ControlPlaneProcess* cp, std::string id, std::optional<std::string> token = kToken,
+  FakeReplica(ControlPlaneProcess* cp, std::string id,
+              std::optional<std::string> token = kReplicaToken,
               bool read = true)
       : id_(std::move(id)) {
     context_ = ControlPlaneProcess::Context(token, absl::Minutes(5));
@@ -204,11 +220,14 @@ class FakeReplica {
     for (Block& b : blocks) *m.mutable_blocks()->add_blocks() = std::move(b);
     return Send(m);
   }
-  bool Ack(const rebound::v1::PolicyVersion& version, bool accepted, std::string error = "") {
+  // `in_force`: the version the replica says it runs after this answer.
+  bool Ack(const rebound::v1::PolicyVersion& version, bool accepted, std::string error = "",
+           std::optional<rebound::v1::PolicyVersion> in_force = std::nullopt) {
     ReplicaMessage m;
     *m.mutable_ack()->mutable_version() = version;
     m.mutable_ack()->set_accepted(accepted);
     m.mutable_ack()->set_error(std::move(error));
+    if (in_force) *m.mutable_ack()->mutable_in_force() = *in_force;
     return Send(m);
   }
   bool Send(const ReplicaMessage& m) {
@@ -274,6 +293,17 @@ class FakeReplica {
   bool ended_ = false;
 };
 
+// Polls GetState until `done` holds (up to 10 s).
+bool WaitUntilState(ControlPlaneProcess* cp,
+                    const std::function<bool(const rebound::v1::GetStateResponse&)>& done) {
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (done(cp->State())) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done(cp->State());
+}
+
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -289,7 +319,9 @@ class ControlPlaneTest : public ::testing::Test {
 TEST_F(ControlPlaneTest, EveryRpcWithoutTheRightTokenIsUnauthenticatedAndChangesNothing) {
   for (std::optional<std::string> token :
        {std::optional<std::string>(), std::optional<std::string>("wrong"),
-        std::optional<std::string>(absl::StrCat(kToken, "x")), std::optional<std::string>("")}) {
+        std::optional<std::string>(absl::StrCat(kOperatorToken, "x")),
+        std::optional<std::string>(absl::StrCat(kReplicaToken, "x")),
+        std::optional<std::string>("")}) {
     rebound::v1::PushPolicyRequest push;
     push.set_yaml(kValidPolicy);
     rebound::v1::PushPolicyResponse push_response;
@@ -317,8 +349,64 @@ TEST_F(ControlPlaneTest, EveryRpcWithoutTheRightTokenIsUnauthenticatedAndChanges
   EXPECT_EQ(state.policy_version().counter(), 0u);
   EXPECT_EQ(state.replicas_size(), 0);
   EXPECT_EQ(state.blocks_size(), 0);
-  // The token never shows in the output.
-  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kToken)));
+  // The tokens never show in the output.
+  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kOperatorToken)));
+  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kReplicaToken)));
+}
+
+// Issue 10 item 8: the token every replica holds must not push policies (a
+// pushed policy reaches every replica), read the fleet's state or lift
+// blocks; and an operator token is not a replica's. A valid token in the
+// wrong role is PERMISSION_DENIED, and nothing changes.
+TEST_F(ControlPlaneTest, EachTokenIsAcceptedOnlyForItsOwnRole) {
+  rebound::v1::PushPolicyRequest push;
+  push.set_yaml(kValidPolicy);
+  rebound::v1::PushPolicyResponse push_response;
+  grpc::Status pushed =
+      cp_->stub->PushPolicy(ControlPlaneProcess::Context(kReplicaToken).get(), push,
+                            &push_response);
+  EXPECT_EQ(pushed.error_code(), grpc::StatusCode::PERMISSION_DENIED) << pushed.error_message();
+  EXPECT_THAT(pushed.error_message(), HasSubstr("operator token"));
+  EXPECT_FALSE(push_response.accepted());
+  rebound::v1::GetStateResponse denied_state;
+  EXPECT_EQ(cp_->stub->GetState(ControlPlaneProcess::Context(kReplicaToken).get(), {},
+                                &denied_state)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  rebound::v1::ClearBlockRequest clear;
+  clear.set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  clear.set_name("openai/gpt-4o");
+  rebound::v1::ClearBlockResponse cleared;
+  EXPECT_EQ(cp_->stub->ClearBlock(ControlPlaneProcess::Context(kReplicaToken).get(), clear,
+                                  &cleared)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  FakeReplica impostor(cp_.get(), "operator-as-replica", kOperatorToken);
+  impostor.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))});
+  grpc::Status sync = impostor.Finish();
+  EXPECT_EQ(sync.error_code(), grpc::StatusCode::PERMISSION_DENIED) << sync.error_message();
+  EXPECT_THAT(sync.error_message(), HasSubstr("replica token"));
+  EXPECT_TRUE(impostor.Received().empty());
+
+  // Each token in its own role works.
+  FakeReplica replica(cp_.get(), "replica-a");
+  ASSERT_TRUE(replica.Hello());
+  ASSERT_TRUE(replica.WaitFor([](const ControlMessage& m) { return m.has_blocks(); }));
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.policy_version().counter(), 0u);
+  ASSERT_EQ(state.replicas_size(), 1);
+  EXPECT_EQ(state.replicas(0).replica_id(), "replica-a");
+  EXPECT_EQ(state.blocks_size(), 0);
+
+  std::string metrics = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+  for (const char* rpc : {"PushPolicy", "GetState", "ClearBlock", "Sync"}) {
+    EXPECT_THAT(metrics, HasSubstr(absl::StrCat(
+                             "rebound_controlplane_permission_denied_total{rpc=\"", rpc, "\"} 1")))
+        << rpc;
+  }
+  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kOperatorToken)));
+  EXPECT_THAT(cp_->process->Stderr(), ::testing::Not(HasSubstr(kReplicaToken)));
 }
 
 TEST_F(ControlPlaneTest, InvalidPushListsEveryErrorWithItsLineAndChangesNothing) {
@@ -451,6 +539,40 @@ TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
       return m.has_policy() && m.policy().version().counter() == 2;
     }));
   }
+}
+
+// Issue 10 item 13: the counter floor. A push is numbered above the highest
+// counter replicas report running, in Hello and in every answer's in_force,
+// so that replicas do not refuse it as older.
+TEST_F(ControlPlaneTest, PushesAreNumberedAboveWhatReplicasReportRunning) {
+  FakeReplica a(cp_.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({}, /*running_counter=*/7));
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) { return m.has_blocks(); }));
+  rebound::v1::PushPolicyResponse first = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(first.accepted()) << first.DebugString();
+  EXPECT_EQ(first.version().counter(), 8u);
+  ASSERT_TRUE(a.WaitFor([](const ControlMessage& m) {
+    return m.has_policy() && m.policy().version().counter() == 8;
+  }));
+
+  // The replica refuses 8: it runs 12, published by another control plane.
+  rebound::v1::PolicyVersion twelve;
+  twelve.set_counter(12);
+  twelve.set_hash(std::string(64, 'c'));
+  ASSERT_TRUE(a.Ack(first.version(), false, "offered version 8/... is older than 12/...", twelve));
+  ASSERT_TRUE(WaitUntilState(cp_.get(), [](const rebound::v1::GetStateResponse& s) {
+    return s.replicas_size() == 1 && s.replicas(0).nacked_version().counter() == 8;
+  }));
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.replicas(0).acked_version().counter(), 12u);  // what it runs
+  EXPECT_THAT(state.replicas(0).last_nack(), HasSubstr("older"));
+  // The same text again: below the floor, so republished above it.
+  rebound::v1::PushPolicyResponse again = cp_->Push(kValidPolicy);
+  ASSERT_TRUE(again.accepted()) << again.DebugString();
+  EXPECT_FALSE(again.unchanged());
+  EXPECT_EQ(again.version().counter(), 13u);
+  EXPECT_EQ(again.version().hash(), first.version().hash());
+  EXPECT_EQ(cp_->State().policy_version().counter(), 13u);
 }
 
 TEST_F(ControlPlaneTest, FirstMessageMustBeHello) {
@@ -607,8 +729,8 @@ TEST_F(ControlPlaneTest, AFloodingReplicaLeavesTheControlPlaneResponsive) {
     absl::Time start = absl::Now();
     rebound::v1::GetStateResponse state;
     grpc::Status status =
-        cp_->stub->GetState(ControlPlaneProcess::Context(kToken, absl::Seconds(2)).get(), {},
-                            &state);
+        cp_->stub->GetState(ControlPlaneProcess::Context(kOperatorToken, absl::Seconds(2)).get(),
+                            {}, &state);
     ASSERT_TRUE(status.ok()) << status.error_message();
     worst = std::max(worst, absl::Now() - start);
     ++calls;
@@ -651,7 +773,7 @@ TEST_F(ControlPlaneTest, AFloodingReplicaLeavesTheControlPlaneResponsive) {
 }
 
 TEST_F(ControlPlaneTest, AReplicaThatDoesNotReadIsDisconnectedNotBuffered) {
-  FakeReplica stuck(cp_.get(), "replica-stuck", kToken, /*read=*/false);
+  FakeReplica stuck(cp_.get(), "replica-stuck", kReplicaToken, /*read=*/false);
   ASSERT_TRUE(stuck.Hello());
   // One reporter sends ~7 MB of new blocks, each report fanned out to
   // `stuck` (more than the transport's flow-control windows absorb) and to
@@ -808,19 +930,84 @@ TEST_F(ControlPlaneTest, MetricsAreServed) {
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_policy_version 1"));
 }
 
-TEST(ControlPlaneStartupTest, RefusesToStartWithoutAToken) {
-  std::string state = TestTempDir() + "/state";
-  for (std::vector<std::string> auth :
-       {std::vector<std::string>{},
-        std::vector<std::string>{"--token-file", TestTempDir() + "/missing"},
-        std::vector<std::string>{"--token-file", WriteTempFile("empty.token", " \n")}}) {
-    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                                     "--state-dir", state};
-    args.insert(args.end(), auth.begin(), auth.end());
-    auto process = Subprocess::Start({.binary = BinaryPath("rebound-controlplane"), .args = args});
-    ASSERT_TRUE(process.ok());
-    EXPECT_NE((*process)->Wait(absl::Seconds(10)), 0);
+// The exit code and stderr of a control plane started with `auth` flags.
+std::pair<int, std::string> StartupOutcome(const std::vector<std::string>& auth) {
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                                   "--state-dir", TestTempDir() + "/state"};
+  args.insert(args.end(), auth.begin(), auth.end());
+  auto process = Subprocess::Start({.binary = BinaryPath("rebound-controlplane"), .args = args});
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return {-1, ""};
+  int code = (*process)->Wait(absl::Seconds(10));
+  return {code, (*process)->Stderr()};
+}
+
+TEST(ControlPlaneStartupTest, RefusesToStartWithoutBothTokenFiles) {
+  std::string replica = WriteTempFile("replica.tokens", "replica-token-1\n");
+  std::string operators = WriteTempFile("operator.tokens", "operator-token-1\n");
+  std::string empty = WriteTempFile("empty.tokens", " \n# only a comment\n");
+  std::string missing = TestTempDir() + "/missing";
+  for (std::vector<std::string> auth : std::vector<std::vector<std::string>>{
+           {},
+           {"--replica-token-file", replica},
+           {"--operator-token-file", operators},
+           {"--replica-token-file", missing, "--operator-token-file", operators},
+           {"--replica-token-file", replica, "--operator-token-file", empty},
+           // Tokens, or none: not both at once.
+           {"--replica-token-file", replica, "--operator-token-file", operators,
+            "--insecure-no-auth"}}) {
+    auto [code, stderr_text] = StartupOutcome(auth);
+    EXPECT_NE(code, 0) << absl::StrJoin(auth, " ");
+    EXPECT_FALSE(stderr_text.empty());
   }
+}
+
+// Today's single shared token is what issue 10 item 8 retires: the flag is
+// refused with the two that replace it, rather than silently read as one.
+TEST(ControlPlaneStartupTest, TheRetiredSharedTokenFlagNamesItsReplacements) {
+  std::string tokens = WriteTempFile("shared.tokens", "shared-token-1\n");
+  auto [code, stderr_text] = StartupOutcome({"--token-file", tokens});
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(stderr_text, HasSubstr("--replica-token-file"));
+  EXPECT_THAT(stderr_text, HasSubstr("--operator-token-file"));
+}
+
+TEST(ControlPlaneStartupTest, RefusesToStartWhenTheTwoFilesShareAToken) {
+  constexpr char kShared[] = "a-token-in-both-files-71c3";
+  std::string replica = WriteTempFile("replica.tokens", absl::StrCat("r-only\n", kShared, "\n"));
+  std::string operators =
+      WriteTempFile("operator.tokens", absl::StrCat("# rotation\n", kShared, "\no-only\n"));
+  auto [code, stderr_text] =
+      StartupOutcome({"--replica-token-file", replica, "--operator-token-file", operators});
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(stderr_text, HasSubstr("share"));
+  EXPECT_THAT(stderr_text, ::testing::Not(HasSubstr(kShared)));
+}
+
+// deploy/k8s passes flags as --flag=value (as Kubernetes examples do); the
+// control plane must read that form as well as --flag value.
+TEST(ControlPlaneStartupTest, AcceptsFlagEqualsValue) {
+  std::string replica = WriteTempFile("replica.tokens", "replica-token-eq\n");
+  std::string operators = WriteTempFile("operator.tokens", "operator-token-eq\n");
+  auto process = Subprocess::Start(
+      {.binary = BinaryPath("rebound-controlplane"),
+       .args = {"--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+                absl::StrCat("--state-dir=", TestTempDir(), "/state"),
+                absl::StrCat("--replica-token-file=", replica),
+                absl::StrCat("--operator-token-file=", operators), "--resync-interval=10s",
+                "--log-level=info"}});
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<std::string> ready =
+      (*process)->WaitForLine("^rebound-controlplane ready grpc=\\S+", absl::Seconds(20));
+  EXPECT_TRUE(ready.ok()) << ready.status();
+  // A flag without a value takes none.
+  auto [code, stderr_text] = StartupOutcome({"--insecure-no-auth=yes"});
+  EXPECT_EQ(code, 2);
+  EXPECT_THAT(stderr_text, HasSubstr("--insecure-no-auth takes no value"));
+  // The retired flag is recognised in this form too.
+  auto [retired, retired_text] = StartupOutcome({absl::StrCat("--token-file=", replica)});
+  EXPECT_EQ(retired, 2);
+  EXPECT_THAT(retired_text, HasSubstr("--operator-token-file"));
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kCpToken[] = "cp-tls-token-4e7b19d0";
+constexpr char kCpToken[] = "cp-tls-token-4e7b19d0";  // the replicas'
+constexpr char kOperatorToken[] = "cp-tls-operator-token-a61f3c";  // the CLI's
 
 class ControlPlaneTlsTest : public ::testing::Test {
  protected:
@@ -31,6 +32,7 @@ class ControlPlaneTlsTest : public ::testing::Test {
     ASSERT_TRUE(fake.ok()) << fake.status();
     fake_ = *std::move(fake);
     token_file_ = WriteTempFile("cp-token", absl::StrCat(kCpToken, "\n"));
+    operator_token_file_ = WriteTempFile("cp-operator-token", absl::StrCat(kOperatorToken, "\n"));
   }
 
   const TestCa& Ca() { return SharedTestPki().ca; }
@@ -39,10 +41,20 @@ class ControlPlaneTlsTest : public ::testing::Test {
   // Starts the control plane over TLS; with `require_client_certs`, client
   // certificates from the test CA are required.
   void StartControlPlane(bool require_client_certs) {
-    std::vector<std::string> args = {"--listen",    "127.0.0.1:0",   "--metrics-listen",
-                                     "127.0.0.1:0", "--state-dir",   TestTempDir() + "/cp-state",
-                                     "--token-file", token_file_,    "--tls-cert",
-                                     Ca().server_cert, "--tls-key",  Ca().server_key};
+    std::vector<std::string> args = {"--listen",
+                                     "127.0.0.1:0",
+                                     "--metrics-listen",
+                                     "127.0.0.1:0",
+                                     "--state-dir",
+                                     TestTempDir() + "/cp-state",
+                                     "--replica-token-file",
+                                     token_file_,
+                                     "--operator-token-file",
+                                     operator_token_file_,
+                                     "--tls-cert",
+                                     Ca().server_cert,
+                                     "--tls-key",
+                                     Ca().server_key};
     if (require_client_certs) {
       args.push_back("--tls-client-ca");
       args.push_back(Ca().cert);
@@ -102,7 +114,7 @@ class ControlPlaneTlsTest : public ::testing::Test {
   // `rebound state` against the control plane with `tls_args`.
   int CliState(std::vector<std::string> tls_args, std::string* err = nullptr) {
     std::vector<std::string> args = {"state", "--cp-addr", cp_address_, "--token-file",
-                                     token_file_, "--timeout", "5s"};
+                                     operator_token_file_, "--timeout", "5s"};
     args.insert(args.end(), tls_args.begin(), tls_args.end());
     auto process = Subprocess::Start(
         {.binary = BinaryPath("rebound"), .args = std::move(args), .name = "cli"});
@@ -111,6 +123,7 @@ class ControlPlaneTlsTest : public ::testing::Test {
     int code = (*process)->Wait(absl::Seconds(30));
     if (err != nullptr) *err = (*process)->Stderr();
     EXPECT_THAT((*process)->Stdout() + (*process)->Stderr(), Not(HasSubstr(kCpToken)));
+    EXPECT_THAT((*process)->Stdout() + (*process)->Stderr(), Not(HasSubstr(kOperatorToken)));
     return code;
   }
 
@@ -118,7 +131,8 @@ class ControlPlaneTlsTest : public ::testing::Test {
   std::unique_ptr<Subprocess> cp_;
   std::string cp_address_;
   std::string cp_metrics_;
-  std::string token_file_;
+  std::string token_file_;           // the replicas'
+  std::string operator_token_file_;  // the CLI's
 };
 
 TEST_F(ControlPlaneTlsTest, ReplicaAndCliWithTheCaConnectOverTls) {
@@ -182,8 +196,8 @@ TEST_F(ControlPlaneTlsTest, MutualTlsAdmitsOnlyClientsWithACertificateFromTheCa)
 TEST_F(ControlPlaneTlsTest, ClientCaWithoutServerCertificateIsAUsageError) {
   auto process = Subprocess::Start(
       {.binary = BinaryPath("rebound-controlplane"),
-       .args = {"--state-dir", TestTempDir() + "/cp-state", "--token-file", token_file_,
-                "--tls-client-ca", Ca().cert},
+       .args = {"--state-dir", TestTempDir() + "/cp-state", "--replica-token-file", token_file_,
+                "--operator-token-file", operator_token_file_, "--tls-client-ca", Ca().cert},
        .name = "controlplane"});
   ASSERT_TRUE(process.ok()) << process.status();
   EXPECT_EQ((*process)->Wait(absl::Seconds(20)), 2);

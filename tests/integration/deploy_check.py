@@ -338,8 +338,14 @@ def check_server_container(report, manifests, workload, container, volumes):
         report.expect(var in env_names, f"{cwhere}: ${var} of the config is set from env",
                       f"{cwhere}: the config uses ${var}, which the container's env lacks")
 
-    # The control plane: the token file and addresses point at what exists.
+    # The control plane: the token file and addresses point at what exists,
+    # and the variables pushed policies may read (allowed_env) are set.
     control_plane = config.get("control_plane") or {}
+    for var in control_plane.get("allowed_env") or []:
+        report.expect(var in env_names,
+                      f"{cwhere}: control_plane.allowed_env {var} is set from env",
+                      f"{cwhere}: control_plane.allowed_env lists {var}, which the container's "
+                      f"env lacks: a pushed policy using it would be NACKed")
     token_secret = None
     if control_plane.get("token_file"):
         token_secret = check_token_file(report, manifests, cwhere, container, volumes,
@@ -390,11 +396,26 @@ def check_controlplane_container(report, manifests, workload, container, volumes
                           f"{cwhere}: one replica with strategy Recreate on a ReadWriteOnce claim",
                           f"{cwhere}: a Deployment on a ReadWriteOnce claim needs replicas: 1 "
                           f"and strategy: Recreate")
-    token = flag_value(args, "--token-file")
-    workload["_token_secret"] = token and check_token_file(report, manifests, cwhere, container,
-                                                           volumes, token)
-    if not token:
-        report.error(f"{cwhere}: no --token-file: the control plane would accept any caller")
+    # Two roles (README, "Security"): the replicas' tokens open Sync only,
+    # the operators' the other RPCs; each from a mounted Secret of its own.
+    if flag_value(args, "--token-file") is not None:
+        report.error(f"{cwhere}: --token-file is retired; use --replica-token-file and "
+                     f"--operator-token-file")
+    secrets = {}
+    for role in ("replica", "operator"):
+        path = flag_value(args, f"--{role}-token-file")
+        if not path:
+            report.error(f"{cwhere}: no --{role}-token-file: the control plane refuses to start "
+                         f"without both token files")
+            continue
+        secrets[role] = check_token_file(report, manifests, cwhere, container, volumes, path)
+    workload["_token_secret"] = secrets.get("replica")
+    workload["_operator_token_secret"] = secrets.get("operator")
+    if secrets.get("replica") and secrets.get("operator"):
+        report.expect(secrets["replica"] != secrets["operator"],
+                      f"{cwhere}: replica and operator tokens come from different Secrets",
+                      f"{cwhere}: replica and operator tokens come from the same Secret "
+                      f"{secrets['replica']}: a replica pod would hold the operator token")
 
 
 def check_services(report, manifests):
@@ -463,10 +484,17 @@ def cmd_k8s(src, outdir):
     if server and cp:
         report.expect(server.get("_token_secret") is not None
                       and server.get("_token_secret") == cp.get("_token_secret"),
-                      f"replicas and control plane read the token from the same Secret "
+                      f"replicas and control plane read the replica token from the same Secret "
                       f"{cp.get('_token_secret')}",
                       f"replicas use token Secret {server.get('_token_secret')}, the control "
                       f"plane {cp.get('_token_secret')}: they must share one")
+        operator_secret = cp.get("_operator_token_secret")
+        mounted = {(v.get("secret") or {}).get("secretName")
+                   for v in pod_spec(server).get("volumes") or []}
+        report.expect(operator_secret is not None and operator_secret not in mounted,
+                      f"replica pods do not mount the operator token Secret {operator_secret}",
+                      f"replica pods mount the operator token Secret {operator_secret}: a "
+                      f"compromised replica could push policies")
 
     # The embedded configs, for `rebound check`.
     os.makedirs(outdir, exist_ok=True)
@@ -818,6 +846,26 @@ def cmd_multi_replica(src, outdir):
                   "deploy/examples/policy.yaml holds model_providers only, as a push must",
                   "deploy/examples/policy.yaml must hold model_providers only (the control "
                   "plane rejects server and control_plane in a push)")
+    # A pushed policy reads a replica's environment only in access_key, and
+    # only the names the replica's control_plane.allowed_env lists.
+    for i, provider in enumerate((policy or {}).get("model_providers") or []):
+        for key, value in provider.items():
+            names = env_references(str(value))
+            if not names:
+                continue
+            if key != "access_key":
+                report.error(f"deploy/examples/policy.yaml: model_providers[{i}].{key} uses "
+                             f"{', '.join(sorted(names))}: a push may use variables only in "
+                             f"access_key")
+                continue
+            for name, config in (("replica A", a), ("replica B", b)):
+                allowed = (config.get("control_plane") or {}).get("allowed_env") or []
+                report.expect(names <= set(allowed),
+                              f"{name}: allows {', '.join(sorted(names))} for the policy's "
+                              f"model_providers[{i}].access_key",
+                              f"{name}: control_plane.allowed_env lacks "
+                              f"{', '.join(sorted(names - set(allowed)))}, which the policy's "
+                              f"model_providers[{i}].access_key reads: the push would be NACKed")
     with open(os.path.join(outdir, "configs.txt"), "w") as f:
         f.write(f"{path}\tdeploy/examples/multi-replica.yaml (replica A)\n")
         f.write(f"{path_b}\treplica B, derived as its header says\n")

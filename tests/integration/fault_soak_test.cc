@@ -103,7 +103,8 @@ static_assert(kLatencyThresholdMs < kSlowMs && kSlowMs < kFirstByteMs);
 constexpr int kShortBlockSeconds = 2;
 constexpr int kLongBlockSeconds = 300;
 
-constexpr char kToken[] = "sk-test-soak-cp-token-7c41e2";
+constexpr char kToken[] = "sk-test-soak-cp-token-7c41e2";  // the replicas'
+constexpr char kOperatorToken[] = "sk-test-soak-operator-token-e90a3f";
 constexpr char kAlpha[] = "alpha/a1";
 constexpr char kBeta[] = "beta/b1";
 constexpr char kGamma[] = "gamma/g1";
@@ -437,8 +438,9 @@ class SoakFleet : public ::testing::Test {
     fakes_ = {alpha_->base_url(), beta_->base_url(), gamma_->base_url(), delta_->base_url()};
 
     token_path_ = WriteTempFile("cp-token", absl::StrCat(kToken, "\n"));
+    operator_token_path_ = WriteTempFile("cp-operator-token", absl::StrCat(kOperatorToken, "\n"));
     state_dir_ = absl::StrCat(TestTempDir(), "/cp-state");
-    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_);
+    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_, operator_token_path_);
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = *std::move(cp);
     for (const char* id : {"r1", "r2"}) {
@@ -454,7 +456,7 @@ class SoakFleet : public ::testing::Test {
 
   v1::GetStateResponse State() {
     v1::GetStateResponse response;
-    grpc::Status status = cp_->stub->GetState(TokenContext(kToken).get(), {}, &response);
+    grpc::Status status = cp_->stub->GetState(TokenContext(kOperatorToken).get(), {}, &response);
     if (!status.ok()) {
       response.Clear();
       response.mutable_policy_version()->set_hash(absl::StrCat(
@@ -477,7 +479,8 @@ class SoakFleet : public ::testing::Test {
     v1::PushPolicyRequest request;
     request.set_yaml(yaml);
     v1::PushPolicyResponse response;
-    grpc::Status status = cp_->stub->PushPolicy(TokenContext(kToken).get(), request, &response);
+    grpc::Status status =
+        cp_->stub->PushPolicy(TokenContext(kOperatorToken).get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
@@ -491,7 +494,7 @@ class SoakFleet : public ::testing::Test {
     absl::Time down = absl::Now();
     during();
     absl::SleepFor(kOutage - (absl::Now() - down));
-    auto restarted = StartControlPlane(address, state_dir_, token_path_);
+    auto restarted = StartControlPlane(address, state_dir_, token_path_, operator_token_path_);
     ASSERT_TRUE(restarted.ok()) << restarted.status();
     cp_ = *std::move(restarted);
   }
@@ -524,7 +527,8 @@ class SoakFleet : public ::testing::Test {
   std::unique_ptr<FakeProvider> alpha_, beta_, gamma_, delta_;
   Fakes fakes_;
   std::vector<int> scripts_[3];
-  std::string token_path_;
+  std::string token_path_;           // the replicas'
+  std::string operator_token_path_;  // the control plane's --operator-token-file
   std::string state_dir_;
   std::unique_ptr<ControlPlane> cp_;
   std::vector<std::unique_ptr<ControlPlane>> dead_cps_;

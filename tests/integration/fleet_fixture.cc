@@ -45,13 +45,14 @@ absl::StatusOr<std::unique_ptr<Replica>> StartReplica(const std::string& id,
   return r;
 }
 
-absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(const std::string& listen,
-                                                                const std::string& state_dir,
-                                                                const std::string& token_file) {
+absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(
+    const std::string& listen, const std::string& state_dir,
+    const std::string& replica_token_file, const std::string& operator_token_file) {
   auto process = Subprocess::Start(
       {.binary = BinaryPath("rebound-controlplane"),
        .args = {"--listen", listen, "--metrics-listen", "127.0.0.1:0", "--state-dir", state_dir,
-                "--token-file", token_file},
+                "--replica-token-file", replica_token_file, "--operator-token-file",
+                operator_token_file},
        .name = "controlplane"});
   if (!process.ok()) return process.status();
   auto ready = (*process)->WaitForLine("^rebound-controlplane ready grpc=\\S+ metrics=\\S+$",

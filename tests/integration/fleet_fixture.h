@@ -48,10 +48,12 @@ struct ControlPlane {
 };
 
 // Starts a control plane on `listen` ("127.0.0.1:0" picks a port; a restart
-// passes the address the first one chose) with `state_dir` and `token_file`.
-absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(const std::string& listen,
-                                                                const std::string& state_dir,
-                                                                const std::string& token_file);
+// passes the address the first one chose) with `state_dir` and the two token
+// files: the replicas' (their control_plane.token_file) and the operators'
+// (for PushPolicy, GetState, ClearBlock).
+absl::StatusOr<std::unique_ptr<ControlPlane>> StartControlPlane(
+    const std::string& listen, const std::string& state_dir,
+    const std::string& replica_token_file, const std::string& operator_token_file);
 
 // A context for one control-plane RPC: the bearer token and a 10 s deadline.
 std::unique_ptr<grpc::ClientContext> TokenContext(const std::string& token);

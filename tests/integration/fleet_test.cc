@@ -15,6 +15,7 @@
 // bounds for a loaded 2-core machine.
 #include <signal.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,7 +51,9 @@ constexpr char kTertiary[] = "mistral/mistral-large";
 constexpr char kPrimaryKey[] = "key-primary";
 constexpr char kSecondaryKey[] = "key-secondary";
 constexpr char kTertiaryKey[] = "key-tertiary";
+// The replicas' control-plane token, and the operators' (PushPolicy, GetState).
 constexpr char kToken[] = "fleet-cp-token-9d2c71e4";
+constexpr char kOperatorToken[] = "fleet-operator-token-52a8e0c7";
 // Only r2's environment has this variable (scenario 27).
 constexpr char kEnvVar[] = "REBOUND_FLEET_R2_ONLY_KEY";
 constexpr char kEnvKey[] = "key-env-only-r2-5b8e";
@@ -82,10 +85,16 @@ constexpr char kInvalidPolicy[] =
     "  listen: 0.0.0.0:1\n";
 
 // (Qualified: this overload would hide the shared one from unqualified lookup.)
-std::unique_ptr<grpc::ClientContext> TokenContext() { return rebound::testing::TokenContext(kToken); }
+std::unique_ptr<grpc::ClientContext> TokenContext() {
+  return rebound::testing::TokenContext(kOperatorToken);
+}
 
 class FleetTest : public ::testing::Test {
  protected:
+  // True: a second control plane (cp2_) runs too, and every replica talks
+  // to both (ARCHITECTURE.md: "a replica may be given several addresses").
+  virtual bool TwoControlPlanes() const { return false; }
+
   void SetUp() override {
     for (auto [fake, name] : {std::pair{&primary_, "primary"}, std::pair{&secondary_, "secondary"},
                               std::pair{&tertiary_, "tertiary"}}) {
@@ -94,20 +103,31 @@ class FleetTest : public ::testing::Test {
       *fake = *std::move(started);
     }
     token_path_ = WriteTempFile("cp-token", absl::StrCat(kToken, "\n"));
+    operator_token_path_ = WriteTempFile("cp-operator-token", absl::StrCat(kOperatorToken, "\n"));
     // A fresh state dir per fixture (--gtest_repeat reuses the test's directory).
     static int instance = 0;
     state_dir_ = absl::StrCat(TestTempDir(), "/cp-state-", ++instance);
     // Port 0 the first time; a restart reuses the chosen port (scenario 26).
-    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_);
+    auto cp = StartControlPlane("127.0.0.1:0", state_dir_, token_path_, operator_token_path_);
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = *std::move(cp);
     cp_port_ = cp_->grpc_address.substr(cp_->grpc_address.rfind(':') + 1);
+    std::string addresses = absl::StrCat("\"", cp_->grpc_address, "\"");
+    if (TwoControlPlanes()) {
+      auto cp2 = StartControlPlane("127.0.0.1:0", state_dir_ + "-cp2", token_path_,
+                                   operator_token_path_);
+      ASSERT_TRUE(cp2.ok()) << cp2.status();
+      cp2_ = *std::move(cp2);
+      absl::StrAppend(&addresses, ", \"", cp2_->grpc_address, "\"");
+    }
 
     for (const char* id : {"r1", "r2"}) {
-      std::string yaml = absl::StrCat(ServerSection(), "control_plane:\n  addresses: [\"",
-                                      cp_->grpc_address, "\"]\n  replica_id: ", id,
-                                      "\n  token_file: ", token_path_, "\nmodel_providers:\n",
-                                      FileProviders());
+      std::string yaml = absl::StrCat(ServerSection(), "control_plane:\n  addresses: [",
+                                      addresses, "]\n  replica_id: ", id,
+                                      "\n  token_file: ", token_path_,
+                                      // Both may read it in a pushed access_key; only r2 has it.
+                                      "\n  allowed_env: [", kEnvVar, "]",
+                                      "\nmodel_providers:\n", FileProviders());
       HeaderList env;
       if (std::string(id) == "r2") env.push_back({kEnvVar, kEnvKey});
       auto replica = StartReplica(id, yaml, env);
@@ -116,6 +136,10 @@ class FleetTest : public ::testing::Test {
     }
     ASSERT_TRUE(WaitBothConnected(absl::Seconds(10)))
         << State().DebugString() << r1_->process->Stderr() << r2_->process->Stderr();
+    if (cp2_) {
+      ASSERT_TRUE(WaitBothConnected(absl::Seconds(10), cp2_.get()))
+          << State(cp2_.get()).DebugString();
+    }
   }
 
   void TearDown() override { CheckNoSecrets(); }
@@ -133,33 +157,47 @@ class FleetTest : public ::testing::Test {
                               "    provider_interface: openai\n"));
   }
 
-  v1::GetStateResponse State() {
+  // GetState of `cp` (default: the first control plane).
+  v1::GetStateResponse State(ControlPlane* cp = nullptr) {
     v1::GetStateResponse response;
-    grpc::Status status = cp_->stub->GetState(TokenContext().get(), {}, &response);
+    grpc::Status status =
+        (cp ? cp : cp_.get())->stub->GetState(TokenContext().get(), {}, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     collected_.push_back(absl::StrCat("GetState: ", status.error_message(), "\n",
                                       response.DebugString()));
     return response;
   }
+  // After a restart on the same port the first call may still ride the dead
+  // process's connection (gRPC shares a subchannel between channels to one
+  // target) and fail: polls until GetState answers.
+  bool WaitAnswering(ControlPlane* cp) {
+    return WaitUntil(
+        [&] {
+          v1::GetStateResponse ignored;
+          return cp->stub->GetState(TokenContext().get(), {}, &ignored).ok();
+        },
+        absl::Seconds(10), absl::Milliseconds(50));
+  }
   static std::optional<v1::ReplicaState> Find(const v1::GetStateResponse& state,
                                               const std::string& id) {
     return FindReplica(state, id);
   }
-  bool WaitBothConnected(absl::Duration timeout) {
+  bool WaitBothConnected(absl::Duration timeout, ControlPlane* cp = nullptr) {
     return WaitUntil(
         [&] {
-          v1::GetStateResponse s = State();
+          v1::GetStateResponse s = State(cp);
           auto a = Find(s, "r1");
           auto b = Find(s, "r2");
           return a && b && a->connected() && b->connected();
         },
         timeout, absl::Milliseconds(50));
   }
-  // Waits until both replicas ACKed `counter`.
-  bool WaitBothAcked(uint64_t counter, absl::Duration timeout = absl::Seconds(10)) {
+  // Waits until both replicas ACKed `counter` (at `cp`; default the first).
+  bool WaitBothAcked(uint64_t counter, absl::Duration timeout = absl::Seconds(10),
+                     ControlPlane* cp = nullptr) {
     return WaitUntil(
         [&] {
-          v1::GetStateResponse s = State();
+          v1::GetStateResponse s = State(cp);
           auto a = Find(s, "r1");
           auto b = Find(s, "r2");
           return a && b && a->acked_version().counter() == counter &&
@@ -168,12 +206,14 @@ class FleetTest : public ::testing::Test {
         timeout, absl::Milliseconds(20));
   }
 
-  v1::PushPolicyResponse Push(const std::string& yaml) {
+  // PushPolicy to `cp` (default: the first control plane).
+  v1::PushPolicyResponse Push(const std::string& yaml, ControlPlane* cp = nullptr) {
     RecordSecretsInFile("pushed-policy.yaml", yaml);  // keys only pushed are secrets too
     v1::PushPolicyRequest request;
     request.set_yaml(yaml);
     v1::PushPolicyResponse response;
-    grpc::Status status = cp_->stub->PushPolicy(TokenContext().get(), request, &response);
+    grpc::Status status =
+        (cp ? cp : cp_.get())->stub->PushPolicy(TokenContext().get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     collected_.push_back(absl::StrCat("PushPolicy: ", status.error_message(), " ",
                                       status.error_details(), "\n", response.DebugString()));
@@ -209,11 +249,13 @@ class FleetTest : public ::testing::Test {
       sources.push_back({p->stderr_path(), p->Stderr()});
     };
     for (Subprocess* p : old_processes_) add_process(p);
-    if (cp_) {
-      add_process(cp_->process.get());
+    for (ControlPlane* cp : {cp_.get(), cp2_.get()}) {
+      if (cp == nullptr) continue;
+      add_process(cp->process.get());
       HttpOptions options;
-      options.url = absl::StrCat("http://", cp_->metrics_address, "/metrics");
-      sources.push_back({"control-plane /metrics", HttpFetch(options).body});
+      options.url = absl::StrCat("http://", cp->metrics_address, "/metrics");
+      sources.push_back({absl::StrCat("control-plane ", cp->grpc_address, " /metrics"),
+                         HttpFetch(options).body});
     }
     for (auto* r : {r1_.get(), r2_.get()}) {
       if (r == nullptr) continue;
@@ -229,7 +271,8 @@ class FleetTest : public ::testing::Test {
     size_t searched = 0;
     for (const auto& [where, text] : sources) {
       searched += text.size();
-      for (const char* secret : {kPrimaryKey, kSecondaryKey, kTertiaryKey, kToken, kEnvKey}) {
+      for (const char* secret :
+           {kPrimaryKey, kSecondaryKey, kTertiaryKey, kToken, kOperatorToken, kEnvKey}) {
         EXPECT_FALSE(absl::StrContains(text, secret))
             << "secret \"" << secret << "\" found in " << where << ":\n"
             << text.substr(0, 4000);
@@ -244,11 +287,13 @@ class FleetTest : public ::testing::Test {
   std::unique_ptr<FakeProvider> secondary_;
   std::unique_ptr<FakeProvider> tertiary_;
   std::unique_ptr<ControlPlane> cp_;
+  std::unique_ptr<ControlPlane> cp2_;  // TwoControlPlanes() only
   std::vector<std::unique_ptr<ControlPlane>> dead_cps_;  // kept for their outputs
   std::vector<Subprocess*> old_processes_;
   std::unique_ptr<Replica> r1_;
   std::unique_ptr<Replica> r2_;
-  std::string token_path_;
+  std::string token_path_;           // the replicas'
+  std::string operator_token_path_;  // the control plane's --operator-token-file
   std::string state_dir_;
   std::string cp_port_;
   std::vector<std::string> collected_;
@@ -420,7 +465,7 @@ TEST_F(FleetTest, Scenario26_ControlPlaneLossIsFailOpenAndRestartResyncs) {
   EXPECT_EQ(primary_->RequestCount(), 2);
 
   // Restart on the same port and state dir.
-  auto restarted = StartControlPlane(address, state_dir_, token_path_);
+  auto restarted = StartControlPlane(address, state_dir_, token_path_, operator_token_path_);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   cp_ = *std::move(restarted);
   EXPECT_EQ(cp_->grpc_address, address);
@@ -455,6 +500,49 @@ TEST_F(FleetTest, Scenario26_ControlPlaneLossIsFailOpenAndRestartResyncs) {
   ASSERT_TRUE(b_after.ok()) << b_after.status.error_message();
   EXPECT_EQ(b_after.response.served_model(), kSecondary);
   EXPECT_EQ(primary_->RequestCount(), 2);
+}
+
+// Issue 10 item 13: a control plane that lost its state numbers its next
+// push above what its replicas report in Hello, so the push is accepted
+// everywhere (numbered from 1 again, every replica would refuse it).
+TEST_F(FleetTest, AfterStateLossTheNextPushIsNumberedAboveTheReplicasVersion) {
+  ASSERT_TRUE(Push(PolicyWithTertiary(kTertiaryKey)).accepted());
+  v1::PushPolicyResponse second =
+      Push(absl::StrCat(PolicyWithTertiary(kTertiaryKey), "    default: false\n"));
+  ASSERT_TRUE(second.accepted()) << second.DebugString();
+  ASSERT_EQ(second.version().counter(), 2u);
+  ASSERT_TRUE(WaitBothAcked(2)) << State().DebugString();
+
+  // The control plane loses its state directory and restarts on its port
+  // once the replicas noticed it gone.
+  cp_->process->Signal(SIGKILL);
+  EXPECT_EQ(cp_->process->Wait(absl::Seconds(5)), 128 + SIGKILL);
+  old_processes_.push_back(cp_->process.get());
+  dead_cps_.push_back(std::move(cp_));
+  std::string address = absl::StrCat("127.0.0.1:", cp_port_);
+  for (Replica* r : {r1_.get(), r2_.get()}) {
+    ASSERT_TRUE(WaitUntil([&] {
+      return Metric(*r, absl::StrCat("rebound_controlplane_connected{address=\"", address,
+                                     "\"}")) == 0;
+    })) << r->id;
+  }
+  ASSERT_EQ(std::system(absl::StrCat("rm -rf '", state_dir_, "'").c_str()), 0);
+  auto restarted = StartControlPlane(address, state_dir_, token_path_, operator_token_path_);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  cp_ = *std::move(restarted);
+  ASSERT_TRUE(WaitAnswering(cp_.get()));
+  ASSERT_TRUE(WaitBothConnected(absl::Seconds(15))) << State().DebugString();
+  v1::GetStateResponse state = State();
+  EXPECT_EQ(state.policy_version().counter(), 0u);
+  EXPECT_EQ(Find(state, "r1")->acked_version().counter(), 2u);  // from its Hello
+
+  v1::PushPolicyResponse third = Push(PolicyWithTertiary(kTertiaryKey));
+  ASSERT_TRUE(third.accepted()) << third.DebugString();
+  EXPECT_EQ(third.version().counter(), 3u);
+  ASSERT_TRUE(WaitBothAcked(3)) << State().DebugString();
+  for (Replica* r : {r1_.get(), r2_.get()}) {
+    EXPECT_EQ(Metric(*r, "rebound_policy_version"), 3) << r->id;
+  }
 }
 
 // 27: a policy needing a variable only r2 has: r1 NACKs with the reason and
@@ -553,11 +641,16 @@ TEST_F(FleetTest, Scenario28_KeysNeverAppearInLogsMetricsErrorsOrResponses) {
   ASSERT_TRUE(cp_->stub->PushPolicy(TokenContext().get(), dry, &dry_response).ok());
   collected_.push_back(dry_response.DebugString());
   grpc::ClientContext wrong;
-  wrong.AddMetadata("authorization", absl::StrCat("Bearer ", kToken, "x"));
+  wrong.AddMetadata("authorization", absl::StrCat("Bearer ", kOperatorToken, "x"));
   v1::GetStateResponse denied;
   grpc::Status status = cp_->stub->GetState(&wrong, {}, &denied);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   collected_.push_back(absl::StrCat(status.error_message(), status.error_details()));
+  // The replicas' token is refused on operator RPCs, without echoing it.
+  grpc::Status replica_token = cp_->stub->GetState(rebound::testing::TokenContext(kToken).get(),
+                                                   {}, &denied);
+  EXPECT_EQ(replica_token.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  collected_.push_back(absl::StrCat(replica_token.error_message(), replica_token.error_details()));
   for (Replica* r : {r1_.get(), r2_.get()}) Scrape(*r);
   State();
   // The keys did reach the right providers (sanity: the scan is meaningful).
@@ -567,6 +660,66 @@ TEST_F(FleetTest, Scenario28_KeysNeverAppearInLogsMetricsErrorsOrResponses) {
   }
   EXPECT_TRUE(primary_key_seen);
   // TearDown scans everything.
+}
+
+// Two control planes, every replica talking to both (issue 10 item 13).
+class FleetTwoControlPlanesTest : public FleetTest {
+ protected:
+  bool TwoControlPlanes() const override { return true; }
+};
+
+// The second control plane is behind: its push carries a counter below the
+// version the replicas run. Each replica answers it with a NACK naming both
+// versions and keeps its version, GetState on that control plane shows the
+// NACK, and the same push again is numbered above the fleet and ACKed.
+TEST_F(FleetTwoControlPlanesTest, AnOlderOfferIsNackedAndTheNextPushIsAcked) {
+  ASSERT_TRUE(Push(PolicyWithTertiary(kTertiaryKey)).accepted());
+  v1::PushPolicyResponse newer =
+      Push(absl::StrCat(PolicyWithTertiary(kTertiaryKey), "    default: false\n"));
+  ASSERT_EQ(newer.version().counter(), 2u) << newer.DebugString();
+  ASSERT_TRUE(WaitBothAcked(2)) << State().DebugString();
+
+  // The file's providers only: applied, this would drop the tertiary.
+  std::string behind = absl::StrCat("model_providers:\n", FileProviders());
+  v1::PushPolicyResponse offered = Push(behind, cp2_.get());
+  ASSERT_TRUE(offered.accepted()) << offered.DebugString();
+  ASSERT_EQ(offered.version().counter(), 1u);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v1::GetStateResponse s = State(cp2_.get());
+        return Find(s, "r1")->nacked_version().counter() == 1 &&
+               Find(s, "r2")->nacked_version().counter() == 1;
+      },
+      absl::Seconds(10), absl::Milliseconds(20)))
+      << "no NACK of the older offer\n" << State(cp2_.get()).DebugString();
+  v1::GetStateResponse state = State(cp2_.get());
+  for (const char* id : {"r1", "r2"}) {
+    v1::ReplicaState r = *Find(state, id);
+    EXPECT_EQ(r.nacked_version().hash(), offered.version().hash()) << id;
+    EXPECT_THAT(r.last_nack(),
+                HasSubstr(absl::StrCat("1/", offered.version().hash().substr(0, 12))));
+    EXPECT_THAT(r.last_nack(),
+                HasSubstr(absl::StrCat("2/", newer.version().hash().substr(0, 12))));
+    EXPECT_EQ(r.acked_version().counter(), 2u) << id;  // what it runs
+  }
+  for (Replica* r : {r1_.get(), r2_.get()}) {
+    EXPECT_EQ(Metric(*r, "rebound_policy_version"), 2) << r->id;
+    client::CallResult t = Complete(*r, kTertiary);
+    EXPECT_TRUE(t.ok()) << r->id << ": " << t.status.error_message();
+  }
+
+  // The NACK told the second control plane what the fleet runs: the same
+  // text pushed again is republished above it and ACKed everywhere.
+  v1::PushPolicyResponse again = Push(behind, cp2_.get());
+  ASSERT_TRUE(again.accepted()) << again.DebugString();
+  EXPECT_FALSE(again.unchanged());
+  EXPECT_EQ(again.version().counter(), 3u);
+  ASSERT_TRUE(WaitBothAcked(3, absl::Seconds(10), cp2_.get()))
+      << State(cp2_.get()).DebugString();
+  for (Replica* r : {r1_.get(), r2_.get()}) {
+    EXPECT_EQ(Metric(*r, "rebound_policy_version"), 3) << r->id;
+    EXPECT_FALSE(Complete(*r, kTertiary).ok()) << r->id;
+  }
 }
 
 }  // namespace

@@ -191,18 +191,22 @@ class ReplicaSyncTest : public ::testing::Test {
                               "    provider_interface: openai\n"));
   }
 
-  void StartGateway() {
+  // `control_plane_extra`: more lines inside control_plane (indented);
+  // `env`: added to the replica's environment.
+  void StartGateway(const std::string& control_plane_extra = "", HeaderList env = {}) {
     std::string yaml = absl::StrCat(ServerSection(), "control_plane:\n  addresses: [\"",
                                     cp_->address(), "\"]\n  replica_id: r1\n  token_file: ",
-                                    token_path_, "\nmodel_providers:\n", FileProviders());
-    auto gateway = GatewayProcess::Start(yaml);
+                                    token_path_, "\n", control_plane_extra, "model_providers:\n",
+                                    FileProviders());
+    auto gateway = GatewayProcess::Start(yaml, std::move(env));
     ASSERT_TRUE(gateway.ok()) << gateway.status() << "\n" << yaml;
     gateway_ = *std::move(gateway);
   }
 
   // Starts the gateway and waits for its first Hello.
-  void StartConnected() {
-    StartGateway();
+  void StartConnected(const std::string& control_plane_extra = "", HeaderList env = {}) {
+    StartGateway(control_plane_extra, std::move(env));
+    ASSERT_NE(gateway_, nullptr);
     ASSERT_TRUE(WaitUntil([&] { return cp_->fake().hellos().size() == 1; }))
         << gateway_->process().Stderr();
     ASSERT_TRUE(WaitUntil([&] { return cp_->fake().connected() == 1; }));
@@ -267,6 +271,7 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_TRUE(ack.accepted()) << ack.error();
   EXPECT_EQ(ack.version().counter(), 1u);
   EXPECT_EQ(ack.version().hash(), "hash-1");
+  EXPECT_EQ(ack.in_force().counter(), 1u);
 
   client::CallResult result = Complete(kTertiary);
   ASSERT_TRUE(result.ok()) << result.status.error_message();
@@ -275,13 +280,10 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_EQ(Metric("rebound_policy_version"), "1");
 
   // The same version offered again (another control plane) is ACKed, not
-  // reapplied; an older one is ignored.
+  // reapplied.
   ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, policy)), 1);
   ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }));
   EXPECT_TRUE(cp_->fake().acks()[1].accepted());
-  ASSERT_EQ(cp_->fake().Push(PolicyMessage(0, "model_providers: []\n")), 1);
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(cp_->fake().acks().size(), 2u);
   EXPECT_TRUE(Complete(kTertiary).ok());
 
   // A local file reload keeps the pushed model_providers.
@@ -292,8 +294,140 @@ TEST_F(ReplicaSyncTest, PushedValidPolicyIsAckedAndServed) {
   EXPECT_TRUE(Complete(kTertiary).ok());
 }
 
+// Issue 10 item 13: a replica answers every offer. One older than the
+// version in force (a control plane that lost its state, or a second one
+// that is behind), or with its counter but other content, is NACKed with a
+// reason naming both versions, and the version in force stays.
+TEST_F(ReplicaSyncTest, OlderOrConflictingOfferIsNackedNamingBothVersions) {
+  ASSERT_NO_FATAL_FAILURE(StartConnected());
+  std::string policy = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "key-tertiary",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, policy)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  ASSERT_TRUE(cp_->fake().acks()[0].accepted()) << cp_->fake().acks()[0].error();
+
+  // Older: a valid policy that would drop the tertiary model.
+  ASSERT_EQ(
+      cp_->fake().Push(PolicyMessage(1, absl::StrCat("model_providers:\n", FileProviders()))), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << "no answer to an older offer\n" << gateway_->process().Stderr();
+  v1::PolicyAck older = cp_->fake().acks()[1];
+  EXPECT_FALSE(older.accepted());
+  EXPECT_EQ(older.version().counter(), 1u);
+  EXPECT_EQ(older.version().hash(), "hash-1");
+  EXPECT_THAT(older.error(), HasSubstr("1/hash-1"));
+  EXPECT_THAT(older.error(), HasSubstr("2/hash-2"));
+  EXPECT_THAT(older.error(), HasSubstr("older"));
+  // ... and says what it runs instead, for the control plane's counter floor.
+  EXPECT_EQ(older.in_force().counter(), 2u);
+  EXPECT_EQ(older.in_force().hash(), "hash-2");
+
+  // Same counter, other content.
+  v1::ControlMessage conflicting =
+      PolicyMessage(2, absl::StrCat("model_providers:\n", FileProviders()));
+  conflicting.mutable_policy()->mutable_version()->set_hash("hash-other");
+  ASSERT_EQ(cp_->fake().Push(conflicting), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 3; }))
+      << "no answer to a conflicting offer\n" << gateway_->process().Stderr();
+  v1::PolicyAck conflict = cp_->fake().acks()[2];
+  EXPECT_FALSE(conflict.accepted());
+  EXPECT_EQ(conflict.version().hash(), "hash-other");
+  EXPECT_THAT(conflict.error(), HasSubstr("2/hash-other"));
+  EXPECT_THAT(conflict.error(), HasSubstr("2/hash-2"));
+  EXPECT_EQ(conflict.in_force().hash(), "hash-2");
+
+  // Version 2 is still in force: the tertiary model serves.
+  client::CallResult result = Complete(kTertiary);
+  ASSERT_TRUE(result.ok()) << result.status.error_message();
+  EXPECT_EQ(result.response.served_model(), kTertiary);
+  EXPECT_EQ(Metric("rebound_policy_version"), "2");
+}
+
+// Issue 10 item 8: whoever can push a policy must not be able to make a
+// replica read its environment into a URL (or anywhere but an access_key
+// the replica's own file allows). Without control_plane.allowed_env a pushed
+// policy expands nothing.
+TEST_F(ReplicaSyncTest, PushedPolicyCannotReadTheReplicasEnvironment) {
+  constexpr char kSecret[] = "replica-env-secret-0f3b9d";
+  ASSERT_NO_FATAL_FAILURE(StartConnected("", {{"REBOUND_TEST_REPLICA_SECRET", kSecret}}));
+  // The secret as a path segment of the URL the replica would call.
+  std::string in_url = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary,
+                    absl::StrCat(tertiary_->base_url(), "/${REBOUND_TEST_REPLICA_SECRET}"),
+                    "key-tertiary", "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, in_url)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  v1::PolicyAck url_nack = cp_->fake().acks()[0];
+  EXPECT_FALSE(url_nack.accepted());
+  EXPECT_THAT(url_nack.error(), HasSubstr("base_url"));
+  EXPECT_THAT(url_nack.error(), HasSubstr("REBOUND_TEST_REPLICA_SECRET"));
+  EXPECT_THAT(url_nack.error(), HasSubstr("access_key"));  // where variables may go
+
+  // As an access key, which would be sent to a provider the pusher chose:
+  // the name is not on the (empty) allow-list.
+  std::string in_key = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "$REBOUND_TEST_REPLICA_SECRET",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, in_key)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << gateway_->process().Stderr();
+  v1::PolicyAck key_nack = cp_->fake().acks()[1];
+  EXPECT_FALSE(key_nack.accepted());
+  EXPECT_THAT(key_nack.error(), HasSubstr("access_key"));
+  EXPECT_THAT(key_nack.error(), HasSubstr("REBOUND_TEST_REPLICA_SECRET"));
+  EXPECT_THAT(key_nack.error(), HasSubstr("allowed_env"));
+
+  // Both kept the file policy; the secret went nowhere.
+  EXPECT_EQ(Metric("rebound_policy_version"), "0");
+  EXPECT_FALSE(Complete(kTertiary).ok());
+  EXPECT_EQ(tertiary_->RequestCount(), 0);
+  for (const v1::PolicyAck& ack : cp_->fake().acks()) {
+    EXPECT_THAT(ack.error(), Not(HasSubstr(kSecret)));
+  }
+  EXPECT_THAT(gateway_->process().Stderr(), Not(HasSubstr(kSecret)));
+}
+
+// The replica's own control_plane.allowed_env lets a pushed access_key read
+// the variables it lists, and only those.
+TEST_F(ReplicaSyncTest, AllowListedAccessKeyVariableIsExpandedInAPushedPolicy) {
+  constexpr char kKey[] = "allowed-env-key-7d21";
+  ASSERT_NO_FATAL_FAILURE(StartConnected(
+      "  allowed_env: [REBOUND_TEST_ALLOWED_KEY]\n",
+      {{"REBOUND_TEST_ALLOWED_KEY", kKey}, {"REBOUND_TEST_OTHER_KEY", "other-9c"}}));
+  std::string other = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "${REBOUND_TEST_OTHER_KEY}",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(1, other)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 1; }))
+      << gateway_->process().Stderr();
+  EXPECT_FALSE(cp_->fake().acks()[0].accepted());
+  EXPECT_THAT(cp_->fake().acks()[0].error(), HasSubstr("REBOUND_TEST_OTHER_KEY"));
+
+  std::string allowed = absl::StrCat(
+      "model_providers:\n", FileProviders(),
+      ProviderEntry(kTertiary, tertiary_->base_url(), "$REBOUND_TEST_ALLOWED_KEY",
+                    "    provider_interface: openai\n"));
+  ASSERT_EQ(cp_->fake().Push(PolicyMessage(2, allowed)), 1);
+  ASSERT_TRUE(WaitUntil([&] { return cp_->fake().acks().size() == 2; }))
+      << gateway_->process().Stderr();
+  EXPECT_TRUE(cp_->fake().acks()[1].accepted()) << cp_->fake().acks()[1].error();
+  client::CallResult result = Complete(kTertiary);
+  ASSERT_TRUE(result.ok()) << result.status.error_message();
+  std::vector<RecordedRequest> requests = tertiary_->Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(Header(requests[0], "authorization"), absl::StrCat("Bearer ", kKey));
+}
+
 TEST_F(ReplicaSyncTest, PolicyNeedingAMissingVariableIsNackedAndOldPolicyKeepsServing) {
-  StartConnected();
+  // Allowed, so that the NACK is about the variable not being set.
+  ASSERT_NO_FATAL_FAILURE(StartConnected("  allowed_env: [REBOUND_TEST_UNSET_KEY_VARIABLE]\n"));
   std::string policy = absl::StrCat("model_providers:\n", FileProviders(),
                                     ProviderEntry(kTertiary, tertiary_->base_url(),
                                           "$REBOUND_TEST_UNSET_KEY_VARIABLE",

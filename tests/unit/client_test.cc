@@ -984,6 +984,20 @@ TEST_F(ControlPlaneCommandTest, RefusedTokenExitsOneWithAHintAndNeverPrintsTheTo
   EXPECT_THAT(err_.str(), HasSubstr("$REBOUND_CP_TOKEN_FILE"));
 }
 
+// Issue 10 item 8: the control plane answers PERMISSION_DENIED to a valid
+// token of the other role; the likely slip is the replicas' token in the
+// CLI, and the hint says which token the command needs.
+TEST_F(ControlPlaneCommandTest, AReplicaTokenIsRefusedWithAHintToUseAnOperatorToken) {
+  service_.status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                 "this is a replica token; GetState takes an operator token");
+  EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitFailed);
+  EXPECT_THAT(err_.str(), HasSubstr("answered PERMISSION_DENIED"));
+  EXPECT_THAT(err_.str(), HasSubstr("operator token"));
+  EXPECT_THAT(err_.str(), HasSubstr("--operator-token-file"));
+  EXPECT_THAT(err_.str(), Not(HasSubstr("the token was refused")));
+  EXPECT_THAT(err_.str(), Not(HasSubstr(kToken)));
+}
+
 TEST_F(ControlPlaneCommandTest, UnavailableIsUnreachableAndOtherErrorsFail) {
   service_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
   EXPECT_EQ(RunState(MakeClient(), absl::Now(), out_, err_), kExitUnreachable);

@@ -35,11 +35,41 @@ TEST(PolicyVersionTest, TheVersionInForceIsAckedAgainNotReapplied) {
             PolicyOffer::kAlreadyInForce);
 }
 
-TEST(PolicyVersionTest, OlderOrConflictingVersionsAreIgnored) {
+// Issue 10 item 13: every offer gets an answer. An older counter, or the
+// counter in force with another hash, is NACKed with both versions named.
+TEST(PolicyVersionTest, AnOlderOfferIsNackedNamingBothVersions) {
+  v1::PolicyVersion in_force = Version(3, "aaaaaaaaaaaaaaaa");
+  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(2, "bbbbbbbbbbbbbbbb")), PolicyOffer::kOlder);
+  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(0, kEmptyPolicyHash)), PolicyOffer::kOlder);
+  std::string reason = RefusedOfferReason(in_force, Version(2, "bbbbbbbbbbbbbbbb"));
+  EXPECT_NE(reason.find("2/bbbbbbbbbbbb"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("3/aaaaaaaaaaaa"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("older"), std::string::npos) << reason;
+}
+
+TEST(PolicyVersionTest, ASameCounterOfferWithAnotherHashIsNackedNamingBothVersions) {
+  v1::PolicyVersion in_force = Version(3, "aaaaaaaaaaaaaaaa");
+  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(3, "bbbbbbbbbbbbbbbb")),
+            PolicyOffer::kConflicting);
+  std::string reason = RefusedOfferReason(in_force, Version(3, "bbbbbbbbbbbbbbbb"));
+  EXPECT_NE(reason.find("3/bbbbbbbbbbbb"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("3/aaaaaaaaaaaa"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("other content"), std::string::npos) << reason;
+}
+
+TEST(PolicyVersionTest, AnOfferThatIsAppliedOrAckedHasNoRefusalReason) {
   v1::PolicyVersion in_force = Version(3, "aaa");
-  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(2, "bbb")), PolicyOffer::kStale);
-  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(3, "bbb")), PolicyOffer::kStale);
-  EXPECT_EQ(ClassifyPolicyOffer(in_force, Version(0, kEmptyPolicyHash)), PolicyOffer::kStale);
+  EXPECT_EQ(RefusedOfferReason(in_force, Version(4, "bbb")), "");
+  EXPECT_EQ(RefusedOfferReason(in_force, Version(3, "aaa")), "");
+}
+
+TEST(PolicyVersionTest, AReasonShowsOnlyPrintableHashCharacters) {
+  // The hash comes from the control plane; the reason goes to logs and
+  // GetState.
+  std::string reason = RefusedOfferReason(Version(3, "aaa"), Version(1, "x\ny\x01z"));
+  EXPECT_NE(reason.find("1/x?y?z"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find('\n'), std::string::npos) << reason;
+  EXPECT_EQ(reason.find('\x01'), std::string::npos) << reason;
 }
 
 TEST(BlockConversionTest, LocalBlockBecomesProtoWithReplicaOriginAndCreatedAt) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -175,6 +176,34 @@ TEST(PolicyStoreTest, VariablesAreLeftToTheReplicas) {
   }
 }
 
+// Issue 10 item 8: a variable outside access_key can never be applied by a
+// replica, so the push is refused with the key and the variable.
+TEST(PolicyStoreTest, AVariableOutsideAccessKeyIsAnErrorAtPushTime) {
+  PolicyCheck check = CheckPolicy(
+      "model_providers:\n"
+      "  - model: openai/gpt-4o\n"
+      "    base_url: https://collector.example/${AWS_SECRET_ACCESS_KEY}\n"
+      "    access_key: $OPENAI_API_KEY\n"
+      "    headers: {X-Org: $ORG}\n");
+  EXPECT_FALSE(check.ok);
+  EXPECT_THAT(check.diagnostics,
+              ::testing::Contains(AllOf(Field(&Diagnostic::line, 3),
+                                        Field(&Diagnostic::key, "model_providers[0].base_url"),
+                                        Field(&Diagnostic::message,
+                                              HasSubstr("AWS_SECRET_ACCESS_KEY")),
+                                        Field(&Diagnostic::severity,
+                                              Diagnostic::Severity::kError))));
+  EXPECT_THAT(check.diagnostics,
+              ::testing::Contains(AllOf(Field(&Diagnostic::line, 5),
+                                        Field(&Diagnostic::key, "model_providers[0].headers.X-Org"),
+                                        Field(&Diagnostic::severity,
+                                              Diagnostic::Severity::kError))));
+  // access_key may name any variable here: each replica checks its own list.
+  for (const Diagnostic& d : check.diagnostics) {
+    EXPECT_NE(d.key, "model_providers[0].access_key") << d.ToString();
+  }
+}
+
 TEST(PolicyStoreTest, EmptyOrProviderlessOrBrokenPolicyIsRejected) {
   EXPECT_FALSE(CheckPolicy("").ok);
   EXPECT_FALSE(CheckPolicy("model_providers: []\n").ok);
@@ -184,6 +213,74 @@ TEST(PolicyStoreTest, EmptyOrProviderlessOrBrokenPolicyIsRejected) {
   PolicyCheck syntax = CheckPolicy("model_providers:\n  - model: [\n");
   ASSERT_FALSE(syntax.ok);
   EXPECT_GT(syntax.diagnostics[0].line, 0);
+}
+
+// Issue 10 item 13: the counter floor. Replicas report the version they run
+// (Hello, and with every ACK or NACK); after a state loss, or at a second
+// control plane that is behind, the next push is numbered above the
+// highest of them, so every replica applies it instead of refusing it.
+TEST(PolicyStoreTest, NextPushIsNumberedAboveTheHighestCounterReplicasReported) {
+  auto store = OpenStore(StateDir());
+  store->ObserveReplicaCounter(4);
+  store->ObserveReplicaCounter(7);
+  store->ObserveReplicaCounter(5);  // lower reports do not lower the floor
+  EXPECT_EQ(store->CounterFloor(), 7u);
+  PushOutcome dry = store->Push(kPolicyA, true);
+  EXPECT_EQ(dry.counter, 8u);
+  PushOutcome pushed = store->Push(kPolicyA, false);
+  EXPECT_EQ(pushed.result, PushOutcome::Result::kAccepted);
+  EXPECT_EQ(pushed.counter, 8u);
+  EXPECT_EQ(store->Current()->counter, 8u);
+  // Once above the floor, counting goes on from the current version.
+  EXPECT_EQ(store->Push(kPolicyB, false).counter, 9u);
+}
+
+TEST(PolicyStoreTest, APersistedVersionAboveTheFloorKeepsCounting) {
+  auto store = OpenStore(StateDir());
+  store->Push(kPolicyA, false);
+  store->Push(kPolicyB, false);
+  store->ObserveReplicaCounter(1);
+  EXPECT_EQ(store->Push(kPolicyA, false).counter, 3u);
+}
+
+TEST(PolicyStoreTest, TheSameTextBelowTheFloorIsRepublishedAboveIt) {
+  // A control plane that is behind holds version 1; its replicas run 5 from
+  // elsewhere and refuse 1. Pushing the same text again must reach them.
+  auto store = OpenStore(StateDir());
+  ASSERT_EQ(store->Push(kPolicyA, false).counter, 1u);
+  store->ObserveReplicaCounter(5);
+  PushOutcome again = store->Push(kPolicyA, false);
+  EXPECT_EQ(again.result, PushOutcome::Result::kAccepted);
+  EXPECT_FALSE(again.unchanged);
+  EXPECT_EQ(again.counter, 6u);
+  EXPECT_EQ(again.hash, Sha256Hex(kPolicyA));
+  // Now at the floor's top: the same text is unchanged again.
+  EXPECT_TRUE(store->Push(kPolicyA, false).unchanged);
+}
+
+TEST(PolicyStoreTest, TheFloorIsNotPersisted) {
+  // Soft state, like blocks: replicas report it again when they reconnect.
+  std::string dir = StateDir();
+  {
+    auto store = OpenStore(dir);
+    store->ObserveReplicaCounter(9);
+    EXPECT_EQ(store->Push(kPolicyA, false).counter, 10u);
+  }
+  auto reopened = OpenStore(dir);
+  EXPECT_EQ(reopened->CounterFloor(), 0u);
+  EXPECT_EQ(reopened->Current()->counter, 10u);
+  EXPECT_EQ(reopened->Push(kPolicyB, false).counter, 11u);
+}
+
+TEST(PolicyStoreTest, ACounterThatCannotGrowIsARejectedPush) {
+  auto store = OpenStore(StateDir());
+  store->ObserveReplicaCounter(UINT64_MAX);
+  PushOutcome out = store->Push(kPolicyA, false);
+  EXPECT_FALSE(out.accepted);
+  EXPECT_EQ(out.result, PushOutcome::Result::kRejected);
+  EXPECT_THAT(out.diagnostics,
+              ::testing::Contains(Field(&Diagnostic::message, HasSubstr("counter"))));
+  EXPECT_FALSE(store->Current().has_value());
 }
 
 TEST(PolicyStoreTest, PersistedPolicySurvivesARestart) {
