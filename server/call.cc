@@ -16,6 +16,17 @@ namespace {
 
 // The error detail travels in gRPC trailers, which clients cap at 8-16 KiB.
 constexpr size_t kMaxDetailBodyBytes = 4096;
+// Error bodies are kept this much longer than what the detail carries, and
+// cut after redaction: a key echoed across the cut must be redacted whole,
+// not leak its first bytes.
+constexpr size_t kRedactionMarginBytes = 1024;
+constexpr size_t kKeptErrorBodyBytes = kMaxDetailBodyBytes + kRedactionMarginBytes;
+
+// A redacted error body cut to the detail's size (upstream_body is bytes,
+// so a cut inside a UTF-8 character is harmless).
+std::string ForDetail(const std::string& redacted) {
+  return redacted.substr(0, kMaxDetailBodyBytes);
+}
 // When a provider's connection limit refused the call: come back after
 // about one typical LLM answer has freed a connection (the same pushback as
 // the gateway's own in-flight limit).
@@ -109,7 +120,8 @@ void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
 }
 
 // The first `max` bytes of an error body for a log line, cut on a UTF-8
-// boundary. Error bodies are provider messages, never request bodies or keys.
+// boundary. Error bodies are provider messages, never request bodies; the
+// caller redacts them first (providers echo keys).
 std::string SafePreview(std::string_view body, size_t max) {
   if (body.size() <= max) return std::string(body);
   size_t cut = max;
@@ -255,6 +267,7 @@ void Call::OnPauseTimeout() {
   if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
   transfer_ = 0;
   paused_ = false;
+  if (attempt_) upstream_time_ += absl::Nanoseconds(MonoNow() - attempt_->sent_at);
   const int64_t ms = absl::ToInt64Milliseconds(env_.stream_pause_timeout);
   env_.metrics->RecordStreamPauseTimeout(model_label_);
   LogInfo("caller_too_slow", {{"request_id", caller_.request_id},
@@ -429,8 +442,8 @@ bool Call::OnBody(std::string_view chunk) {
   if (a.first_byte_at == 0) a.first_byte_at = MonoNow();
   if (a.http_status < 200 || a.http_status >= 300) {
     // An error body: only its start goes into the error detail.
-    if (a.body.size() < kMaxDetailBodyBytes) {
-      size_t room = kMaxDetailBodyBytes - a.body.size();
+    if (a.body.size() < kKeptErrorBodyBytes) {
+      size_t room = kKeptErrorBodyBytes - a.body.size();
       a.body.append(chunk.substr(0, room));
       if (chunk.size() > room) a.body_truncated = true;
     } else {
@@ -488,7 +501,7 @@ bool Call::HandleEvents() {
     data->set_id(Utf8Safe(std::move(event.id)));
     ++a.events_forwarded;
     events_sent_ = true;
-    if (!output_->Write(std::move(out)) && !paused_) {
+    if (!output_->Write(std::move(out)) && !paused_ && transfer_ != 0) {
       paused_ = true;
       env_.upstream->Pause(transfer_);
       std::weak_ptr<Call> weak = weak_from_this();
@@ -585,11 +598,13 @@ void Call::OnDone(const TransferResult& result) {
   // reactor's reference on another thread at any moment.
   std::shared_ptr<Call> self = std::move(transfer_owner_);
   transfer_ = 0;
+  if (output_ != nullptr && attempt_->sse) {
+    HandleEvents();  // nothing is pending normally; keeps the invariant
+  }
   paused_ = false;
   if (pause_timer_ != 0) env_.loop->CancelTimer(pause_timer_);
   pause_timer_ = 0;
   if (output_ == nullptr) return;
-  if (attempt_->sse) HandleEvents();  // nothing is pending normally; keeps the invariant
   AttemptResult r = Classify(result);
   Decision decision = retry_->OnAttemptDone(r, WallNow());
   if (decision.kind == Decision::Kind::kAttempt) {
@@ -735,12 +750,14 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
     CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());
     for (v1::Header& h : *detail.mutable_upstream_headers()) h.set_value(Redacted(h.value()));
     if (attempt_ && attempt_->http_status == last->http_status && !attempt_->sse) {
-      detail.set_upstream_body(Redacted(attempt_->body.substr(0, kMaxDetailBodyBytes)));
+      // Redacted before it is cut: redaction may also lengthen it.
+      std::string body = Redacted(attempt_->body);
       detail.set_upstream_body_truncated(attempt_->body_truncated ||
-                                         attempt_->body.size() > kMaxDetailBodyBytes);
+                                         body.size() > kMaxDetailBodyBytes);
+      detail.set_upstream_body(ForDetail(body));
     } else if (attempt_ && attempt_->tracker && attempt_->tracker->failed()) {
       // The provider's error event is the error body of a failed stream.
-      detail.set_upstream_body(Redacted(attempt_->tracker->failure()));
+      detail.set_upstream_body(ForDetail(Redacted(attempt_->tracker->failure())));
     }
   }
   FillAttemptRecords(detail.mutable_attempts());
@@ -768,7 +785,7 @@ void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
   absl::Duration total = absl::Nanoseconds(MonoNow() - started_);
   // The caller's answer first; bookkeeping after it is off the latency path.
   if (slow_caller) {
-    output->EndSlowCaller(status, env_.stream_pause_timeout);
+    output->EndSlowCaller(status);
   } else {
     output->End(status, std::move(response), pushback_ms);
   }

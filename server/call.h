@@ -36,17 +36,15 @@ class CallOutput {
   // caller is slower than the upstream; the Call then pauses the upstream
   // until ResumeUpstream() is posted back to it.
   virtual bool Write(v1::StreamEvent event) = 0;
-  // Ends the call exactly once. `response` is used by unary calls on OK.
-  // `pushback_ms` > 0 adds the grpc-retry-pushback-ms trailer.
+  // Ends the call exactly once (End or EndSlowCaller). `response` is used by
+  // unary calls on OK. `pushback_ms` > 0 adds the grpc-retry-pushback-ms
+  // trailer. A streaming caller that has not read the queued events by
+  // server.stream_pause_timeout_ms later has its stream cancelled.
   virtual void End(const grpc::Status& status, v1::CompletionResponse response,
                    int64_t pushback_ms) = 0;
-  // Ends, exactly once, a streaming call whose caller stopped reading:
-  // events not yet handed to gRPC are dropped, the status follows the one
-  // being written, and if the caller still reads nothing for `linger` the
-  // stream is cancelled so that it holds nothing.
-  virtual void EndSlowCaller(const grpc::Status& status, absl::Duration /*linger*/) {
-    End(status, {}, 0);
-  }
+  // End for a streaming call whose caller stopped reading: events not yet
+  // handed to gRPC are dropped, so the status follows the one being written.
+  virtual void EndSlowCaller(const grpc::Status& status) { End(status, {}, 0); }
 };
 
 // What a Call needs from the process.
@@ -139,7 +137,7 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // answered, and the loop must never be left with a dangling handler.
   std::shared_ptr<Call> transfer_owner_;
   EventLoop::TimerId wait_timer_ = 0;
-  EventLoop::TimerId pause_timer_ = 0;  // armed while paused_
+  EventLoop::TimerId pause_timer_ = 0;  // armed exactly while paused_
   bool events_sent_ = false;  // some event of some attempt reached the caller
   bool paused_ = false;
 

@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <string>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "server/call.h"
@@ -66,9 +67,12 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
   StreamReactor(GatewayService* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context) {}
 
-  void Bind(std::shared_ptr<Call> call, EventLoop* loop) {
+  // `linger`: how long a caller that reads nothing may hold a finished
+  // call's stream (server.stream_pause_timeout_ms).
+  void Bind(std::shared_ptr<Call> call, EventLoop* loop, absl::Duration linger) {
     call_ = std::move(call);
     loop_ = loop;
+    linger_ = linger;
   }
 
   bool Write(v1::StreamEvent event) override {
@@ -94,40 +98,11 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
     if (pushback_ms > 0) {
       context_->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(pushback_ms));
     }
-    {
-      absl::MutexLock lock(&mu_);
-      if (writing_) {
-        // Finish after the last queued event is written.
-        final_status_ = status;
-        return;
-      }
-    }
-    Finish(status);
+    FinishAfterQueue(status, /*drop_queued=*/false);
   }
 
-  // On the call's loop thread.
-  void EndSlowCaller(const grpc::Status& status, absl::Duration linger) override {
-    bool writing;
-    {
-      absl::MutexLock lock(&mu_);
-      writing = writing_;
-      if (writing) {
-        // Keep only the event gRPC is writing: the status follows it as soon
-        // as the caller reads again (OnWriteDone finishes).
-        while (queue_.size() > 1) {
-          queued_bytes_ -= queue_.back().ByteSizeLong();
-          queue_.pop_back();
-        }
-        final_status_ = status;
-      }
-    }
-    if (!writing) {
-      Finish(status);
-      return;
-    }
-    // A caller that still reads nothing gets the stream cancelled, so that
-    // it holds neither a gRPC stream nor an in-flight slot.
-    loop_->AddTimerAfter(linger, [canceller = canceller_] { canceller->Cancel(); });
+  void EndSlowCaller(const grpc::Status& status) override {
+    FinishAfterQueue(status, /*drop_queued=*/true);
   }
 
   void OnWriteDone(bool ok) override {
@@ -190,9 +165,42 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
     grpc::CallbackServerContext* context_ ABSL_GUARDED_BY(mu_);
   };
 
+  // On the call's loop thread. Finishes now when no write is in flight;
+  // else after the queue is written (`drop_queued`: after the event gRPC is
+  // writing; the rest is dropped), from OnWriteDone. Either way, a caller that
+  // reads nothing for linger_ more has its stream cancelled, so that it holds
+  // neither a gRPC stream nor an in-flight slot.
+  void FinishAfterQueue(const grpc::Status& status, bool drop_queued) {
+    // Copied first: once final_status_ is published, OnWriteDone on a gRPC
+    // thread may finish the call and delete this reactor at any moment.
+    EventLoop* const loop = loop_;
+    const std::shared_ptr<Canceller> canceller = canceller_;
+    const absl::Duration linger = linger_;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_) {
+        while (drop_queued && queue_.size() > 1) {
+          queued_bytes_ -= queue_.back().ByteSizeLong();
+          queue_.pop_back();
+        }
+        final_status_ = status;
+      }
+      if (final_status_) {
+        // `this` must not be used past the lock from here.
+        loop->AddTimerAfter(linger, [canceller] { canceller->Cancel(); });
+        return;
+      }
+    }
+    Finish(status);
+  }
+
   GatewayService* service_;
   grpc::CallbackServerContext* context_;
+  // TryCancel runs under the Canceller's lock, which OnDone takes too: safe
+  // because gRPC never runs OnDone inline from TryCancel (reactions of the
+  // callback API are never inlined into an API call).
   std::shared_ptr<Canceller> canceller_ = std::make_shared<Canceller>(context_);
+  absl::Duration linger_ = absl::Seconds(30);
   std::shared_ptr<Call> call_;
   EventLoop* loop_ = nullptr;
 
@@ -306,7 +314,11 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
                             : absl::FromChrono(context->deadline());
   auto call =
       std::make_shared<Call>(env, std::move(config), request, streaming, deadline, reactor);
-  reactor->Bind(call, &worker.loop);
+  if constexpr (std::is_same_v<Reactor, StreamReactor>) {
+    reactor->Bind(call, &worker.loop, env.stream_pause_timeout);
+  } else {
+    reactor->Bind(call, &worker.loop);
+  }
   worker.loop.Post([call = std::move(call)] { call->Start(); });
 }
 

@@ -1,5 +1,7 @@
 #include "server/redact.h"
 
+#include "server/upstream_request.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -95,7 +97,17 @@ std::vector<std::string> ConfiguredSecrets(const Config& config) {
   std::vector<std::string> secrets;
   for (const ModelProvider& p : config.providers) {
     if (!p.access_key.empty()) secrets.push_back(p.access_key);
-    for (const auto& [name, value] : p.headers) secrets.push_back(value);
+    for (const auto& [name, value] : p.headers) {
+      // Only credential headers: `anthropic-version: 2023-06-01` or
+      // `content-type: application/json` are no secret, and redacting them
+      // would mangle every error body that mentions them.
+      if (!IsCredentialHeader(name)) continue;
+      secrets.push_back(value);
+      // "Bearer <token>": the token alone may be echoed too.
+      if (size_t space = value.find(' '); space != std::string::npos) {
+        secrets.push_back(value.substr(space + 1));
+      }
+    }
   }
   std::sort(secrets.begin(), secrets.end());
   secrets.erase(std::unique(secrets.begin(), secrets.end()), secrets.end());

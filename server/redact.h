@@ -28,8 +28,9 @@ std::string Redact(std::string_view text, const std::vector<std::string>& secret
 
 inline constexpr size_t kMinSecretBytes = 4;
 
-// Every configured credential of `config` (access keys and the values of
-// configured provider headers, which may carry keys too), for Redact.
+// Every configured credential of `config`: access keys, and the values of
+// configured credential headers (authorization, x-api-key, api-key, ...)
+// with the token after a scheme ("Bearer t" -> also "t"), for Redact.
 std::vector<std::string> ConfiguredSecrets(const Config& config);
 
 }  // namespace rebound

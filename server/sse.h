@@ -131,8 +131,9 @@ enum class EventVerdict {
 // Not thread-safe; one tracker per attempt.
 class StreamTracker {
  public:
-  // The failure event's data kept for the error detail is cut to this.
-  static constexpr size_t kMaxFailureBytes = 4096;
+  // The failure event's data kept for the error detail is cut to this (the
+  // detail's 4 KiB plus room to redact a key across the cut first).
+  static constexpr size_t kMaxFailureBytes = 5120;
 
   explicit StreamTracker(StreamDialect dialect) : dialect_(dialect) {}
 

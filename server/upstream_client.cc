@@ -93,6 +93,10 @@ TransferResult ResultFromCurlCode(CURLcode code, const char* error_buffer) {
 UpstreamClient::UpstreamClient(EventLoop* loop, Options options)
     : loop_(loop), options_(options) {
   static CurlGlobal global;
+  // The HTTP/2 re-send rule reads libcurl's informational text, whose
+  // wording is what upstream_http2_test checked: libcurl 7.88. Another
+  // libcurl keeps the safe default (no re-send behind the retry engine).
+  h2_resends_ = (curl_version_info(CURLVERSION_NOW)->version_num >> 8) == 0x0758;
   multi_ = curl_multi_init();
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &UpstreamClient::OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
@@ -179,7 +183,7 @@ UpstreamClient::TransferId UpstreamClient::Start(UpstreamRequest request,
   if (!t->request.ca_file.empty()) {
     curl_easy_setopt(easy, CURLOPT_CAINFO, t->request.ca_file.c_str());
   }
-  if (absl::StartsWith(t->request.url, "https://")) {
+  if (h2_resends_ && absl::StartsWith(t->request.url, "https://")) {
     // HTTP/2 is negotiated over TLS only. libcurl 7.88 says whether a
     // stream was refused or a GOAWAY arrived only in its informational
     // text, so listen to it (nothing is printed: the callback replaces

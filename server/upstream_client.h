@@ -1,4 +1,6 @@
 // Upstream HTTP over libcurl's multi interface, driven by an EventLoop.
+// (The HTTP/2 refused-stream re-send needs libcurl 7.88's wording; with
+// another libcurl it is off and such requests count as failed attempts.)
 //
 // One UpstreamClient per EventLoop; every method and callback runs on that
 // loop's thread. Connections are kept alive and reused across transfers;
@@ -123,6 +125,7 @@ class UpstreamClient {
 
   EventLoop* loop_;
   Options options_;
+  bool h2_resends_ = false;  // OnDebug understands this libcurl's text
   void* multi_;  // CURLM*
   EventLoop::TimerId curl_timer_ = 0;
   TransferId next_id_ = 1;

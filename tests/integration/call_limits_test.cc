@@ -128,6 +128,35 @@ TEST(CallLimitsTest, AStreamingCallerThatStopsReadingReleasesItsUpstreamSlot) {
       << (*gateway)->ScrapeMetrics();
 }
 
+// The same bound when the answer fits the gateway's queue: the upstream
+// completes and the call ends, but the caller reads nothing, so the status
+// waits behind events gRPC cannot send. The stream must not hold its
+// in-flight slot forever (found by review of the item 2 fix).
+TEST(CallLimitsTest, AFinishedStreamThatTheCallerNeverReadsIsReleased) {
+  constexpr int kPauseMs = 1000;
+  auto fake = FakeProvider::Start({"--default", "tokens=900"});  // about 150 KiB of events
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  auto gateway = GatewayProcess::Start(absl::StrCat(
+      ServerSection(absl::StrCat("  stream_pause_timeout_ms: ", kPauseMs, "\n")),
+      "model_providers:\n", Provider("openai/gpt-4o", **fake, "key-primary", "    default: true\n")));
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  NonReadingCaller never_reads((*gateway)->address(), ChatRequest("openai/gpt-4o", true), 3);
+  ASSERT_TRUE(WaitUntil([&] { return (*fake)->RequestCount() == 1; }));
+  const absl::Time sent = (*fake)->Requests()[0].time;
+  // The upstream answer completes (no pause), yet the call stays in flight...
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric(**gateway, R"(rebound_attempts_total{model="openai/gpt-4o",outcome="success",provider="openai",status_class="2xx"})") == 1;
+  })) << (*gateway)->ScrapeMetrics();
+  // ...until the bound passes, then it is cancelled.
+  EXPECT_TRUE(WaitUntil([&] { return Metric(**gateway, "rebound_in_flight_requests") == 0; },
+                        absl::Milliseconds(kPauseMs) + absl::Seconds(5)))
+      << (*gateway)->ScrapeMetrics();
+  EXPECT_GE(absl::Now() - sent, absl::Milliseconds(kPauseMs));
+  EXPECT_EQ(Metric(**gateway, R"(rebound_stream_pause_timeouts_total{model="openai/gpt-4o"})"),
+            std::nullopt)
+      << "the upstream was never paused";
+}
+
 // max_retry_duration_ms used to be checked only before waits: an attempt
 // that started inside the budget ran its full first_byte_ms. Now the
 // attempt is cut when the budget ends: 1.5 s (the first timeout, where the

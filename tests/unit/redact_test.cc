@@ -49,17 +49,21 @@ TEST(RedactTest, BearerCredentialsAreReplaced) {
   EXPECT_EQ(Redact("a Bearer token is required", {}), "a Bearer token is required");
 }
 
-TEST(RedactTest, ConfiguredSecretsAreEveryKeyAndHeaderValue) {
+TEST(RedactTest, ConfiguredSecretsAreKeysAndCredentialHeaders) {
   Config config;
   ModelProvider a;
   a.access_key = "key-a-0001";
-  a.headers = {{"api-key", "azure-key-0002"}};
+  a.headers = {{"api-key", "azure-key-0002"},
+               {"Authorization", "Bearer tok-0003"},
+               {"anthropic-version", "2023-06-01"},  // no secret: never redacted
+               {"content-type", "application/json"}};
   ModelProvider b;
   b.access_key = "key-a-0001";  // the same key twice is listed once
   ModelProvider c;              // passthrough_auth: no key
   config.providers = {a, b, c};
   EXPECT_THAT(ConfiguredSecrets(config),
-              ::testing::UnorderedElementsAre("key-a-0001", "azure-key-0002"));
+              ::testing::UnorderedElementsAre("key-a-0001", "azure-key-0002", "Bearer tok-0003",
+                                              "tok-0003"));
 }
 
 }  // namespace
