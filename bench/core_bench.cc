@@ -8,13 +8,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "blocks/block_table.h"
+#include "codec/model_splice.h"
+#include "codec/sse.h"
 #include "policy/config_loader.h"
-#include "server/block_table.h"
-#include "server/latency_tracker.h"
-#include "server/model_splice.h"
-#include "server/retry_budgets.h"
-#include "server/retry_state.h"
-#include "server/sse.h"
+#include "retry/latency_tracker.h"
+#include "retry/retry_budgets.h"
+#include "retry/retry_state.h"
 
 namespace rebound {
 namespace {

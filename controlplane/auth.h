@@ -20,7 +20,7 @@
 #include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
-#include "server/bearer_tokens.h"
+#include "auth/bearer_tokens.h"
 
 namespace rebound::controlplane {
 

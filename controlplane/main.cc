@@ -18,13 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "auth/tls_files.h"
+#include "common/log.h"
 #include "controlplane/auth.h"
 #include "controlplane/control_plane_service.h"
 #include "controlplane/metrics.h"
 #include "controlplane/policy_store.h"
 #include "prometheus/exposer.h"
-#include "server/log.h"
-#include "server/tls_files.h"
 
 namespace {
 

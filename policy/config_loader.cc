@@ -15,9 +15,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "policy/limits.h"
 #include "policy/provider_parser.h"
-#include "policy/utf8.h"
 #include "policy/retry_budget_parser.h"
 #include "policy/validation.h"
 #include "policy/yaml_reader.h"

@@ -15,11 +15,11 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "auth/bearer_tokens.h"
+#include "auth/tls_files.h"
+#include "common/log.h"
 #include "policy/config_loader.h"
 #include "prometheus/exposer.h"
-#include "server/bearer_tokens.h"
-#include "server/log.h"
-#include "server/tls_files.h"
 
 namespace rebound {
 namespace {
@@ -101,8 +101,8 @@ absl::Status GatewayServer::Start() {
       std::max(1, settings.max_connections_per_provider / settings.upstream_threads);
   for (int i = 0; i < settings.upstream_threads; ++i) {
     auto worker = std::make_unique<UpstreamWorker>();
-    worker->client = std::make_unique<UpstreamClient>(
-        &worker->loop, UpstreamClient::Options{per_worker_limit});
+    worker->client = std::make_unique<CurlUpstream>(
+        &worker->loop, CurlUpstream::Options{per_worker_limit});
     worker->loop.StartThread();
     workers_.push_back(std::move(worker));
   }
@@ -114,7 +114,7 @@ absl::Status GatewayServer::Start() {
                        std::to_string(absl::ToInt64Milliseconds(block.until - absl::Now()))}});
     // Shared at once with every other replica, stamped for their
     // propagation-latency measurement.
-    if (ControlPlaneClient* reporter = controlplane_reporter_.load()) {
+    if (ReplicaSync* reporter = controlplane_reporter_.load()) {
       reporter->ReportBlock(key, block, absl::Now());
     }
   });
@@ -161,7 +161,7 @@ absl::Status GatewayServer::StartControlPlane(int grpc_port) {
   // Without addresses: the embedded default, blocks shared only in-process.
   if (config->control_plane.addresses.empty()) return absl::OkStatus();
   pushed_allowed_env_ = config->control_plane.allowed_env;
-  ControlPlaneClient::Options options;
+  ReplicaSync::Options options;
   options.settings = config->control_plane;
   options.replica_id = config->control_plane.replica_id;
   if (options.replica_id.empty()) {
@@ -169,7 +169,7 @@ absl::Status GatewayServer::StartControlPlane(int grpc_port) {
     if (gethostname(host, sizeof(host) - 1) != 0) snprintf(host, sizeof(host), "localhost");
     options.replica_id = absl::StrCat(host, ":", grpc_port);
   }
-  controlplane_ = std::make_unique<ControlPlaneClient>(
+  controlplane_ = std::make_unique<ReplicaSync>(
       std::move(options), &blocks_, &metrics_,
       [this](std::string_view yaml) { return ApplyPushedPolicy(yaml); });
   if (absl::Status s = controlplane_->Start(); !s.ok()) {
@@ -273,7 +273,7 @@ void GatewayServer::Reload(const char* why) {
     LogWarn("config_reload_partial", {{"detail", "control_plane changes only on restart"}});
   }
   // Once a policy was pushed, the control plane owns model_providers: the
-  // file still brings its server settings (controlplane_client.h).
+  // file still brings its server settings (replica/replica_sync.h).
   config_ = pushed_policy_ ? MergePushedPolicy(*pushed_policy_, *result.config) : result.config;
   service_->SetConfig(config_);
   service_->SetCallerTokens(*caller_tokens);

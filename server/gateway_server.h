@@ -1,9 +1,9 @@
 // The rebound-server process: wires config, upstream workers, the gRPC
 // server (Gateway, health, reflection) and the metrics exposer, and handles
 // SIGTERM (drain) and SIGHUP / file changes (validated reload). With
-// control_plane.addresses set, it also runs the ControlPlaneClient, which
+// control_plane.addresses set, it also runs the ReplicaSync, which
 // shares blocks with the other replicas and applies pushed policies (see
-// controlplane_client.h for how those interact with reloads).
+// replica/replica_sync.h for how those interact with reloads).
 #ifndef REBOUND_SERVER_GATEWAY_SERVER_H_
 #define REBOUND_SERVER_GATEWAY_SERVER_H_
 
@@ -17,10 +17,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/gateway_service.h"
+#include "gateway/metrics.h"
 #include "policy/config.h"
-#include "server/controlplane_client.h"
-#include "server/gateway_service.h"
-#include "server/metrics.h"
+#include "replica/replica_sync.h"
 
 namespace prometheus {
 class Exposer;
@@ -47,7 +47,7 @@ class GatewayServer {
  private:
   void Reload(const char* why);
   void Drain();
-  // The ControlPlaneClient's PolicyApplier: validates a pushed
+  // The ReplicaSync's PolicyApplier: validates a pushed
   // `model_providers` YAML like a local file, except that it reads the
   // environment only for access_key names in control_plane.allowed_env
   // (LoadOptions::pushed_policy), and swaps it in with this replica's own
@@ -80,10 +80,10 @@ class GatewayServer {
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
   int64_t config_mtime_ns_ = 0;
-  std::unique_ptr<ControlPlaneClient> controlplane_;
+  std::unique_ptr<ReplicaSync> controlplane_;
   // What the BlockTable listener (upstream threads) reports to; set once the
   // client is started.
-  std::atomic<ControlPlaneClient*> controlplane_reporter_{nullptr};
+  std::atomic<ReplicaSync*> controlplane_reporter_{nullptr};
 };
 
 }  // namespace rebound

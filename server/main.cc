@@ -5,9 +5,9 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "common/log.h"
 #include "policy/config_loader.h"
 #include "server/gateway_server.h"
-#include "server/log.h"
 
 namespace {
 

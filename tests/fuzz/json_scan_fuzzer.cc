@@ -21,7 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "server/json_scan.h"
+#include "codec/json_scan.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/json_scan.h"
-#include "server/model_splice.h"
+#include "codec/json_scan.h"
+#include "codec/model_splice.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "server/json_scan.h"
-#include "server/sse.h"
+#include "codec/json_scan.h"
+#include "codec/sse.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 

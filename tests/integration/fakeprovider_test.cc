@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "codec/json_scan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/json_scan.h"
 #include "tests/integration/test_harness.h"
 
 namespace rebound::testing {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/http_types.h"
+#include "common/http_types.h"
 #include "tests/integration/recording_channel.h"
 #include "tests/integration/test_outputs.h"
 

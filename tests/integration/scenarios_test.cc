@@ -24,9 +24,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "codec/json_scan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/json_scan.h"
 #include "tests/integration/gateway_fixture.h"
 
 namespace rebound::testing {

@@ -24,8 +24,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "codec/json_scan.h"
 #include "gtest/gtest.h"
-#include "server/json_scan.h"
 #include "tests/integration/test_outputs.h"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "server/bearer_tokens.h"
+#include "auth/bearer_tokens.h"
 
 #include <fstream>
 

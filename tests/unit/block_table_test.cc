@@ -1,7 +1,7 @@
 // BlockTable (RETRY.md section 6): merging keeps the later deadline and
 // converges whatever the order of reports, expired entries are ignored and
 // swept, memory stays bounded, and local changes reach the listener.
-#include "server/block_table.h"
+#include "blocks/block_table.h"
 
 #include <algorithm>
 #include <string>

@@ -1,4 +1,4 @@
-#include "server/error_status.h"
+#include "gateway/error_status.h"
 
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-#include "server/json_scan.h"
+#include "codec/json_scan.h"
 
 #include <cstdint>
 #include <random>

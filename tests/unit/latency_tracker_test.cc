@@ -1,7 +1,7 @@
 // LatencyTracker (RETRY.md 3.6): min_triggers slow answers inside the window
 // trigger a block and clear the count; events outside the window do not
 // count; memory stays bounded.
-#include "server/latency_tracker.h"
+#include "retry/latency_tracker.h"
 
 #include <string>
 #include <thread>

@@ -1,13 +1,13 @@
-#include "server/model_splice.h"
+#include "codec/model_splice.h"
 
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "codec/json_scan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/json_scan.h"
 
 namespace rebound {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/rate_limit_headers.h"
+#include "codec/rate_limit_headers.h"
 
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 // Redact (issue 10 item 7): configured credentials and key-looking tokens
 // never leave rebound in an error body, a header or a log line.
-#include "server/redact.h"
+#include "codec/redact.h"
 
 #include <string>
 #include <vector>

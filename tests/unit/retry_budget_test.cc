@@ -2,7 +2,7 @@
 // per-provider set the server uses). Time is injected; nothing sleeps. The
 // numbers are exact: the budget's guarantee is an inequality that must hold
 // to the retry, and must not be stricter than configured either.
-#include "server/retry_budget.h"
+#include "retry/retry_budget.h"
 
 #include <atomic>
 #include <memory>
@@ -16,7 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/config_loader.h"
-#include "server/retry_budgets.h"
+#include "retry/retry_budgets.h"
 
 namespace rebound {
 namespace {

@@ -5,7 +5,7 @@
 //
 // Every rule of RETRY.md has a test here that fails when the rule is broken;
 // SCENARIOS 1-11, 14 and 16-19 are ported at the end as decision sequences.
-#include "server/retry_state.h"
+#include "retry/retry_state.h"
 
 #include <map>
 #include <memory>
@@ -20,7 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/config_loader.h"
-#include "server/retry_budgets.h"
+#include "retry/retry_budgets.h"
 
 namespace rebound {
 

@@ -1,4 +1,4 @@
-#include "server/sse.h"
+#include "codec/sse.h"
 
 #include <string>
 #include <string_view>

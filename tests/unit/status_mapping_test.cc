@@ -1,4 +1,4 @@
-#include "server/status_mapping.h"
+#include "retry/status_mapping.h"
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"

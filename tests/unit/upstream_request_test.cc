@@ -1,4 +1,4 @@
-#include "server/upstream_request.h"
+#include "upstream/upstream_request.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

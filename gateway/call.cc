@@ -1,0 +1,714 @@
+#include "gateway/call.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "codec/redact.h"
+#include "common/log.h"
+#include "common/utf8.h"
+#include "gateway/error_status.h"
+
+namespace rebound {
+namespace {
+
+// The error detail travels in gRPC trailers, which clients cap at 8-16 KiB.
+constexpr size_t kMaxDetailBodyBytes = 4096;
+// Error bodies are kept this much longer than what the detail carries, and
+// cut after redaction: a key echoed across the cut must be redacted whole,
+// not leak its first bytes.
+constexpr size_t kRedactionMarginBytes = 1024;
+constexpr size_t kKeptErrorBodyBytes = kMaxDetailBodyBytes + kRedactionMarginBytes;
+
+// A redacted error body cut to the detail's size (upstream_body is bytes,
+// so a cut inside a UTF-8 character is harmless).
+std::string ForDetail(const std::string& redacted) {
+  return redacted.substr(0, kMaxDetailBodyBytes);
+}
+// When a provider's connection limit refused the call: come back after
+// about one typical LLM answer has freed a connection (the same pushback as
+// the gateway's own in-flight limit).
+constexpr int64_t kOverloadPushbackMs = 100;
+
+
+// How long before the caller's deadline rebound ends the call itself, so
+// that its answer (DEADLINE_EXCEEDED with the full ErrorDetail) reaches the
+// caller before the caller's own gRPC library gives up: a tenth of the time
+// the caller allowed, at most 100 ms (a loopback or LAN round trip plus
+// scheduling delays on a loaded machine).
+absl::Duration DeadlineMargin(absl::Duration allowed) {
+  return std::clamp(allowed / 10, absl::ZeroDuration(), absl::Milliseconds(100));
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+std::string_view StatusClass(int status) {
+  if (status >= 200 && status < 300) return "2xx";
+  if (status >= 400 && status < 500) return "4xx";
+  if (status >= 500 && status < 600) return "5xx";
+  return status == 0 ? "none" : "other";
+}
+
+// Response headers worth returning to the caller: everything but hop-by-hop
+// fields and cookies.
+bool IsReturnedHeader(std::string_view name) {
+  for (std::string_view dropped : {"connection", "keep-alive", "transfer-encoding", "set-cookie",
+                                   "content-length", "trailer", "upgrade"}) {
+    if (EqualsIgnoreCase(name, dropped)) return false;
+  }
+  return true;
+}
+
+// The few upstream headers an error detail carries (it must stay small).
+bool IsDetailHeader(std::string_view name) {
+  for (std::string_view kept : {"retry-after", "retry-after-ms", "content-type", "x-request-id",
+                                "request-id"}) {
+    if (EqualsIgnoreCase(name, kept)) return true;
+  }
+  return StartsWithIgnoreCase(name, "x-ratelimit-") ||
+         StartsWithIgnoreCase(name, "anthropic-ratelimit-");
+}
+
+// proto3 `string` fields must hold UTF-8 or the caller's parser rejects the
+// whole message; an upstream's header, SSE event name or id may not be.
+std::string Utf8Safe(std::string text) { return ToValidUtf8(std::move(text)); }
+
+void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
+                 google::protobuf::RepeatedPtrField<v1::Header>* to) {
+  for (const auto& [name, value] : from) {
+    if (!keep(name)) continue;
+    v1::Header* h = to->Add();
+    h->set_name(Utf8Safe(name));
+    h->set_value(Utf8Safe(value));
+  }
+}
+
+// The first `max` bytes of an error body for a log line, cut on a UTF-8
+// boundary. Error bodies are provider messages, never request bodies; the
+// caller redacts them first (providers echo keys).
+std::string SafePreview(std::string_view body, size_t max) {
+  if (body.size() <= max) return std::string(body);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(body.substr(0, cut)) + "...";
+}
+
+}  // namespace
+
+// The state of the attempt in flight.
+struct Call::Attempt {
+  // Why the Call stopped reading the response (OnBody returned false).
+  enum class Abort { kNone, kTooLarge, kSseFraming, kStreamFailure };
+
+  const ModelProvider* target = nullptr;
+  absl::Duration waited = absl::ZeroDuration();
+  AttemptCap cap;
+  MonoTime sent_at = 0;
+  MonoTime first_byte_at = 0;
+  int http_status = 0;
+  HttpHeaders headers;
+  std::string body;  // buffered answers and error bodies
+  bool body_truncated = false;
+  // A 2xx event stream: parsed and judged for completeness; its events are
+  // forwarded to streaming callers, and buffered whole for unary ones.
+  bool sse = false;
+  std::optional<SseParser> parser;
+  std::optional<StreamTracker> tracker;
+  std::vector<SseEvent> pending_events;
+  Abort abort = Abort::kNone;
+  bool started_sent = false;
+  int events_forwarded = 0;  // sent to a streaming caller
+};
+
+Call::Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest request,
+           bool streaming, absl::Time deadline, CallOutput* output)
+    : env_(env),
+      config_(std::move(config)),
+      streaming_(streaming),
+      output_(output),
+      model_label_(request.primary->model_id),
+      deadline_(deadline) {
+  started_ = env_.clock->Mono();
+  absl::Time now = env_.clock->Now();
+  end_by_ = deadline_ == absl::InfiniteFuture()
+                ? deadline_
+                : deadline_ - DeadlineMargin(std::max(deadline_ - now, absl::ZeroDuration()));
+  body_ = std::move(request.body);
+  caller_.path = std::move(request.path);
+  dialect_ = DialectForPath(caller_.path);
+  caller_.body = body_;
+  caller_.request_id = std::move(request.request_id);
+  caller_.headers = std::move(request.headers);
+
+  RetryState::Options retry_options;
+  retry_options.narrowing = std::move(request.narrowing);
+  retry_options.global_blocks = env_.blocks;
+  retry_options.latency = env_.latency;
+  retry_options.deadline = end_by_;
+  retry_options.retry_budget = env_.retry_budgets.get();
+  retry_.emplace(config_.get(), request.primary, std::move(retry_options));
+}
+
+Call::~Call() = default;
+
+void Call::Start() {
+  if (output_ == nullptr) return;  // cancelled before it started
+  Execute(retry_->Begin(env_.clock->Now()));
+}
+
+void Call::Cancel() {
+  if (output_ == nullptr) return;
+  // A transfer refused at start (connection limit) is not live yet: its
+  // OnDone is still to come and releases transfer_owner_ itself.
+  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
+  transfer_ = 0;
+  if (wait_timer_ != 0) env_.timers->CancelTimer(wait_timer_);
+  wait_timer_ = 0;
+  if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
+  EndCall(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled or its deadline passed"),
+          {}, 0, "cancelled");
+}
+
+void Call::ResumeUpstream() {
+  if (!paused_ || transfer_ == 0) return;
+  paused_ = false;
+  if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
+  env_.upstream->Resume(transfer_);
+}
+
+void Call::OnPauseTimeout() {
+  pause_timer_ = 0;
+  if (!paused_ || output_ == nullptr) return;
+  // The caller left its queue full for the whole bound: release the
+  // upstream transfer (and its connection slot) rather than hold it for a
+  // caller that may never read again.
+  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
+  transfer_ = 0;
+  paused_ = false;
+  if (attempt_) upstream_time_ += absl::Nanoseconds(env_.clock->Mono() - attempt_->sent_at);
+  const int64_t ms = absl::ToInt64Milliseconds(env_.stream_pause_timeout);
+  env_.metrics->RecordStreamPauseTimeout(model_label_);
+  LogInfo("caller_too_slow", {{"request_id", caller_.request_id},
+                              {"model", attempt_ ? attempt_->target->model_id : model_label_},
+                              {"paused_ms", std::to_string(ms)}});
+  v1::ErrorDetail detail;
+  detail.set_reason(v1::ERROR_REASON_CALLER_TOO_SLOW);
+  detail.set_request_id(caller_.request_id);
+  FillAttemptRecords(detail.mutable_attempts());
+  EndCall(MakeErrorStatus(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("the caller read none of the stream for ", ms,
+                                       " ms (server.stream_pause_timeout_ms); the upstream "
+                                       "transfer was released"),
+                          detail),
+          {}, 0, "caller_too_slow", /*slow_caller=*/true);
+}
+
+std::string Call::Redacted(std::string_view text) const {
+  static const std::vector<std::string> kNone;
+  std::vector<std::string> secrets = env_.secrets ? *env_.secrets : kNone;
+  // The caller's own credentials (passthrough_auth) must not reach a log
+  // line either.
+  for (const auto& [name, value] : caller_.headers) {
+    if (!IsCredentialHeader(name)) continue;
+    secrets.push_back(value);
+    std::string_view v = value;
+    if (size_t space = v.find(' '); space != std::string_view::npos) {
+      secrets.emplace_back(v.substr(space + 1));
+    }
+  }
+  return Redact(text, secrets);
+}
+
+void Call::Execute(const Decision& decision) {
+  if (output_ == nullptr) return;
+  // Each refusal in this decision is one retry not sent to that provider.
+  for (const ModelProvider* refused : retry_->budget_denials()) {
+    env_.metrics->RecordRetryBudgetSkip(refused->provider);
+  }
+  switch (decision.kind) {
+    case Decision::Kind::kAttempt: {
+      if (!retry_->attempts().empty()) {
+        const AttemptResult& last = retry_->attempts().back();
+        env_.metrics->RecordRetry(model_label_, last.target->model_id, decision.target->model_id,
+                                  absl::ToDoubleSeconds(decision.wait),
+                                  decision.block_wait > decision.backoff ? "retry_after"
+                                                                         : "backoff");
+        ResetStreamIfNeeded(decision);
+      } else if (decision.wait > absl::ZeroDuration()) {
+        env_.metrics->RecordWait(absl::ToDoubleSeconds(decision.wait), "retry_after");
+      }
+      // The first attempt of a call is routine: logged at debug level only.
+      LogLevel level = retry_->attempts().empty() ? LogLevel::kDebug : LogLevel::kInfo;
+      if (LogEnabled(level)) {
+        Log(level, "decision", {{"request_id", caller_.request_id},
+                             {"action", "attempt"},
+                             {"target", decision.target->model_id},
+                             {"attempt", std::to_string(retry_->attempts().size() + 1)},
+                             {"wait_ms", std::to_string(absl::ToInt64Milliseconds(decision.wait))}});
+      }
+      if (decision.wait <= absl::ZeroDuration()) {
+        StartAttempt(decision, absl::ZeroDuration());
+        return;
+      }
+      std::weak_ptr<Call> weak = weak_from_this();
+      absl::Duration wait = decision.wait;
+      upstream_time_ += wait;
+      wait_timer_ = env_.timers->AddTimerAfter(wait, [weak, decision, wait] {
+        if (auto self = weak.lock()) {
+          self->wait_timer_ = 0;
+          self->StartAttempt(decision, wait);
+        }
+      });
+      return;
+    }
+    case Decision::Kind::kDeliver:
+      Deliver();
+      return;
+    case Decision::Kind::kExhausted: {
+      env_.metrics->RecordExhausted(model_label_, ToString(decision.end_reason));
+      LogInfo("decision", {{"request_id", caller_.request_id},
+                           {"action", "exhausted"},
+                           {"reason", ToString(decision.end_reason)},
+                           {"attempts", std::to_string(retry_->attempts().size())},
+                           {"pushback_ms",
+                            std::to_string(absl::ToInt64Milliseconds(decision.pushback))}});
+      const AttemptResult* last =
+          retry_->attempts().empty() ? nullptr : &retry_->attempts().back();
+      bool stream_cut = last != nullptr && last->kind == AttemptResult::Kind::kStreamInterrupted;
+      bool deadline_cut = last != nullptr && last->kind == AttemptResult::Kind::kTimeout &&
+                          last->timeout_kind == TimeoutKind::kDeadline;
+      FinishWithError(static_cast<grpc::StatusCode>(decision.code),
+                      deadline_cut ? v1::ERROR_REASON_DEADLINE
+                      : stream_cut ? v1::ERROR_REASON_STREAM_INTERRUPTED
+                                   : v1::ERROR_REASON_RETRY_EXHAUSTED,
+                      decision.message, last, &decision);
+      return;
+    }
+  }
+}
+
+void Call::ResetStreamIfNeeded(const Decision& decision) {
+  // The caller saw events of the attempt that just failed: tell it to
+  // discard them before the next attempt streams from its beginning.
+  if (!streaming_ || attempt_ == nullptr || attempt_->events_forwarded == 0) return;
+  v1::StreamEvent reset;
+  reset.mutable_reset()->set_next_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
+  reset.mutable_reset()->set_reason(absl::StrCat(retry_->attempts().back().error_type, "; next: ",
+                                                 decision.target->model_id));
+  output_->Write(std::move(reset));
+}
+
+void Call::LogAttempt(const AttemptResult& r) const {
+  // A first attempt that succeeded is routine: debug level. Failures and
+  // retries are what operators read, at info.
+  bool routine = r.kind == AttemptResult::Kind::kSuccess && retry_->attempts().size() == 1 &&
+                 r.error_type.empty();
+  LogLevel level = routine ? LogLevel::kDebug : LogLevel::kInfo;
+  if (!LogEnabled(level)) return;
+  Log(level, "attempt", {{"request_id", caller_.request_id},
+                      {"attempt", std::to_string(retry_->attempts().size())},
+                      {"model", r.target->model_id},
+                      {"outcome", OutcomeLabel(r.kind)},
+                      {"http_status", std::to_string(r.http_status)},
+                      {"error_type", r.error_type},
+                      {"ttfb_ms", std::to_string(absl::ToInt64Milliseconds(r.ttfb))},
+                      {"duration_ms", std::to_string(absl::ToInt64Milliseconds(r.duration))},
+                      {"error_preview",
+                       r.kind == AttemptResult::Kind::kHttpError && attempt_ != nullptr
+                           ? SafePreview(Redacted(attempt_->body), 160)
+                           : std::string()}});
+}
+
+void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
+  if (output_ == nullptr) return;
+  const ModelProvider* target = decision.target;
+  absl::StatusOr<UpstreamRequest> request = BuildUpstreamRequest(*target, caller_);
+  if (!request.ok()) {
+    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                    std::string(request.status().message()), nullptr);
+    return;
+  }
+  attempt_ = std::make_unique<Attempt>();
+  attempt_->target = target;
+  attempt_->waited = waited;
+  attempt_->sent_at = env_.clock->Mono();
+  if (decision.attempt_end != absl::InfiniteFuture()) {
+    // The attempt may run until the call must end (deadline or
+    // max_retry_duration_ms), whatever the provider's own timeouts say.
+    absl::Duration left = std::max(decision.attempt_end - env_.clock->Now(), absl::ZeroDuration());
+    attempt_->cap = AttemptCap{left, decision.attempt_end_kind,
+                               absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))};
+  }
+  transfer_owner_ = shared_from_this();
+  transfer_ = env_.upstream->Start(*std::move(request), this, attempt_->cap);
+}
+
+void Call::OnHeaders(int http_status, HttpHeaders headers) {
+  Attempt& a = *attempt_;
+  a.http_status = http_status;
+  a.headers = std::move(headers);
+  if (http_status >= 200 && http_status < 300 &&
+      ContainsIgnoreCase(FindHeader(a.headers, "content-type"), "text/event-stream")) {
+    a.sse = true;
+    a.parser.emplace();
+    a.tracker.emplace(dialect_);
+  }
+}
+
+bool Call::OnBody(std::string_view chunk) {
+  Attempt& a = *attempt_;
+  if (a.first_byte_at == 0) a.first_byte_at = env_.clock->Mono();
+  if (a.http_status < 200 || a.http_status >= 300) {
+    // An error body: only its start goes into the error detail.
+    if (a.body.size() < kKeptErrorBodyBytes) {
+      size_t room = kKeptErrorBodyBytes - a.body.size();
+      a.body.append(chunk.substr(0, room));
+      if (chunk.size() > room) a.body_truncated = true;
+    } else {
+      a.body_truncated = true;
+    }
+    return true;
+  }
+  if (!a.sse || !streaming_) {
+    // The caller gets this answer in one piece: buffer it, within bounds.
+    if (static_cast<int64_t>(a.body.size() + chunk.size()) > env_.max_response_bytes) {
+      a.abort = Attempt::Abort::kTooLarge;
+      return false;
+    }
+    a.body.append(chunk);
+    if (!a.sse) return true;
+  }
+  if (absl::Status s = a.parser->Feed(chunk, &a.pending_events); !s.ok()) {
+    a.abort = Attempt::Abort::kSseFraming;
+    return false;
+  }
+  return HandleEvents();
+}
+
+bool Call::HandleEvents() {
+  Attempt& a = *attempt_;
+  for (SseEvent& event : a.pending_events) {
+    switch (a.tracker->Observe(event)) {
+      case EventVerdict::kDropMalformed:
+        env_.metrics->RecordMalformedEvent(a.target->model_id);
+        continue;
+      case EventVerdict::kFailure:
+        // The provider says the answer failed: nothing after it counts.
+        a.abort = Attempt::Abort::kStreamFailure;
+        a.pending_events.clear();
+        return false;
+      case EventVerdict::kForward:
+        break;
+    }
+    if (!streaming_ || output_ == nullptr) continue;
+    if (!a.started_sent) {
+      a.started_sent = true;
+      v1::StreamEvent started;
+      v1::AttemptStarted* s = started.mutable_attempt_started();
+      s->set_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
+      s->set_model(a.target->model_id);
+      s->set_provider(a.target->provider);
+      s->set_http_status(a.http_status);
+      CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
+      output_->Write(std::move(started));
+    }
+    v1::StreamEvent out;
+    v1::SseEvent* data = out.mutable_data();
+    data->set_event(Utf8Safe(std::move(event.event)));
+    data->set_data(std::move(event.data));
+    data->set_id(Utf8Safe(std::move(event.id)));
+    ++a.events_forwarded;
+    events_sent_ = true;
+    if (!output_->Write(std::move(out)) && !paused_ && transfer_ != 0) {
+      paused_ = true;
+      env_.upstream->Pause(transfer_);
+      std::weak_ptr<Call> weak = weak_from_this();
+      pause_timer_ = env_.timers->AddTimerAfter(env_.stream_pause_timeout, [weak] {
+        if (auto self = weak.lock()) self->OnPauseTimeout();
+      });
+    }
+  }
+  a.pending_events.clear();
+  return true;
+}
+
+AttemptResult Call::Classify(const TransferResult& transfer) {
+  Attempt& a = *attempt_;
+  AttemptResult r;
+  r.target = a.target;
+  r.http_status = a.http_status;
+  r.headers = a.headers;
+  r.wait_before = a.waited;
+  MonoTime now = env_.clock->Mono();
+  r.duration = absl::Nanoseconds(now - a.sent_at);
+  if (a.first_byte_at != 0) r.ttfb = absl::Nanoseconds(a.first_byte_at - a.sent_at);
+  upstream_time_ += r.duration;
+
+  // RETRY.md 3.5: once the caller has some of the answer, any failure is an
+  // interrupted stream; before that, an ordinary retriable failure. A unary
+  // caller never has part of the answer, so an event stream that breaks is
+  // judged exactly as a streaming call's that breaks before its first event.
+  const bool after_events = a.events_forwarded > 0;
+  auto broken = [&](std::string_view before_events_type) {
+    r.kind = after_events ? AttemptResult::Kind::kStreamInterrupted
+                          : AttemptResult::Kind::kTransportError;
+    r.error_type = after_events ? "stream_interrupted" : std::string(before_events_type);
+  };
+  using Kind = TransferResult::Kind;
+  switch (transfer.kind) {
+    case Kind::kCompleted:
+      if (a.http_status < 200 || a.http_status >= 300) {
+        r.kind = AttemptResult::Kind::kHttpError;
+        r.error_type = absl::StrCat("http_", a.http_status);
+      } else if (a.sse && (!a.tracker->Complete() || a.parser->HasPartialEvent())) {
+        broken("stream_incomplete");
+      } else {
+        r.kind = AttemptResult::Kind::kSuccess;
+      }
+      break;
+    case Kind::kTimeout:
+      r.timeout_kind = transfer.timeout_kind;
+      r.timeout_ms = transfer.timeout_ms;
+      if (transfer.timeout_kind == TimeoutKind::kDeadline ||
+          transfer.timeout_kind == TimeoutKind::kRetryBudget || !after_events) {
+        // A cut by the deadline or the retry budget ends the call whatever
+        // was sent: it stays a timeout of its kind.
+        r.kind = AttemptResult::Kind::kTimeout;
+        r.error_type = absl::StrCat("timeout_", transfer.timeout_ms, "ms");
+      } else {
+        broken("");
+      }
+      break;
+    case Kind::kTransportError:
+      broken(transfer.error_type);
+      break;
+    case Kind::kAborted:
+      switch (a.abort) {
+        case Attempt::Abort::kTooLarge:
+          r.kind = AttemptResult::Kind::kResponseTooLarge;
+          r.error_type = "response_too_large";
+          break;
+        case Attempt::Abort::kStreamFailure:
+          broken("stream_error_event");
+          break;
+        case Attempt::Abort::kSseFraming:
+        case Attempt::Abort::kNone:
+          broken("sse_framing_error");
+          break;
+      }
+      break;
+    case Kind::kOverloaded:
+      r.kind = AttemptResult::Kind::kOverloaded;
+      r.error_type = transfer.error_type;
+      break;
+  }
+  if (transfer.unprocessed_resends > 0) {
+    env_.metrics->RecordUnprocessedResends(a.target->provider, transfer.unprocessed_resends);
+  }
+  env_.metrics->RecordAttempt(a.target->model_id, a.target->provider, OutcomeLabel(r.kind),
+                              StatusClass(a.http_status), absl::ToDoubleSeconds(r.ttfb),
+                              absl::ToDoubleSeconds(r.duration));
+  return r;
+}
+
+void Call::OnDone(const TransferResult& result) {
+  // Released when this returns: answering the caller below may drop the
+  // reactor's reference on another thread at any moment.
+  std::shared_ptr<Call> self = std::move(transfer_owner_);
+  transfer_ = 0;
+  if (output_ != nullptr && attempt_->sse) {
+    HandleEvents();  // nothing is pending normally; keeps the invariant
+  }
+  paused_ = false;
+  if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
+  pause_timer_ = 0;
+  if (output_ == nullptr) return;
+  AttemptResult r = Classify(result);
+  Decision decision = retry_->OnAttemptDone(r, env_.clock->Now());
+  if (decision.kind == Decision::Kind::kAttempt) {
+    LogAttempt(retry_->attempts().back());  // before attempt_ is replaced
+    Execute(decision);
+  } else {
+    Execute(decision);  // the answer first, the log line after it
+    LogAttempt(retry_->attempts().back());
+  }
+}
+
+void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const {
+  if (!retry_) return;
+  uint32_t n = 0;
+  for (const AttemptResult& r : retry_->attempts()) {
+    v1::AttemptRecord* rec = out->Add();
+    rec->set_attempt(++n);
+    rec->set_model(r.target->model_id);
+    rec->set_provider(r.target->provider);
+    rec->set_outcome(ProtoOutcome(r.kind));
+    rec->set_http_status(r.http_status);
+    rec->set_error_type(r.error_type);
+    rec->set_wait_before_ms(Ms(r.wait_before));
+    rec->set_ttfb_ms(Ms(r.ttfb));
+    rec->set_duration_ms(Ms(r.duration));
+  }
+}
+
+void Call::Deliver() {
+  const AttemptResult& last = retry_->attempts().back();
+  Attempt& a = *attempt_;
+  if (last.kind != AttemptResult::Kind::kSuccess) {
+    // The code follows the outcome (retry/attempt.h); the reason and the
+    // message say more.
+    auto code = static_cast<grpc::StatusCode>(GrpcCodeForFailure(last));
+    v1::ErrorReason reason = v1::ERROR_REASON_UPSTREAM_ERROR;
+    std::string message;
+    int64_t pushback_ms = 0;
+    const std::string& model = last.target->model_id;
+    switch (last.kind) {
+      case AttemptResult::Kind::kHttpError:
+        message = absl::StrCat("upstream ", model, " answered HTTP ", last.http_status);
+        break;
+      case AttemptResult::Kind::kTimeout:
+        if (last.timeout_kind == TimeoutKind::kDeadline) {
+          reason = v1::ERROR_REASON_DEADLINE;
+          message = absl::StrCat("the caller's deadline ended the attempt at ", model, " after ",
+                                 last.timeout_ms, " ms");
+        } else {
+          message = absl::StrCat("upstream ", model, ": ",
+                                 std::string(ToString(last.timeout_kind)), " timeout after ",
+                                 last.timeout_ms, " ms");
+        }
+        break;
+      case AttemptResult::Kind::kStreamInterrupted:
+        reason = v1::ERROR_REASON_STREAM_INTERRUPTED;
+        message = absl::StrCat("upstream ", model, ": the stream was interrupted after ",
+                               a.events_forwarded, " events (", last.error_type,
+                               "); discard the partial answer");
+        break;
+      case AttemptResult::Kind::kResponseTooLarge:
+        reason = v1::ERROR_REASON_RESPONSE_TOO_LARGE;
+        message = absl::StrCat("upstream ", model, " answered with more than ",
+                               env_.max_response_bytes,
+                               " bytes (server.max_response_bytes); the answer is not retried");
+        break;
+      case AttemptResult::Kind::kOverloaded:
+        reason = v1::ERROR_REASON_OVERLOADED;
+        message = absl::StrCat("gateway connection limit for provider ", last.target->provider,
+                               " reached");
+        pushback_ms = kOverloadPushbackMs;
+        break;
+      default:
+        message = absl::StrCat("upstream ", model, ": ", last.error_type);
+        break;
+    }
+    FinishWithError(code, reason, std::move(message), &last, nullptr, pushback_ms);
+    return;
+  }
+
+  if (streaming_) {
+    if (!a.started_sent && output_ != nullptr) {
+      // A stream without events (or a non-SSE answer): announce the attempt,
+      // then hand over the body, if any, as one data event.
+      a.started_sent = true;
+      v1::StreamEvent started;
+      v1::AttemptStarted* s = started.mutable_attempt_started();
+      s->set_attempt(static_cast<uint32_t>(retry_->attempts().size()));
+      s->set_model(a.target->model_id);
+      s->set_provider(a.target->provider);
+      s->set_http_status(a.http_status);
+      CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
+      output_->Write(std::move(started));
+      if (!a.sse && !a.body.empty()) {
+        v1::StreamEvent data;
+        data.mutable_data()->set_data(std::move(a.body));
+        output_->Write(std::move(data));
+      }
+    }
+    v1::StreamEvent end;
+    v1::StreamEnd* e = end.mutable_end();
+    e->set_served_model(a.target->model_id);
+    e->set_served_provider(a.target->provider);
+    if (a.tracker) e->set_usage(a.tracker->usage_json());
+    FillAttemptRecords(e->mutable_attempts());
+    e->set_request_id(caller_.request_id);
+    output_->Write(std::move(end));
+    FinishOk({});
+    return;
+  }
+  v1::CompletionResponse response;
+  response.set_http_status(a.http_status);
+  CopyHeaders(a.headers, IsReturnedHeader, response.mutable_headers());
+  response.set_body(std::move(a.body));
+  response.set_served_model(a.target->model_id);
+  response.set_served_provider(a.target->provider);
+  FillAttemptRecords(response.mutable_attempts());
+  response.set_request_id(caller_.request_id);
+  FinishOk(std::move(response));
+}
+
+void Call::FinishOk(v1::CompletionResponse response) {
+  EndCall(grpc::Status::OK, std::move(response), 0, "ok");
+}
+
+void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
+                           const AttemptResult* last, const Decision* exhausted,
+                           int64_t pushback_ms) {
+  v1::ErrorDetail detail;
+  detail.set_reason(reason);
+  detail.set_request_id(caller_.request_id);
+  detail.set_retry_pushback_ms(pushback_ms);
+  if (exhausted != nullptr) {
+    detail.set_retry_exhausted_json(exhausted->exhausted_json);
+    detail.set_retry_pushback_ms(absl::ToInt64Milliseconds(exhausted->pushback));
+  }
+  if (last != nullptr) {
+    detail.set_upstream_http_status(last->http_status);
+    CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());
+    for (v1::Header& h : *detail.mutable_upstream_headers()) h.set_value(Redacted(h.value()));
+    if (attempt_ && attempt_->http_status == last->http_status && !attempt_->sse) {
+      // Redacted before it is cut: redaction may also lengthen it.
+      std::string body = Redacted(attempt_->body);
+      detail.set_upstream_body_truncated(attempt_->body_truncated ||
+                                         body.size() > kMaxDetailBodyBytes);
+      detail.set_upstream_body(ForDetail(body));
+    } else if (attempt_ && attempt_->tracker && attempt_->tracker->failed()) {
+      // The provider's error event is the error body of a failed stream.
+      detail.set_upstream_body(ForDetail(Redacted(attempt_->tracker->failure())));
+    }
+  }
+  FillAttemptRecords(detail.mutable_attempts());
+  std::string_view outcome;
+  switch (reason) {
+    case v1::ERROR_REASON_UPSTREAM_ERROR: outcome = "upstream_error"; break;
+    case v1::ERROR_REASON_RETRY_EXHAUSTED: outcome = "exhausted"; break;
+    case v1::ERROR_REASON_INVALID_REQUEST: outcome = "invalid_request"; break;
+    case v1::ERROR_REASON_UNKNOWN_MODEL: outcome = "unknown_model"; break;
+    case v1::ERROR_REASON_OVERLOADED: outcome = "overloaded"; break;
+    case v1::ERROR_REASON_STREAM_INTERRUPTED: outcome = "stream_interrupted"; break;
+    case v1::ERROR_REASON_DEADLINE: outcome = "deadline"; break;
+    case v1::ERROR_REASON_RESPONSE_TOO_LARGE: outcome = "response_too_large"; break;
+    default: outcome = "error"; break;
+  }
+  int64_t pushback = detail.retry_pushback_ms();
+  EndCall(MakeErrorStatus(code, message, detail), {}, pushback, outcome);
+}
+
+void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
+                   int64_t pushback_ms, std::string_view outcome, bool slow_caller) {
+  if (output_ == nullptr) return;
+  CallOutput* output = output_;
+  output_ = nullptr;
+  absl::Duration total = absl::Nanoseconds(env_.clock->Mono() - started_);
+  // The caller's answer first; bookkeeping after it is off the latency path.
+  if (slow_caller) {
+    output->EndSlowCaller(status);
+  } else {
+    output->End(status, std::move(response), pushback_ms);
+  }
+  env_.metrics->RecordRequest(model_label_, outcome);
+  env_.metrics->RecordOverhead(absl::ToDoubleSeconds(std::max(total - upstream_time_,
+                                                              absl::ZeroDuration())));
+}
+
+}  // namespace rebound

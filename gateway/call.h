@@ -1,0 +1,155 @@
+// One Gateway call: the attempt loop that executes RetryState's decisions.
+//
+// A Call lives on one thread, its upstream's (in production an EventLoop's):
+// every method below runs there. It talks to the gRPC side only through
+// CallOutput, to the provider only through an Upstream, and reads time only
+// from its Clock and Timers, so tests/unit/call_test.cc drives it with a
+// scripted upstream and a manual clock. The decisions themselves (which
+// target, how long to wait, when to give up) are RetryState's.
+#ifndef REBOUND_GATEWAY_CALL_H_
+#define REBOUND_GATEWAY_CALL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <grpcpp/support/status.h>
+
+#include "blocks/block_table.h"
+#include "codec/sse.h"
+#include "common/clock.h"
+#include "common/timers.h"
+#include "gateway/metrics.h"
+#include "gateway/request_validation.h"
+#include "policy/config.h"
+#include "rebound/v1/gateway.pb.h"
+#include "retry/latency_tracker.h"
+#include "retry/retry_budgets.h"
+#include "retry/retry_state.h"
+#include "upstream/upstream.h"
+#include "upstream/upstream_request.h"
+
+namespace rebound {
+
+// The gRPC side of a call (a unary or a server-streaming reactor).
+// Thread safety: called from the call's loop thread only.
+class CallOutput {
+ public:
+  virtual ~CallOutput() = default;
+  // Streaming calls: queues one event for the caller. Returns false when the
+  // caller is slower than the upstream; the Call then pauses the upstream
+  // until ResumeUpstream() is posted back to it.
+  virtual bool Write(v1::StreamEvent event) = 0;
+  // Ends the call exactly once (End or EndSlowCaller). `response` is used by
+  // unary calls on OK. `pushback_ms` > 0 adds the grpc-retry-pushback-ms
+  // trailer. A streaming caller that has not read the queued events by
+  // server.stream_pause_timeout_ms later has its stream cancelled.
+  virtual void End(const grpc::Status& status, v1::CompletionResponse response,
+                   int64_t pushback_ms) = 0;
+  // End for a streaming call whose caller stopped reading: events not yet
+  // handed to gRPC are dropped, so the status follows the one being written.
+  virtual void EndSlowCaller(const grpc::Status& status) { End(status, {}, 0); }
+};
+
+// What a Call needs from the process. Every pointer must outlive the Call.
+struct CallEnv {
+  Timers* timers = nullptr;  // backoff waits and the pause limit
+  const Clock* clock = RealClock();
+  Upstream* upstream = nullptr;
+  Metrics* metrics = nullptr;
+  BlockTable* blocks = nullptr;       // process-wide Retry-After and latency blocks
+  LatencyTracker* latency = nullptr;  // process-wide slow-answer counters
+  int64_t max_body_bytes = 8 << 20;
+  int64_t max_response_bytes = 64 << 20;
+  absl::Duration stream_pause_timeout = absl::Seconds(30);
+  // Every configured credential (server/redact.h), taken out of upstream
+  // error bodies and headers before they reach the caller or a log line.
+  std::shared_ptr<const std::vector<std::string>> secrets;
+  // Per-provider retry budgets of the config the call runs with; null when
+  // server.retry_budget is disabled. Shared: a reload swaps in a new set
+  // while calls keep theirs.
+  std::shared_ptr<RetryBudgets> retry_budgets;
+};
+
+class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
+ public:
+  // `request` passed ValidateRequest against `config`. `deadline` is the
+  // caller's gRPC deadline (InfiniteFuture when none).
+  Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest request,
+       bool streaming, absl::Time deadline, CallOutput* output);
+  ~Call() override;
+
+  // Starts the first attempt (or waits first, as RetryState decides).
+  void Start();
+  // The caller cancelled or its deadline passed.
+  void Cancel();
+  // The caller's queue drained after Write() returned false.
+  void ResumeUpstream();
+
+  // TransferHandler:
+  void OnHeaders(int http_status, HttpHeaders headers) override;
+  bool OnBody(std::string_view chunk) override;
+  void OnDone(const TransferResult& result) override;
+
+ private:
+  struct Attempt;
+
+  void Execute(const Decision& decision);
+  void ResetStreamIfNeeded(const Decision& decision);
+  void LogAttempt(const AttemptResult& result) const;
+  void StartAttempt(const Decision& decision, absl::Duration waited);
+  // Runs the pending events of an event-stream answer through the tracker
+  // and, for streaming calls, forwards them. False when the provider
+  // reported a failure in the stream (the transfer is then aborted).
+  bool HandleEvents();
+  void OnPauseTimeout();
+  // `text` without any credential rebound knows of (server/redact.h).
+  std::string Redacted(std::string_view text) const;
+  AttemptResult Classify(const TransferResult& transfer);
+  void Deliver();
+  // `exhausted`: the retry engine's verdict (JSON, pushback), or null; then
+  // `pushback_ms` (> 0) tells the caller when to come back.
+  void FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::string message,
+                       const AttemptResult* last, const Decision* exhausted = nullptr,
+                       int64_t pushback_ms = 0);
+  void FinishOk(v1::CompletionResponse response);
+  // `slow_caller`: ends through CallOutput::EndSlowCaller.
+  void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
+               std::string_view outcome, bool slow_caller = false);
+  void FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const;
+
+  CallEnv env_;
+  std::shared_ptr<const Config> config_;
+  bool streaming_;
+  CallOutput* output_;  // null once the call has ended
+  std::string model_label_;
+  absl::Time deadline_;  // the caller's
+  // When rebound ends the call itself: the deadline less a margin, so that
+  // the caller gets the full error detail instead of a bare
+  // DEADLINE_EXCEEDED from its own gRPC library.
+  absl::Time end_by_;
+  StreamDialect dialect_ = StreamDialect::kChatCompletions;
+
+  CallerRequest caller_;
+  std::string body_;  // owned copy: the call may outlive the gRPC request
+  std::optional<RetryState> retry_;  // always set; optional for in-place construction
+
+  std::unique_ptr<Attempt> attempt_;
+  Upstream::TransferId transfer_ = 0;
+  // The Call itself while the upstream client may still call it back (from
+  // StartAttempt until OnDone, or until Cancel removed the transfer): the
+  // reactor drops its reference on a gRPC thread as soon as the caller is
+  // answered, and the loop must never be left with a dangling handler.
+  std::shared_ptr<Call> transfer_owner_;
+  Timers::TimerId wait_timer_ = 0;
+  Timers::TimerId pause_timer_ = 0;  // armed exactly while paused_
+  bool events_sent_ = false;  // some event of some attempt reached the caller
+  bool paused_ = false;
+
+  MonoTime started_ = 0;
+  absl::Duration upstream_time_ = absl::ZeroDuration();  // excluded from overhead
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_GATEWAY_CALL_H_

@@ -1,0 +1,383 @@
+#include "gateway/gateway_service.h"
+
+#include <deque>
+#include <string>
+#include <type_traits>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "codec/redact.h"
+#include "gateway/call.h"
+#include "gateway/caller_auth.h"
+#include "gateway/error_status.h"
+#include "gateway/request_validation.h"
+
+namespace rebound {
+namespace {
+
+// A streaming caller may fall this far behind its upstream before the
+// upstream is paused.
+constexpr size_t kMaxQueuedStreamBytes = 256 << 10;
+
+}  // namespace
+
+class GatewayService::UnaryReactor final : public grpc::ServerUnaryReactor, public CallOutput {
+ public:
+  UnaryReactor(GatewayService* service, grpc::CallbackServerContext* context,
+               v1::CompletionResponse* response)
+      : service_(service), context_(context), response_(response) {}
+
+  void Bind(std::shared_ptr<Call> call, EventLoop* loop) {
+    call_ = std::move(call);
+    loop_ = loop;
+  }
+
+  // CallOutput (on the call's loop thread):
+  bool Write(v1::StreamEvent) override { return true; }
+  void End(const grpc::Status& status, v1::CompletionResponse response,
+           int64_t pushback_ms) override {
+    if (status.ok()) *response_ = std::move(response);
+    if (pushback_ms > 0) {
+      context_->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(pushback_ms));
+    }
+    Finish(status);
+  }
+
+  // gRPC reactions:
+  void OnCancel() override {
+    if (call_) loop_->Post([call = call_] { call->Cancel(); });
+  }
+  void OnDone() override {
+    service_->CallEnded();
+    // The Call may go on this thread: the loop holds its own reference
+    // whenever it runs Call code (a posted task, a timer, a live transfer).
+    call_.reset();
+    delete this;
+  }
+
+ private:
+  GatewayService* service_;
+  grpc::CallbackServerContext* context_;
+  v1::CompletionResponse* response_;
+  std::shared_ptr<Call> call_;
+  EventLoop* loop_ = nullptr;
+};
+
+class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::StreamEvent>,
+                                            public CallOutput {
+ public:
+  StreamReactor(GatewayService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {}
+
+  // `linger`: how long a caller that reads nothing may hold a finished
+  // call's stream (server.stream_pause_timeout_ms).
+  void Bind(std::shared_ptr<Call> call, EventLoop* loop, absl::Duration linger) {
+    call_ = std::move(call);
+    loop_ = loop;
+    linger_ = linger;
+  }
+
+  bool Write(v1::StreamEvent event) override {
+    const v1::StreamEvent* to_start = nullptr;
+    bool below_limit;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return true;  // the caller is gone; OnCancel follows
+      queued_bytes_ += event.ByteSizeLong();
+      queue_.push_back(std::move(event));
+      if (!writing_) {
+        writing_ = true;
+        to_start = &queue_.front();
+      }
+      below_limit = queued_bytes_ < kMaxQueuedStreamBytes;
+      if (!below_limit) wants_resume_ = true;
+    }
+    if (to_start != nullptr) StartWrite(to_start);
+    return below_limit;
+  }
+
+  void End(const grpc::Status& status, v1::CompletionResponse, int64_t pushback_ms) override {
+    if (pushback_ms > 0) {
+      context_->AddTrailingMetadata("grpc-retry-pushback-ms", std::to_string(pushback_ms));
+    }
+    FinishAfterQueue(status, /*drop_queued=*/false);
+  }
+
+  void EndSlowCaller(const grpc::Status& status) override {
+    FinishAfterQueue(status, /*drop_queued=*/true);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const v1::StreamEvent* next = nullptr;
+    std::optional<grpc::Status> finish;
+    bool resume = false;
+    {
+      absl::MutexLock lock(&mu_);
+      queued_bytes_ -= queue_.front().ByteSizeLong();
+      queue_.pop_front();
+      if (!ok) {
+        broken_ = true;
+        queue_.clear();
+        queued_bytes_ = 0;
+      }
+      if (!queue_.empty()) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+        finish = std::move(final_status_);
+        final_status_.reset();
+      }
+      if (wants_resume_ && queued_bytes_ < kMaxQueuedStreamBytes / 2) {
+        wants_resume_ = false;
+        resume = true;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(*finish);
+    if (resume && call_) loop_->Post([call = call_] { call->ResumeUpstream(); });
+  }
+
+  void OnCancel() override {
+    if (call_) loop_->Post([call = call_] { call->Cancel(); });
+  }
+  void OnDone() override {
+    canceller_->Disarm();
+    service_->CallEnded();
+    call_.reset();  // see UnaryReactor::OnDone
+    delete this;
+  }
+
+ private:
+  // Cancels the RPC from a loop timer unless it is done by then: OnDone
+  // disarms it under the same lock, so the context is never used after it.
+  class Canceller {
+   public:
+    explicit Canceller(grpc::CallbackServerContext* context) : context_(context) {}
+    void Cancel() {
+      absl::MutexLock lock(&mu_);
+      if (context_ != nullptr) context_->TryCancel();
+    }
+    void Disarm() {
+      absl::MutexLock lock(&mu_);
+      context_ = nullptr;
+    }
+
+   private:
+    absl::Mutex mu_;
+    grpc::CallbackServerContext* context_ ABSL_GUARDED_BY(mu_);
+  };
+
+  // On the call's loop thread. Finishes now when no write is in flight;
+  // else after the queue is written (`drop_queued`: after the event gRPC is
+  // writing; the rest is dropped), from OnWriteDone. Either way, a caller that
+  // reads nothing for linger_ more has its stream cancelled, so that it holds
+  // neither a gRPC stream nor an in-flight slot.
+  void FinishAfterQueue(const grpc::Status& status, bool drop_queued) {
+    // Copied first: once final_status_ is published, OnWriteDone on a gRPC
+    // thread may finish the call and delete this reactor at any moment.
+    EventLoop* const loop = loop_;
+    const std::shared_ptr<Canceller> canceller = canceller_;
+    const absl::Duration linger = linger_;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_) {
+        while (drop_queued && queue_.size() > 1) {
+          queued_bytes_ -= queue_.back().ByteSizeLong();
+          queue_.pop_back();
+        }
+        final_status_ = status;
+      }
+      if (final_status_) {
+        // `this` must not be used past the lock from here.
+        loop->AddTimerAfter(linger, [canceller] { canceller->Cancel(); });
+        return;
+      }
+    }
+    Finish(status);
+  }
+
+  GatewayService* service_;
+  grpc::CallbackServerContext* context_;
+  // TryCancel runs under the Canceller's lock, which OnDone takes too: safe
+  // because gRPC never runs OnDone inline from TryCancel (reactions of the
+  // callback API are never inlined into an API call).
+  std::shared_ptr<Canceller> canceller_ = std::make_shared<Canceller>(context_);
+  absl::Duration linger_ = absl::Seconds(30);
+  std::shared_ptr<Call> call_;
+  EventLoop* loop_ = nullptr;
+
+  absl::Mutex mu_;
+  std::deque<v1::StreamEvent> queue_ ABSL_GUARDED_BY(mu_);  // front() is being written
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool wants_resume_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+GatewayService::GatewayService(std::shared_ptr<const Config> config,
+                               std::vector<std::unique_ptr<UpstreamWorker>>* workers,
+                               Metrics* metrics, BlockTable* blocks, LatencyTracker* latency)
+    : config_(std::move(config)),
+      workers_(workers),
+      metrics_(metrics),
+      blocks_(blocks),
+      latency_(latency) {
+  absl::MutexLock lock(&mu_);
+  retry_budgets_ = RetryBudgets::Build(*config_, nullptr);
+  secrets_ = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config_));
+}
+
+void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
+  auto secrets = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config));
+  absl::MutexLock lock(&mu_);
+  retry_budgets_ = RetryBudgets::Build(*config, retry_budgets_.get());
+  secrets_ = std::move(secrets);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> GatewayService::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+void GatewayService::SetCallerTokens(std::shared_ptr<const BearerTokens> tokens) {
+  absl::MutexLock lock(&mu_);
+  caller_tokens_ = std::move(tokens);
+}
+
+void GatewayService::CallEnded() {
+  in_flight_.fetch_sub(1);
+  metrics_->in_flight().Decrement();
+}
+
+template <typename Reactor>
+void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* context,
+                              const v1::CompletionRequest& request, bool streaming) {
+  in_flight_.fetch_add(1);
+  metrics_->in_flight().Increment();
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const BearerTokens> tokens;
+  std::shared_ptr<RetryBudgets> retry_budgets;
+  std::shared_ptr<const std::vector<std::string>> secrets;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+    tokens = caller_tokens_;
+    retry_budgets = retry_budgets_;
+    secrets = secrets_;
+  }
+  // First, so an unauthenticated caller learns nothing else and causes no
+  // upstream work.
+  if (tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
+      metrics_->RecordUnauthenticated(streaming ? "StreamComplete" : "Complete");
+      metrics_->RecordRequest("unknown", "unauthenticated");
+      reactor->End(*std::move(refused), {}, 0);
+      return;
+    }
+  }
+  if (draining_.load()) {
+    v1::ErrorDetail detail;
+    detail.set_reason(v1::ERROR_REASON_SHUTTING_DOWN);
+    metrics_->RecordRequest("unknown", "shutting_down");
+    reactor->End(MakeErrorStatus(grpc::StatusCode::UNAVAILABLE,
+                                 "the gateway is shutting down; retry on another replica", detail),
+                 {}, 0);
+    return;
+  }
+  if (in_flight_.load() > config->server.max_in_flight) {
+    v1::ErrorDetail detail;
+    detail.set_reason(v1::ERROR_REASON_OVERLOADED);
+    detail.set_retry_pushback_ms(100);
+    metrics_->RecordRequest("unknown", "overloaded");
+    reactor->End(MakeErrorStatus(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 absl::StrCat("the gateway is at its limit of ",
+                                              config->server.max_in_flight, " calls in flight"),
+                                 detail),
+                 {}, 100);
+    return;
+  }
+  std::variant<ValidatedRequest, RequestRejection> checked = ValidateRequest(
+      request, *config, config->server.max_body_bytes,
+      NewRequestId(absl::Now(), next_request_serial_.fetch_add(1, std::memory_order_relaxed)));
+  if (auto* rejected = std::get_if<RequestRejection>(&checked)) {
+    v1::ErrorDetail detail;
+    detail.set_reason(rejected->reason);
+    detail.set_request_id(rejected->request_id);
+    metrics_->RecordRequest(rejected->model_label, rejected->outcome);
+    reactor->End(MakeErrorStatus(rejected->code, rejected->message, detail), {}, 0);
+    return;
+  }
+  UpstreamWorker& worker =
+      *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
+  CallEnv env;
+  env.timers = &worker.loop;
+  env.upstream = worker.client.get();
+  env.metrics = metrics_;
+  env.blocks = blocks_;
+  env.latency = latency_;
+  env.max_body_bytes = config->server.max_body_bytes;
+  env.max_response_bytes = config->server.max_response_bytes;
+  env.stream_pause_timeout = absl::Milliseconds(config->server.stream_pause_timeout_ms);
+  env.secrets = std::move(secrets);
+  env.retry_budgets = std::move(retry_budgets);
+  absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                            ? absl::InfiniteFuture()
+                            : absl::FromChrono(context->deadline());
+  auto call = std::make_shared<Call>(env, std::move(config),
+                                     std::get<ValidatedRequest>(std::move(checked)), streaming,
+                                     deadline, reactor);
+  if constexpr (std::is_same_v<Reactor, StreamReactor>) {
+    reactor->Bind(call, &worker.loop, env.stream_pause_timeout);
+  } else {
+    reactor->Bind(call, &worker.loop);
+  }
+  worker.loop.Post([call = std::move(call)] { call->Start(); });
+}
+
+grpc::ServerUnaryReactor* GatewayService::Complete(grpc::CallbackServerContext* context,
+                                                   const v1::CompletionRequest* request,
+                                                   v1::CompletionResponse* response) {
+  auto* reactor = new UnaryReactor(this, context, response);
+  Dispatch(reactor, context, *request, /*streaming=*/false);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::StreamEvent>* GatewayService::StreamComplete(
+    grpc::CallbackServerContext* context, const v1::CompletionRequest* request) {
+  auto* reactor = new StreamReactor(this, context);
+  Dispatch(reactor, context, *request, /*streaming=*/true);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GatewayService::ListModels(grpc::CallbackServerContext* context,
+                                                     const v1::ListModelsRequest*,
+                                                     v1::ListModelsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const BearerTokens> tokens;
+  {
+    absl::MutexLock lock(&mu_);
+    config = config_;
+    tokens = caller_tokens_;
+  }
+  if (tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
+      metrics_->RecordUnauthenticated("ListModels");
+      reactor->Finish(*std::move(refused));
+      return reactor;
+    }
+  }
+  for (const ModelProvider& p : config->providers) {
+    v1::ModelInfo* m = response->add_models();
+    m->set_model_id(p.model_id);
+    m->set_provider(p.provider);
+    m->set_interface(std::string(ToString(p.interface)));
+    m->set_is_default(p.is_default);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace rebound

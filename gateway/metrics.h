@@ -1,0 +1,107 @@
+// The data plane's Prometheus metrics, declared in one place.
+//
+// Label values are bounded: configured model ids (or "unknown"), provider
+// names from the configuration, and fixed enums. Never request data.
+#ifndef REBOUND_GATEWAY_METRICS_H_
+#define REBOUND_GATEWAY_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace rebound {
+
+class Metrics {
+ public:
+  Metrics();
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // outcome: ok, upstream_error, exhausted, invalid_request, unknown_model,
+  // overloaded, shutting_down, cancelled, stream_interrupted, deadline,
+  // response_too_large, caller_too_slow.
+  void RecordRequest(std::string_view model, std::string_view outcome);
+  // outcome: success, http_error, timeout, transport_error,
+  // stream_interrupted, overloaded, response_too_large. status_class: 2xx,
+  // 4xx, 5xx, none.
+  void RecordAttempt(std::string_view model, std::string_view provider, std::string_view outcome,
+                     std::string_view status_class, double ttfb_seconds, double duration_seconds);
+  void RecordOverhead(double seconds);
+  void RecordMalformedEvent(std::string_view model);
+  // A streaming call ended because its caller read nothing for
+  // server.stream_pause_timeout_ms (`model` is the call's primary).
+  void RecordStreamPauseTimeout(std::string_view model);
+  // Requests to `provider` that HTTP/2 refused unprocessed (REFUSED_STREAM,
+  // GOAWAY) and that were re-sent at once without counting as an attempt.
+  void RecordUnprocessedResends(std::string_view provider, int count);
+  void RecordConfigLoad(bool ok);
+  // A Gateway call refused by caller authentication; rpc: Complete or
+  // StreamComplete.
+  void RecordUnauthenticated(std::string_view rpc);
+  // A retry of a request whose primary is `model`, from the model that just
+  // failed to the next target, after `wait_seconds` (kind: backoff or
+  // retry_after, whichever was longer).
+  void RecordRetry(std::string_view model, std::string_view from, std::string_view to,
+                   double wait_seconds, std::string_view wait_kind);
+  void RecordWait(double seconds, std::string_view kind);
+  // reason: RetryState's EndReason (attempt_cap, class_budget, ...,
+  // provider_retry_budget).
+  void RecordExhausted(std::string_view model, std::string_view reason);
+  // A retry not sent to `provider` because its server.retry_budget was spent.
+  void RecordRetryBudgetSkip(std::string_view provider);
+  // kind: retry_after or latency; scope: model or provider.
+  void RecordBlockCreated(std::string_view kind, std::string_view scope);
+  void SetActiveBlocks(std::string_view kind, std::string_view scope, double count);
+
+  // Control-plane client (replica/replica_sync.h). `address` is a
+  // configured control-plane address.
+  void SetControlPlaneConnected(std::string_view address, bool connected);
+  // The counter of the policy version in force (0: the local file).
+  void SetPolicyVersion(double counter);
+  void RecordPolicyNack();
+  void RecordControlPlaneBlocksReceived(int count);
+  void RecordControlPlaneBlocksSent(int count);
+  // From a block's creation on its origin replica to its merge here.
+  void RecordControlPlanePropagation(double seconds);
+
+  prometheus::Gauge& in_flight() { return *in_flight_; }
+
+ private:
+  const uint64_t serial_;  // unique per instance: keys the per-thread metric cache
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Counter>* attempts_;
+  prometheus::Family<prometheus::Histogram>* ttfb_;
+  prometheus::Family<prometheus::Histogram>* duration_;
+  prometheus::Histogram* overhead_;
+  prometheus::Family<prometheus::Counter>* malformed_events_;
+  prometheus::Family<prometheus::Counter>* stream_pause_timeouts_;
+  prometheus::Family<prometheus::Counter>* unprocessed_resends_;
+  prometheus::Family<prometheus::Counter>* config_loads_;
+  prometheus::Family<prometheus::Counter>* unauthenticated_;
+  prometheus::Family<prometheus::Counter>* retries_;
+  prometheus::Family<prometheus::Counter>* failovers_;
+  prometheus::Family<prometheus::Counter>* exhaustions_;
+  prometheus::Family<prometheus::Counter>* retry_budget_skips_;
+  prometheus::Family<prometheus::Histogram>* waits_;
+  prometheus::Family<prometheus::Counter>* blocks_created_;
+  prometheus::Family<prometheus::Gauge>* active_blocks_;
+  prometheus::Gauge* in_flight_;
+  prometheus::Family<prometheus::Gauge>* controlplane_connected_;
+  prometheus::Gauge* policy_version_;
+  prometheus::Counter* policy_nacks_;
+  prometheus::Counter* controlplane_blocks_received_;
+  prometheus::Counter* controlplane_blocks_sent_;
+  prometheus::Histogram* controlplane_propagation_;
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_GATEWAY_METRICS_H_
