@@ -1,13 +1,13 @@
 #include "auth/bearer_tokens.h"
 
 #include <algorithm>
-#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"
 
 namespace rebound {
 
@@ -48,17 +48,16 @@ absl::StatusOr<std::vector<std::string>> ParseTokenList(std::string_view text,
 
 absl::StatusOr<std::vector<std::string>> ReadTokenListFile(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("no token file given");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
-  std::string text(kMaxTokenFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read the token file ", path));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxTokenFileBytes) {
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxTokenFileBytes);
+  if (absl::IsOutOfRange(text.status())) {
     return absl::InvalidArgumentError(
         absl::StrCat("the token file ", path, " is larger than ", kMaxTokenFileBytes, " bytes"));
   }
-  return ParseTokenList(text, path);
+  if (absl::IsDataLoss(text.status())) {
+    return absl::DataLossError(absl::StrCat("cannot read the token file ", path));
+  }
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read the token file ", path));
+  return ParseTokenList(*text, path);
 }
 
 BearerTokens::Result BearerTokens::Check(std::string_view authorization) const {

@@ -6,28 +6,23 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 
 namespace rebound {
 namespace {
 
 // Certificates, keys and CA bundles are small; anything bigger is a wrong path.
-constexpr std::streamsize kMaxPemFileBytes = 1 << 20;
+constexpr size_t kMaxPemFileBytes = 1 << 20;
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " file ", path));
-  std::string text(static_cast<size_t>(kMaxPemFileBytes) + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read ", what, " file ", path));
-  if (in.gcount() > kMaxPemFileBytes) {
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what) {
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxPemFileBytes);
+  if (absl::IsOutOfRange(text.status())) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, " file ", path, " is larger than 1 MiB"));
+        absl::StrCat(what, " file ", path, " is ", text.status().message()));
   }
-  text.resize(static_cast<size_t>(in.gcount()));
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read ", what, " file ", path));
   return text;
 }
 
@@ -88,15 +83,15 @@ absl::Status CheckServerPair(const std::string& cert_pem, const std::string& key
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& tls) {
   if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<std::string> cert = ReadFile(tls.cert_file, "TLS certificate");
+  absl::StatusOr<std::string> cert = ReadPemFile(tls.cert_file, "TLS certificate");
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(tls.key_file, "TLS key");
+  absl::StatusOr<std::string> key = ReadPemFile(tls.key_file, "TLS key");
   if (!key.ok()) return key.status();
   if (absl::Status s = CheckServerPair(*cert, *key, tls); !s.ok()) return s;
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
   if (!tls.client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(tls.client_ca_file, "client CA");
+    absl::StatusOr<std::string> ca = ReadPemFile(tls.client_ca_file, "client CA");
     if (!ca.ok()) return ca.status();
     if (!FirstCertificate(*ca)) {
       return absl::InvalidArgumentError(
@@ -112,7 +107,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 absl::Status CheckProviderCaFiles(const Config& config) {
   for (const ModelProvider& p : config.providers) {
     if (p.tls_ca_file.empty()) continue;
-    absl::StatusOr<std::string> pem = ReadFile(p.tls_ca_file, "tls_ca_file");
+    absl::StatusOr<std::string> pem = ReadPemFile(p.tls_ca_file, "tls_ca_file");
     if (!pem.ok()) {
       return absl::Status(pem.status().code(),
                           absl::StrCat(p.model_id, ": ", pem.status().message()));

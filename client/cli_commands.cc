@@ -1,14 +1,13 @@
 #include "client/cli_commands.h"
 
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "client/gateway_client.h"
 #include "policy/config_loader.h"
 
@@ -18,18 +17,22 @@ namespace {
 using rebound::v1::AttemptRecord;
 using rebound::v1::StreamEvent;
 
+// A request body is far below this; the cap keeps a wrong path (a device, a
+// log) from being read whole.
+constexpr size_t kMaxBodyFileBytes = 256 << 20;
+
 absl::StatusOr<std::string> ReadAll(const std::string& path, std::istream& in) {
-  if (path == "-") {
-    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad()) return absl::DataLossError("cannot read stdin");
-    return text;
+  absl::StatusOr<std::string> text =
+      path == "-" ? ReadStream(in, kMaxBodyFileBytes) : ReadFile(path, kMaxBodyFileBytes);
+  if (text.ok()) return text;
+  const std::string source = path == "-" ? "stdin" : path;
+  if (absl::IsOutOfRange(text.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(source, " is ", text.status().message()));
   }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return text.str();
+  if (absl::IsDataLoss(text.status())) {
+    return absl::DataLossError(absl::StrCat("cannot read ", source));
+  }
+  return absl::NotFoundError(absl::StrCat("cannot open ", source));
 }
 
 absl::Status WithPrefix(const char* prefix, const absl::Status& status) {

@@ -1,7 +1,6 @@
 #include "client/controlplane_commands.h"
 
 #include <algorithm>
-#include <fstream>
 #include <istream>
 #include <ostream>
 #include <utility>
@@ -11,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
 
 namespace rebound::client {
 namespace {
@@ -142,24 +142,17 @@ int ReportFailure(const ControlPlaneClient& client, const grpc::Status& status, 
 }
 
 absl::StatusOr<std::string> ReadPolicy(const std::string& file, std::istream& in) {
-  std::string text;
-  std::ifstream stream;
-  std::istream* source = &in;
-  if (file != "-") {
-    stream.open(file, std::ios::binary);
-    if (!stream) return absl::NotFoundError(absl::StrCat("cannot open ", file));
-    source = &stream;
-  }
-  // One byte over the cap is enough to know the file is too large.
-  text.resize(kMaxPolicyBytes + 1);
-  source->read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (source->bad()) return absl::DataLossError(absl::StrCat("cannot read ", file));
-  text.resize(static_cast<size_t>(source->gcount()));
-  if (text.size() > kMaxPolicyBytes) {
+  absl::StatusOr<std::string> text =
+      file == "-" ? ReadStream(in, kMaxPolicyBytes) : ReadFile(file, kMaxPolicyBytes);
+  if (text.ok()) return text;
+  if (absl::IsOutOfRange(text.status())) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, " is larger than 4 MiB, the most a policy may be"));
   }
-  return text;
+  if (absl::IsDataLoss(text.status())) {
+    return absl::DataLossError(absl::StrCat("cannot read ", file));
+  }
+  return absl::NotFoundError(absl::StrCat("cannot open ", file));
 }
 
 // "FILE:LINE: error: KEY: MESSAGE", leaving out a line or key that is not

@@ -6,8 +6,6 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -16,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "common/files.h"
 #include "google/rpc/status.pb.h"
 
 namespace rebound::client {
@@ -46,13 +45,20 @@ constexpr size_t kMaxDisplayedJsonBytes = 64 * 1024;
 // device) from being read whole.
 constexpr size_t kMaxTokenFileBytes = 64 * 1024;
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return contents.str();
+// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
+constexpr size_t kMaxPemFileBytes = 1 << 20;
+
+// `path` read with at most `max_bytes`, errors in the CLI's words.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  absl::StatusOr<std::string> text = ReadFile(path, max_bytes);
+  if (text.ok()) return text;
+  if (absl::IsOutOfRange(text.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is ", text.status().message()));
+  }
+  if (absl::IsDataLoss(text.status())) {
+    return absl::DataLossError(absl::StrCat("cannot read ", path));
+  }
+  return absl::NotFoundError(absl::StrCat("cannot open ", path));
 }
 
 std::optional<int64_t> FindPushback(const grpc::ClientContext& context) {
@@ -155,7 +161,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClientChannel(const std::st
   if (options.use_tls || !options.root_ca_file.empty() || !options.client_cert_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.root_ca_file.empty()) {
-      absl::StatusOr<std::string> pem = ReadWholeFile(options.root_ca_file);
+      absl::StatusOr<std::string> pem = ReadSmallFile(options.root_ca_file, kMaxPemFileBytes);
       if (!pem.ok()) return WithRole("CA file", pem.status());
       ssl.pem_root_certs = *std::move(pem);
     }
@@ -164,9 +170,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateClientChannel(const std::st
           "a client certificate needs both its certificate and its key file");
     }
     if (!options.client_cert_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadWholeFile(options.client_cert_file);
+      absl::StatusOr<std::string> cert = ReadSmallFile(options.client_cert_file, kMaxPemFileBytes);
       if (!cert.ok()) return WithRole("client certificate file", cert.status());
-      absl::StatusOr<std::string> key = ReadWholeFile(options.client_key_file);
+      absl::StatusOr<std::string> key = ReadSmallFile(options.client_key_file, kMaxPemFileBytes);
       if (!key.ok()) return WithRole("client key file", key.status());
       ssl.pem_cert_chain = *std::move(cert);
       ssl.pem_private_key = *std::move(key);
@@ -193,16 +199,9 @@ void PrepareClientContext(const ClientOptions& options, absl::Duration timeout,
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::string text(kMaxTokenFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxTokenFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is larger than 64 KiB"));
-  }
-  const absl::string_view token = absl::StripAsciiWhitespace(text);
+  absl::StatusOr<std::string> text = ReadSmallFile(path, kMaxTokenFileBytes);
+  if (!text.ok()) return text.status();
+  const absl::string_view token = absl::StripAsciiWhitespace(*text);
   if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
   // Anything else (a second line, a control character) would be an invalid
   // header value or, worse, a second header.

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/files.h"
 #include "controlplane/policy_check.h"
 #include "controlplane/sha256.h"
 
@@ -36,33 +37,6 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(path);
-    return absl::InternalError(Errno("cannot open", path));
-  }
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string error = Errno("cannot read", path);
-      ::close(fd);
-      return absl::InternalError(error);
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxStateBytes) {
-      ::close(fd);
-      return absl::DataLossError(absl::StrCat(path, " is larger than any policy"));
-    }
-  }
-  ::close(fd);
-  return text;
 }
 
 // Splits off one "\n"-terminated line.
@@ -151,9 +125,14 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
   std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir));
   std::string path = absl::StrCat(state_dir, "/", absl::string_view(kStateFileName.data(),
                                                                       kStateFileName.size()));
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxStateBytes);
   if (!text.ok()) {
-    if (!absl::IsNotFound(text.status())) *load_error = std::string(text.status().message());
+    if (absl::IsOutOfRange(text.status())) {
+      *load_error = absl::StrCat(path, " is larger than any policy");
+    } else if (!absl::IsNotFound(text.status())) {
+      *load_error = absl::StrCat(absl::IsDataLoss(text.status()) ? "cannot read " : "cannot open ",
+                                 path, ": ", text.status().message());
+    }
     return store;
   }
   absl::StatusOr<StoredPolicy> policy = Decode(*text);

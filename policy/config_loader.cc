@@ -1,20 +1,17 @@
 #include "policy/config_loader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/utf8.h"
 #include "policy/limits.h"
 #include "policy/provider_parser.h"
@@ -534,25 +531,18 @@ LoadResult LoadConfigFromFile(const std::string& path, const EnvLookup& env) {
         Diagnostic{Diagnostic::Severity::kError, path, 0, "", std::move(message)});
     return result;
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return fail(absl::StrCat("cannot open the configuration file: ", std::strerror(errno)));
-  std::string text;
-  char buffer[64 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      return fail(absl::StrCat("cannot read the configuration file: ", std::strerror(error)));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) break;  // LoadConfigFromString reports it
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxConfigBytes);
+  if (absl::IsOutOfRange(text.status())) {
+    return fail(absl::StrCat("the configuration file is larger than the limit of ",
+                             kMaxConfigBytes, " bytes"));
   }
-  ::close(fd);
-  return LoadConfigFromString(text, path, env);
+  if (absl::IsDataLoss(text.status())) {
+    return fail(absl::StrCat("cannot read the configuration file: ", text.status().message()));
+  }
+  if (!text.ok()) {
+    return fail(absl::StrCat("cannot open the configuration file: ", text.status().message()));
+  }
+  return LoadConfigFromString(*text, path, env);
 }
 
 }  // namespace rebound
