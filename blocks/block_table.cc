@@ -8,43 +8,13 @@
 namespace rebound {
 namespace {
 
-constexpr std::string_view kModelPrefix = "model:";
-constexpr std::string_view kProviderPrefix = "provider:";
-
 // Debian's Abseil has its own absl::string_view; the maps look up with it.
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// True when `candidate` should replace `current` (same key and kind) under
-// the merge rule: the later deadline, then the larger origin.
-bool Supersedes(const Block& candidate, const Block& current) {
-  if (candidate.until != current.until) return candidate.until > current.until;
-  return candidate.origin > current.origin;
-}
 
 constexpr BlockKind kKinds[] = {BlockKind::kRetryAfter, BlockKind::kLatency};
 constexpr BlockScope kScopes[] = {BlockScope::kModel, BlockScope::kProvider};
 
 }  // namespace
-
-std::string BlockKey::ToString() const {
-  std::string out(scope == BlockScope::kModel ? kModelPrefix : kProviderPrefix);
-  out += name;
-  return out;
-}
-
-std::optional<BlockKey> BlockKey::Parse(std::string_view text) {
-  for (auto [prefix, scope] : {std::pair{kModelPrefix, BlockScope::kModel},
-                               std::pair{kProviderPrefix, BlockScope::kProvider}}) {
-    if (text.size() > prefix.size() && text.substr(0, prefix.size()) == prefix) {
-      return BlockKey{scope, std::string(text.substr(prefix.size()))};
-    }
-  }
-  return std::nullopt;
-}
-
-std::string_view ToString(BlockKind kind) {
-  return kind == BlockKind::kRetryAfter ? "retry_after" : "latency";
-}
 
 BlockTable::BlockTable(size_t max_entries) : max_entries_(max_entries < 1 ? 1 : max_entries) {}
 
@@ -61,7 +31,9 @@ bool BlockTable::Merge(const BlockKey& key, BlockKind kind, absl::Time until,
     Map& map = MapFor(key.scope, kind);
     auto it = map.find(Absl(key.name));
     if (it != map.end()) {
-      if (!Supersedes(incoming, it->second)) return false;
+      if (!Supersedes({incoming.until, incoming.origin}, {it->second.until, it->second.origin})) {
+        return false;
+      }
       expiry_.erase({it->second.until, key.scope, kind, key.name});
       it->second = incoming;
     } else {

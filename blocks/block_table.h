@@ -12,7 +12,9 @@
 // own deadline, because they mean different things (a Retry-After block is
 // waited for or routed around; a latency block only deprioritises). A long
 // latency block must never absorb a shorter Retry-After block, or the
-// engine would stop honouring the provider's Retry-After.
+// engine would stop honouring the provider's Retry-After. The merge rule
+// and the limits on blocks are blocks/block.h's, shared with the control
+// plane's store.
 //
 // Pure: no clock of its own; `now` is passed in. Thread-safe.
 #ifndef REBOUND_BLOCKS_BLOCK_TABLE_H_
@@ -32,48 +34,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "blocks/block.h"
 #include "policy/config.h"
 
 namespace rebound {
-
-// What a block covers: one model id or every model of one provider.
-struct BlockKey {
-  BlockScope scope = BlockScope::kModel;
-  std::string name;  // model id ("openai/gpt-4o") or provider ("openai")
-
-  static BlockKey Model(std::string_view model_id) {
-    return {BlockScope::kModel, std::string(model_id)};
-  }
-  static BlockKey Provider(std::string_view provider) {
-    return {BlockScope::kProvider, std::string(provider)};
-  }
-  // The key a signal from `target` creates under `scope` (the policy's
-  // retry_after_handling.scope or on_high_latency.scope).
-  static BlockKey For(BlockScope scope, const ModelProvider& target) {
-    return scope == BlockScope::kModel ? Model(target.model_id) : Provider(target.provider);
-  }
-
-  // Stable text form, used on the wire and in logs: "model:openai/gpt-4o",
-  // "provider:openai".
-  std::string ToString() const;
-  // The inverse of ToString; nullopt for anything else (an unknown prefix or
-  // an empty name).
-  static std::optional<BlockKey> Parse(std::string_view text);
-
-  bool operator==(const BlockKey&) const = default;
-  auto operator<=>(const BlockKey&) const = default;
-};
-
-enum class BlockKind { kRetryAfter, kLatency };
-std::string_view ToString(BlockKind kind);
-
-struct Block {
-  BlockKind kind = BlockKind::kRetryAfter;
-  absl::Time until = absl::InfinitePast();  // the block is active while now < until
-  std::string origin;                       // replica id that created it; "" = this process
-
-  bool operator==(const Block&) const = default;
-};
 
 // The active blocks covering one model (its model-scoped and its
 // provider-scoped entries), as the latest deadline of each kind;

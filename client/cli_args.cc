@@ -7,12 +7,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "blocks/block.h"
 
 namespace rebound::client {
 namespace {
-
-// Model ids are short; the cap keeps a pasted blob out of an RPC.
-constexpr size_t kMaxBlockNameBytes = 512;
 
 constexpr std::string_view kUsage =
     R"usage(rebound: command-line client for the rebound LLM gateway and its control plane

@@ -2,21 +2,21 @@
 
 #include <algorithm>
 
+#include "blocks/block.h"
+
 namespace rebound::controlplane {
 namespace {
 
 using rebound::v1::Block;
 
-// A total order on everything but relayed_at_unix_us (which each control
-// plane sets for itself) among blocks of one key and kind: what makes merging
-// commutative. The replicas' BlockTable applies the same rule (it keeps no
-// created_at, so it stops at the origin).
+// blocks/block.h's merge rule over everything but relayed_at_unix_us (which
+// each control plane sets for itself).
 bool Supersedes(const Block& candidate, const Block& current) {
-  if (candidate.until_unix_ms() != current.until_unix_ms()) {
-    return candidate.until_unix_ms() > current.until_unix_ms();
-  }
-  if (candidate.origin() != current.origin()) return candidate.origin() > current.origin();
-  return candidate.created_at_unix_us() > current.created_at_unix_us();
+  auto version = [](const Block& b) {
+    return BlockVersion{absl::FromUnixMillis(b.until_unix_ms()), b.origin(),
+                        absl::FromUnixMicros(b.created_at_unix_us())};
+  };
+  return rebound::Supersedes(version(candidate), version(current));
 }
 
 }  // namespace
@@ -36,8 +36,8 @@ BlockStore::BlockStore(size_t max_entries) : max_entries_(std::max<size_t>(1, ma
 
 std::string BlockStore::Validate(const Block& block, absl::Time now) {
   if (block.name().empty()) return "empty name";
-  if (block.name().size() > kMaxNameBytes) return "name too long";
-  if (block.origin().size() > kMaxOriginBytes) return "origin too long";
+  if (block.name().size() > kMaxBlockNameBytes) return "name too long";
+  if (block.origin().size() > kMaxBlockOriginBytes) return "origin too long";
   if (block.scope() != rebound::v1::BLOCK_SCOPE_MODEL &&
       block.scope() != rebound::v1::BLOCK_SCOPE_PROVIDER) {
     return "unknown scope";
@@ -48,7 +48,7 @@ std::string BlockStore::Validate(const Block& block, absl::Time now) {
   }
   int64_t now_ms = absl::ToUnixMillis(now);
   if (block.until_unix_ms() <= now_ms) return "deadline not in the future";
-  if (block.until_unix_ms() - now_ms > absl::ToInt64Milliseconds(kMaxAhead)) {
+  if (block.until_unix_ms() - now_ms > absl::ToInt64Milliseconds(kMaxBlockAhead)) {
     return "deadline more than 24 h ahead";
   }
   return "";

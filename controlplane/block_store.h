@@ -3,8 +3,8 @@
 // Blocks. A Retry-After block and a latency block on the same name are two
 // entries with their own deadlines, as in the replicas' BlockTable.
 //
-// Merging follows the replicas' BlockTable rule (server/block_table.h), so the
-// store is a state-based CRDT: the later deadline wins, and equal deadlines
+// Merging follows the one rule of blocks/block.h, as the replicas'
+// BlockTable does, so the store is a state-based CRDT: the later deadline wins, and equal deadlines
 // are broken by a total order on the rest of the block, so any order of
 // reports, repeated or not, converges to the same table. That is what lets
 // several control planes run side by side (ARCHITECTURE.md, "The control
@@ -52,19 +52,15 @@ std::string_view ToString(MergeOutcome outcome);
 class BlockStore {
  public:
   static constexpr size_t kDefaultMaxEntries = 100000;
-  // A deadline further ahead than this is rejected rather than clamped:
-  // clamping would make the stored value depend on when each control plane
-  // received the report, and side-by-side instances would stop converging.
-  static constexpr absl::Duration kMaxAhead = absl::Hours(24);
-  // Names are model ids or provider names; anything longer is not one.
-  static constexpr size_t kMaxNameBytes = 512;
-  static constexpr size_t kMaxOriginBytes = 256;
 
   explicit BlockStore(size_t max_entries = kDefaultMaxEntries);
 
   // Empty when `block` may be stored at `now`; otherwise why not. Rejected:
   // an empty or overlong name or origin, an unknown scope or kind, a deadline
-  // not after `now` or more than kMaxAhead after it.
+  // not after `now` or more than kMaxBlockAhead after it (blocks/block.h).
+  // Rejected rather than clamped: clamping would make the stored value depend
+  // on when each control plane received the report, and side-by-side
+  // instances would stop converging.
   static std::string Validate(const rebound::v1::Block& block, absl::Time now);
 
   // Merges `block` (relayed_at_unix_us is the store's own bookkeeping and

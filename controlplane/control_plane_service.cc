@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "blocks/block.h"
 #include "common/log.h"
 
 namespace rebound::controlplane {
@@ -421,7 +422,7 @@ grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
     return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                       "scope must be BLOCK_SCOPE_MODEL or BLOCK_SCOPE_PROVIDER"));
   }
-  if (request->name().empty() || request->name().size() > BlockStore::kMaxNameBytes) {
+  if (request->name().empty() || request->name().size() > kMaxBlockNameBytes) {
     return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                       "name must be a model id or a provider name"));
   }
@@ -446,7 +447,7 @@ grpc::ServerUnaryReactor* ControlPlaneService::ClearBlock(
   }
   response->set_removed(removed);
   LogInfo("block_cleared", {{"scope", ScopeName(request->scope())},
-                            {"name", request->name().substr(0, BlockStore::kMaxNameBytes)},
+                            {"name", request->name().substr(0, kMaxBlockNameBytes)},
                             {"kind", request->kind() == rebound::v1::BLOCK_KIND_UNSPECIFIED
                                          ? "all"
                                          : KindName(request->kind())},

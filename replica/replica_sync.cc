@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/create_channel.h>
@@ -16,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 
 namespace rebound {
@@ -57,27 +56,28 @@ std::optional<BlockKey> KeyFromProto(v1::BlockScope scope, const std::string& na
 
 // The bearer token: the file's contents without surrounding whitespace.
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read token_file ", path));
-  std::string text(kMaxTokenBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxTokenBytes) {
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxTokenBytes);
+  if (absl::IsOutOfRange(text.status())) {
     return absl::InvalidArgumentError(absl::StrCat("token_file ", path, " is too large"));
   }
-  std::string token(absl::StripAsciiWhitespace(text));
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read token_file ", path));
+  std::string token(absl::StripAsciiWhitespace(*text));
   if (token.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("token_file ", path, " is empty"));
   }
   return token;
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
+constexpr size_t kMaxPemFileBytes = 1 << 20;
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxPemFileBytes);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("cannot read ", path, ": ", text.status().message()));
+  }
+  return text;
 }
 
 std::string VersionText(const v1::PolicyVersion& v) {
@@ -164,7 +164,7 @@ std::optional<ReceivedBlock> FromProtoBlock(const v1::Block& block, absl::Time n
   if (block.until_unix_ms() <= 0) return std::nullopt;
   out.until = std::min(absl::FromUnixMillis(block.until_unix_ms()), now + kMaxBlockAhead);
   out.origin = block.origin().empty() ? std::string(kUnknownOrigin)
-                                      : block.origin().substr(0, kMaxBlockNameBytes);
+                                      : block.origin().substr(0, kMaxBlockOriginBytes);
   return out;
 }
 
@@ -384,15 +384,15 @@ ReplicaSync::~ReplicaSync() { Stop(); }
 absl::Status ReplicaSync::Start() {
   const ControlPlaneSettings& settings = options_.settings;
   if (!settings.ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadWholeFile(settings.ca_file);
+    absl::StatusOr<std::string> ca = ReadPemFile(settings.ca_file);
     if (!ca.ok()) return ca.status();
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = *std::move(ca);
     // A client certificate for control planes that require one (mTLS).
     if (!settings.cert_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadWholeFile(settings.cert_file);
+      absl::StatusOr<std::string> cert = ReadPemFile(settings.cert_file);
       if (!cert.ok()) return cert.status();
-      absl::StatusOr<std::string> key = ReadWholeFile(settings.key_file);
+      absl::StatusOr<std::string> key = ReadPemFile(settings.key_file);
       if (!key.ok()) return key.status();
       ssl.pem_cert_chain = *std::move(cert);
       ssl.pem_private_key = *std::move(key);

@@ -95,18 +95,17 @@ v1::Block ToProtoBlock(const BlockKey& key, const Block& block, std::string_view
                        std::optional<absl::Time> created_at = std::nullopt);
 
 // A received proto Block, validated: known scope and kind, a non-empty name
-// of bounded length, a positive deadline (capped at `now` + kMaxBlockAhead so
-// that a bogus report cannot block a model for years). The origin is never
-// empty in the result ("control-plane" when the report had none), so merging
-// it does not fire the BlockTable listener and echo it back.
+// of bounded length, a positive deadline (capped at `now` + kMaxBlockAhead,
+// blocks/block.h, so that a bogus report cannot block a model for years).
+// The origin is never empty in the result ("control-plane" when the report
+// had none), so merging it does not fire the BlockTable listener and echo it
+// back.
 struct ReceivedBlock {
   BlockKey key;
   BlockKind kind = BlockKind::kRetryAfter;
   absl::Time until;
   std::string origin;
 };
-inline constexpr absl::Duration kMaxBlockAhead = absl::Hours(24);
-inline constexpr size_t kMaxBlockNameBytes = 512;
 std::optional<ReceivedBlock> FromProtoBlock(const v1::Block& block, absl::Time now);
 
 // What a BlockCleared lifts: the key and one kind, or every kind.

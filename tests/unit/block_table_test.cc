@@ -325,3 +325,23 @@ TEST(BlockTableTest, ConcurrentMergesKeepTheLatestDeadline) {
 
 }  // namespace
 }  // namespace rebound
+
+namespace rebound {
+namespace {
+
+// blocks/block.h's rule, shared by this table and the control plane's store.
+TEST(BlockMergeRuleTest, LaterDeadlineThenLargerOriginThenLaterCreation) {
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_TRUE(Supersedes({t + absl::Seconds(1), "a"}, {t, "z"}));
+  EXPECT_FALSE(Supersedes({t, "z"}, {t + absl::Seconds(1), "a"}));
+  EXPECT_TRUE(Supersedes({t, "b"}, {t, "a"}));
+  EXPECT_FALSE(Supersedes({t, "a"}, {t, "b"}));
+  EXPECT_TRUE(Supersedes({t, "a", t + absl::Seconds(1)}, {t, "a", t}));
+  EXPECT_FALSE(Supersedes({t, "a", t}, {t, "a", t + absl::Seconds(1)}));
+  // Equal versions never replace each other: merging is idempotent.
+  EXPECT_FALSE(Supersedes({t, "a", t}, {t, "a", t}));
+  EXPECT_FALSE(Supersedes({t, "a"}, {t, "a"}));
+}
+
+}  // namespace
+}  // namespace rebound
