@@ -383,41 +383,50 @@ absl::Status Validate(std::string_view text) {
   return sc.status();
 }
 
-bool MemberReader::Next() {
-  if (state_ == State::kDone) return false;
-  if (state_ == State::kStart) {
-    state_ = State::kDone;
-    if (!OpenContainer(text_, '{', "an object", &pos_, &status_)) return false;
-    open_ = pos_;
-    Scanner sc(text_, pos_ + 1);
-    sc.SkipWs();
-    if (sc.Peek() == '}') {
-      sc.Advance();
-      sc.End();
-      status_ = sc.status();
-      return false;
-    }
-    pos_ = sc.pos();
-  } else {
-    // After a member: ',' or '}'.
-    state_ = State::kDone;
-    Scanner sc(text_, pos_);
-    sc.SkipWs();
-    const int c = sc.Peek();
-    if (c == '}') {
-      sc.Advance();
-      sc.End();
-      status_ = sc.status();
-      return false;
-    }
-    if (c != ',') {
-      sc.Unexpected("',' or '}' in object");
-      status_ = sc.status();
+namespace {
+
+// One step of a reader over a container: from the start of `text` (first)
+// or from just after the previous item, to the start of the next item.
+// False at the container's end (status set when anything but whitespace
+// follows it) or on a syntax error (status set). `open_at` gets the
+// position of the opening bracket on the first step.
+bool StepToNextItem(std::string_view text, bool first, char open, char close,
+                    const char* container, const char* separator_expected, size_t* pos,
+                    size_t* open_at, absl::Status* status) {
+  if (first) {
+    if (!OpenContainer(text, open, container, pos, status)) return false;
+    *open_at = *pos;
+  }
+  Scanner sc(text, first ? *pos + 1 : *pos);
+  sc.SkipWs();
+  if (sc.Peek() == close) {
+    sc.Advance();
+    sc.End();
+    *status = sc.status();
+    return false;
+  }
+  if (!first) {
+    if (sc.Peek() != ',') {
+      sc.Unexpected(separator_expected);
+      *status = sc.status();
       return false;
     }
     sc.Advance();
     sc.SkipWs();
-    pos_ = sc.pos();
+  }
+  *pos = sc.pos();
+  return true;
+}
+
+}  // namespace
+
+bool MemberReader::Next() {
+  if (state_ == State::kDone) return false;
+  const bool first = state_ == State::kStart;
+  state_ = State::kDone;
+  if (!StepToNextItem(text_, first, '{', '}', "an object", "',' or '}' in object", &pos_,
+                      &open_, &status_)) {
+    return false;
   }
   Scanner sc(text_, pos_);
   if (sc.Peek() != '"') {
@@ -452,37 +461,12 @@ bool MemberReader::Next() {
 
 bool ElementReader::Next() {
   if (state_ == State::kDone) return false;
-  if (state_ == State::kStart) {
-    state_ = State::kDone;
-    if (!OpenContainer(text_, '[', "an array", &pos_, &status_)) return false;
-    Scanner sc(text_, pos_ + 1);
-    sc.SkipWs();
-    if (sc.Peek() == ']') {
-      sc.Advance();
-      sc.End();
-      status_ = sc.status();
-      return false;
-    }
-    pos_ = sc.pos();
-  } else {
-    state_ = State::kDone;
-    Scanner sc(text_, pos_);
-    sc.SkipWs();
-    const int c = sc.Peek();
-    if (c == ']') {
-      sc.Advance();
-      sc.End();
-      status_ = sc.status();
-      return false;
-    }
-    if (c != ',') {
-      sc.Unexpected("',' or ']' in array");
-      status_ = sc.status();
-      return false;
-    }
-    sc.Advance();
-    sc.SkipWs();
-    pos_ = sc.pos();
+  const bool first = state_ == State::kStart;
+  state_ = State::kDone;
+  size_t open_at = 0;
+  if (!StepToNextItem(text_, first, '[', ']', "an array", "',' or ']' in array", &pos_, &open_at,
+                      &status_)) {
+    return false;
   }
   Scanner sc(text_, pos_);
   const size_t value_start = sc.pos();

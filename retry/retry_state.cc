@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "codec/json_scan.h"
 #include "codec/rate_limit_headers.h"
 #include "retry/status_mapping.h"
 
@@ -21,29 +22,6 @@ absl::Duration CeilMs(absl::Duration d) {
 
 bool Contains(const std::vector<const ModelProvider*>& v, const ModelProvider* m) {
   return std::find(v.begin(), v.end(), m) != v.end();
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          *out += "\\u00";
-          out->push_back(kHex[(c >> 4) & 0xf]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 std::string SecondsText(absl::Duration d) { return absl::StrCat(FormatJsonSeconds(d), " s"); }
@@ -617,14 +595,14 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
 
   std::string& j = d.exhausted_json;
   j = R"({"error":{"message":)";
-  AppendJsonString(d.message, &j);
+  json::AppendEncodedString(d.message, &j);
   j += R"(,"type":"retry_exhausted","attempts":[)";
   for (size_t i = 0; i < attempts_.size(); ++i) {
     if (i > 0) j += ',';
     j += R"({"model":)";
-    AppendJsonString(attempts_[i].target->model_id, &j);
+    json::AppendEncodedString(attempts_[i].target->model_id, &j);
     j += R"(,"error_type":)";
-    AppendJsonString(attempts_[i].error_type, &j);
+    json::AppendEncodedString(attempts_[i].error_type, &j);
     absl::StrAppend(&j, R"(,"attempt":)", i + 1, "}");
   }
   absl::StrAppend(&j, R"(],"total_attempts":)", attempts_.size(),

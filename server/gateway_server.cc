@@ -24,6 +24,17 @@
 namespace rebound {
 namespace {
 
+// The signals RunUntilTerminated waits for: TERM and INT drain and stop,
+// HUP reloads. Blocked on every thread so that only sigtimedwait sees them.
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 int64_t FileMtimeNs(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return 0;
@@ -63,11 +74,7 @@ GatewayServer::~GatewayServer() {
 }
 
 void GatewayServer::BlockSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -284,11 +291,7 @@ void GatewayServer::Reload(const char* why) {
 }
 
 void GatewayServer::RunUntilTerminated() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  const sigset_t set = HandledSignals();
   while (true) {
     // Wake once a second to notice config file changes.
     timespec timeout{1, 0};
