@@ -49,7 +49,7 @@ class RetryBudget {
  public:
   // `settings` must be valid (as the config loader checks): percent 0..1000,
   // min_retries_per_second >= 0, window_seconds >= 1. `enabled` is ignored:
-  // a disabled budget is simply not created (server/retry_budgets.h).
+  // a disabled budget is simply not created (retry/retry_budgets.h).
   explicit RetryBudget(const RetryBudgetSettings& settings);
 
   RetryBudget(const RetryBudget&) = delete;

@@ -1,5 +1,5 @@
-// The narrow interface through which RetryState (server/retry_state.h)
-// consults the process's retry budgets (server/retry_budgets.h): it reports
+// The narrow interface through which RetryState (retry/retry_state.h)
+// consults the process's retry budgets (retry/retry_budgets.h): it reports
 // each first attempt at a provider and asks for each retry. Kept apart from
 // the implementation so that RetryState's tests can inject a fake.
 #ifndef REBOUND_RETRY_RETRY_BUDGET_GATE_H_
