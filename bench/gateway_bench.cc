@@ -5,7 +5,7 @@
 //                           [--concurrency C] [--json FILE]
 //
 // Flags, wiring and output only; the measurements live in load_runners.cc
-// and suite.cc. See tests/bench/README.md.
+// and suite.cc. See bench/README.md.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 

@@ -3,7 +3,7 @@
 # unlike time, the count barely moves on a busy machine, so it is the number
 # to compare before and after a change.
 #
-#   tests/bench/profile_server.sh [BUILD_DIR] [CALLS]
+#   bench/profile_server.sh [BUILD_DIR] [CALLS]
 #
 # Starts rebound-fakeprovider and rebound-server (under valgrind --tool=callgrind,
 # instrumentation off), sends 200 warm-up calls with h2load, switches

@@ -1,6 +1,6 @@
 // Bearer-token authentication of every control-plane RPC (ARCHITECTURE.md,
 // "Security"): `authorization: Bearer <token>` metadata, the tokens read
-// from files (server/bearer_tokens.h: one per line, so a token can be
+// from files (auth/bearer_tokens.h: one per line, so a token can be
 // rotated by listing the old and the new one for a while).
 //
 // Two roles, two token files (issue 10 item 8). Every replica holds its

@@ -62,7 +62,7 @@ struct CallEnv {
   int64_t max_body_bytes = 8 << 20;
   int64_t max_response_bytes = 64 << 20;
   absl::Duration stream_pause_timeout = absl::Seconds(30);
-  // Every configured credential (server/redact.h), taken out of upstream
+  // Every configured credential (codec/redact.h), taken out of upstream
   // error bodies and headers before they reach the caller or a log line.
   std::shared_ptr<const std::vector<std::string>> secrets;
   // Per-provider retry budgets of the config the call runs with; null when
@@ -103,7 +103,7 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // reported a failure in the stream (the transfer is then aborted).
   bool HandleEvents();
   void OnPauseTimeout();
-  // `text` without any credential rebound knows of (server/redact.h).
+  // `text` without any credential rebound knows of (codec/redact.h).
   std::string Redacted(std::string_view text) const;
   AttemptResult Classify(const TransferResult& transfer);
   void Deliver();

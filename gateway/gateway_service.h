@@ -68,7 +68,7 @@ class GatewayService final : public v1::Gateway::CallbackService {
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   // Built from config_ (null when disabled); swapped together with it.
   std::shared_ptr<RetryBudgets> retry_budgets_ ABSL_GUARDED_BY(mu_);
-  // config_'s credentials, for redaction (server/redact.h).
+  // config_'s credentials, for redaction (codec/redact.h).
   std::shared_ptr<const std::vector<std::string>> secrets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const BearerTokens> caller_tokens_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<UpstreamWorker>>* workers_;

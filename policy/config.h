@@ -149,7 +149,7 @@ struct TlsFiles {
 };
 
 // `server.retry_budget`: Finagle/Envoy-style protection against retry
-// storms (server/retry_budget.h). Per provider and per replica process: over
+// storms (retry/retry_budget.h). Per provider and per replica process: over
 // the last `window_seconds`, retries sent to a provider may not exceed
 // min_retries_per_second * window_seconds + percent/100 * its first attempts.
 // On by default with Finagle's numbers.

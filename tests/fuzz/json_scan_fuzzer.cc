@@ -1,4 +1,4 @@
-// Fuzz target: the JSON scanner (server/json_scan.h) on arbitrary bytes.
+// Fuzz target: the JSON scanner (codec/json_scan.h) on arbitrary bytes.
 //
 // Invariants:
 //   - Validate, the pull readers (MemberReader, ElementReader) and the

@@ -1,4 +1,4 @@
-// Fuzz target: the rate-limit header parsers (server/rate_limit_headers.h).
+// Fuzz target: the rate-limit header parsers (codec/rate_limit_headers.h).
 //
 // Input: a first line "STATUS NOW" (HTTP status and the Unix time taken as
 // now; defaults 429 and 1767225600 when missing), then one header per line,

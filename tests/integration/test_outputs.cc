@@ -82,7 +82,7 @@ void RecordSecretsInFile(std::string_view name, std::string_view contents) {
   std::string base = std::filesystem::path(std::string(name)).filename().string();
   if (absl::StrContains(absl::AsciiStrToLower(base), "token")) {
     // Token files hold one token per line; blank lines and # comments are
-    // not tokens (server/bearer_tokens.h).
+    // not tokens (auth/bearer_tokens.h).
     for (absl::string_view line :
          absl::StrSplit(absl::string_view(contents.data(), contents.size()), '\n')) {
       line = absl::StripAsciiWhitespace(line);
