@@ -33,6 +33,8 @@ std::string_view ToString(Rpc rpc);
 // The role an RPC needs: Sync a replica's, everything else an operator's.
 Role RoleFor(Rpc rpc);
 
+// The control plane's token check per role. Immutable after construction,
+// so any gRPC thread may call Check; main builds one and the service keeps it.
 class Authenticator {
  public:
   enum class Result {

@@ -1,6 +1,7 @@
 // The control plane's Prometheus metrics, declared in one place. Prefix
 // rebound_controlplane_. Label values are fixed enums, never replica ids or
-// block names (those are unbounded).
+// block names (those are unbounded). Thread-safe (prometheus-cpp's metrics
+// are); main owns the one instance and the service records into it.
 #ifndef REBOUND_CONTROLPLANE_METRICS_H_
 #define REBOUND_CONTROLPLANE_METRICS_H_
 

@@ -18,6 +18,8 @@
 
 namespace rebound {
 
+// Thread-safe: every gRPC and upstream thread records into the one instance
+// that GatewayServer owns; its registry is what /metrics serves.
 class Metrics {
  public:
   Metrics();

@@ -13,7 +13,8 @@
 // lookups take no lock (each RetryBudget has its own). A reload builds a new
 // set with Rebuild, which keeps the RetryBudget (and its window) of every
 // provider still configured with the same settings; calls in flight keep
-// the set they started with alive through their shared_ptr.
+// the set they started with alive through their shared_ptr. Thread-safe:
+// calls on every upstream loop share one set.
 #ifndef REBOUND_RETRY_RETRY_BUDGETS_H_
 #define REBOUND_RETRY_RETRY_BUDGETS_H_
 
