@@ -1,9 +1,9 @@
 #include "codec/redact.h"
 
-#include "upstream/upstream_request.h"
-
 #include <algorithm>
 #include <cctype>
+
+#include "common/http_types.h"
 
 namespace rebound {
 namespace {
