@@ -230,26 +230,32 @@ class Scanner {
     return true;
   }
 
-  bool Object(int depth) {
+  // '{' members '}' or '[' values ']'; `item` parses one member or value.
+  template <typename Item>
+  bool Container(int depth, char close, const char* separator_expected, Item item) {
     if (depth > kMaxDepth) return Fail("nesting deeper than 128 levels", pos_);
-    ++pos_;  // '{'
+    ++pos_;  // '{' or '['
     SkipWs();
-    if (Peek() == '}') {
+    if (Peek() == close) {
       ++pos_;
       return true;
     }
     for (;;) {
-      if (!Member(depth)) return false;
+      if (!item()) return false;
       SkipWs();
       const int c = Peek();
-      if (c == '}') {
+      if (c == close) {
         ++pos_;
         return true;
       }
-      if (c != ',') return Unexpected("',' or '}' in object");
+      if (c != ',') return Unexpected(separator_expected);
       ++pos_;
       SkipWs();
     }
+  }
+
+  bool Object(int depth) {
+    return Container(depth, '}', "',' or '}' in object", [&] { return Member(depth); });
   }
 
   // A key, ':', and a value nested at depth + 1. pos_ is at the key.
@@ -264,25 +270,7 @@ class Scanner {
   }
 
   bool Array(int depth) {
-    if (depth > kMaxDepth) return Fail("nesting deeper than 128 levels", pos_);
-    ++pos_;  // '['
-    SkipWs();
-    if (Peek() == ']') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      if (!Value(depth + 1)) return false;
-      SkipWs();
-      const int c = Peek();
-      if (c == ']') {
-        ++pos_;
-        return true;
-      }
-      if (c != ',') return Unexpected("',' or ']' in array");
-      ++pos_;
-      SkipWs();
-    }
+    return Container(depth, ']', "',' or ']' in array", [&] { return Value(depth + 1); });
   }
 
   // Skips whitespace and requires the end of the text.

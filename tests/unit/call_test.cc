@@ -213,8 +213,17 @@ class CallTest : public ::testing::Test {
     request.set_path(path);
     request.set_body(R"({"model":"openai/gpt-4o","messages":[]})");
     if (streaming) request.set_body(R"({"model":"openai/gpt-4o","stream":true,"messages":[]})");
+    absl::Time end = deadline == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                          : time_.Now() + deadline;
+    call_ = MakeCall(request, streaming, end);
+    call_->Start();
+  }
+
+  // A Call of `request` on the scripted upstream and the manual clock.
+  std::shared_ptr<Call> MakeCall(const v1::CompletionRequest& request, bool streaming,
+                                 absl::Time deadline) {
     auto checked = ValidateRequest(request, *config_, 1 << 20, "rb-test");
-    ASSERT_TRUE(std::holds_alternative<ValidatedRequest>(checked));
+    EXPECT_TRUE(std::holds_alternative<ValidatedRequest>(checked));
     CallEnv env;
     env.timers = &time_;
     env.clock = &time_;
@@ -223,11 +232,8 @@ class CallTest : public ::testing::Test {
     env.blocks = &blocks_;
     env.latency = &latency_;
     env.stream_pause_timeout = kPauseTimeout;
-    absl::Time end = deadline == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                                          : time_.Now() + deadline;
-    call_ = std::make_shared<Call>(env, config_, std::get<ValidatedRequest>(std::move(checked)),
-                                   streaming, end, &output_);
-    call_->Start();
+    return std::make_shared<Call>(env, config_, std::get<ValidatedRequest>(std::move(checked)),
+                                  streaming, deadline, &output_);
   }
 
   // One SSE event of a chat stream.
@@ -530,16 +536,7 @@ TEST_F(CallTest, CancelBeforeStartEndsOnceAndSendsNothing) {
   v1::CompletionRequest request;
   request.set_model("openai/gpt-4o");
   request.set_body("{}");
-  auto checked = ValidateRequest(request, *config_, 1 << 20, "rb-test");
-  CallEnv env;
-  env.timers = &time_;
-  env.clock = &time_;
-  env.upstream = &upstream_;
-  env.metrics = &metrics_;
-  env.blocks = &blocks_;
-  env.latency = &latency_;
-  auto call = std::make_shared<Call>(env, config_, std::get<ValidatedRequest>(std::move(checked)),
-                                     false, absl::InfiniteFuture(), &output_);
+  std::shared_ptr<Call> call = MakeCall(request, false, absl::InfiniteFuture());
   call->Cancel();
   call->Start();
   EXPECT_EQ(upstream_.started(), 0u);
