@@ -13,8 +13,6 @@
 namespace rebound {
 namespace {
 
-// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
-constexpr size_t kMaxPemFileBytes = 1 << 20;
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* what) {
   absl::StatusOr<std::string> text = ReadFile(path, kMaxPemFileBytes);

@@ -1,4 +1,4 @@
-// Micro-benchmarks of the per-request hot paths in rebound_core: the model
+// Micro-benchmarks of the per-request hot paths (codec/, retry/): the model
 // splice that runs before every attempt and the SSE parser that sees every
 // streamed byte.
 #include <string>

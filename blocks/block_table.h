@@ -12,9 +12,10 @@
 // own deadline, because they mean different things (a Retry-After block is
 // waited for or routed around; a latency block only deprioritises). A long
 // latency block must never absorb a shorter Retry-After block, or the
-// engine would stop honouring the provider's Retry-After. The merge rule
-// and the limits on blocks are blocks/block.h's, shared with the control
-// plane's store.
+// engine would stop honouring the provider's Retry-After. The merge rule is
+// blocks/block.h's, shared with the control plane's store; the limits there
+// are enforced where blocks arrive from other processes (replica_sync, the
+// control plane), not here.
 //
 // Pure: no clock of its own; `now` is passed in. Thread-safe.
 #ifndef REBOUND_BLOCKS_BLOCK_TABLE_H_

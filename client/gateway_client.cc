@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/files.h"
+#include "common/utf8.h"
 #include "google/rpc/status.pb.h"
 
 namespace rebound::client {
@@ -44,9 +45,6 @@ constexpr size_t kMaxDisplayedJsonBytes = 64 * 1024;
 // A token is a few dozen bytes; the cap keeps a wrong path (a log file, a
 // device) from being read whole.
 constexpr size_t kMaxTokenFileBytes = 64 * 1024;
-
-// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
-constexpr size_t kMaxPemFileBytes = 1 << 20;
 
 // `path` read with at most `max_bytes`, errors in the CLI's words.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
@@ -116,35 +114,6 @@ std::string AttemptLabel(const AttemptRecord& attempt) {
   std::string name = rebound::v1::AttemptOutcome_Name(attempt.outcome());
   if (name.empty()) return absl::StrCat("outcome_", static_cast<int>(attempt.outcome()));
   return absl::AsciiStrToLower(StripPrefix(name, "ATTEMPT_OUTCOME_"));
-}
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when the
-// bytes there are not one (truncated, overlong, surrogate, > U+10FFFF).
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length = 0;
-  unsigned char second_min = 0x80, second_max = 0xBF;
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) second_min = 0xA0;  // overlong
-    if (lead == 0xED) second_max = 0x9F;  // UTF-16 surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) second_min = 0x90;  // overlong
-    if (lead == 0xF4) second_max = 0x8F;  // beyond U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < second_min || byte(i + 1) > second_max) return 0;
-  for (size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return length;
 }
 
 // "CA file: cannot open /x.pem": which of the TLS files failed.

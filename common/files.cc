@@ -23,7 +23,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
   if (fd < 0) {
     const int error = errno;
     absl::StatusCode code = absl::ErrnoToStatusCode(error);
-    if (code == absl::StatusCode::kDataLoss) code = absl::StatusCode::kUnknown;
+    // DataLoss and OutOfRange mean a read and a size failure to callers.
+    if (code == absl::StatusCode::kDataLoss || code == absl::StatusCode::kOutOfRange) {
+      code = absl::StatusCode::kUnknown;
+    }
     return absl::Status(code, std::strerror(error));
   }
   std::string text;
@@ -48,12 +51,15 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
 }
 
 absl::StatusOr<std::string> ReadStream(std::istream& in, size_t max_bytes) {
-  // One byte over the cap is enough to know the input is too large.
-  std::string text(max_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  std::string text;
+  char buffer[64 * 1024];
+  while (in) {
+    in.read(buffer, sizeof(buffer));
+    const size_t n = static_cast<size_t>(in.gcount());
+    if (text.size() + n > max_bytes) return TooLarge(max_bytes);
+    text.append(buffer, n);
+  }
   if (in.bad()) return absl::DataLossError("read error");
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > max_bytes) return TooLarge(max_bytes);
   return text;
 }
 

@@ -13,6 +13,9 @@
 
 namespace rebound {
 
+// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
+inline constexpr size_t kMaxPemFileBytes = 1 << 20;
+
 // The contents of `path` when it holds at most `max_bytes`. The error's
 // message is the cause only ("No such file or directory", "larger than
 // 1 MiB"): callers name the file and its role. Its code says which step

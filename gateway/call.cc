@@ -159,8 +159,8 @@ void Call::Start() {
 
 void Call::Cancel() {
   if (output_ == nullptr) return;
-  // A transfer refused at start (connection limit) is not live yet: its
-  // OnDone is still to come and releases transfer_owner_ itself.
+  // True: the upstream will not call back (upstream/upstream.h), so the
+  // Call no longer needs to keep itself alive for it.
   if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
   transfer_ = 0;
   if (wait_timer_ != 0) env_.timers->CancelTimer(wait_timer_);
@@ -678,20 +678,8 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
     }
   }
   FillAttemptRecords(detail.mutable_attempts());
-  std::string_view outcome;
-  switch (reason) {
-    case v1::ERROR_REASON_UPSTREAM_ERROR: outcome = "upstream_error"; break;
-    case v1::ERROR_REASON_RETRY_EXHAUSTED: outcome = "exhausted"; break;
-    case v1::ERROR_REASON_INVALID_REQUEST: outcome = "invalid_request"; break;
-    case v1::ERROR_REASON_UNKNOWN_MODEL: outcome = "unknown_model"; break;
-    case v1::ERROR_REASON_OVERLOADED: outcome = "overloaded"; break;
-    case v1::ERROR_REASON_STREAM_INTERRUPTED: outcome = "stream_interrupted"; break;
-    case v1::ERROR_REASON_DEADLINE: outcome = "deadline"; break;
-    case v1::ERROR_REASON_RESPONSE_TOO_LARGE: outcome = "response_too_large"; break;
-    default: outcome = "error"; break;
-  }
   int64_t pushback = detail.retry_pushback_ms();
-  EndCall(MakeErrorStatus(code, message, detail), {}, pushback, outcome);
+  EndCall(MakeErrorStatus(code, message, detail), {}, pushback, RequestOutcome(reason));
 }
 
 void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,

@@ -59,7 +59,6 @@ struct CallEnv {
   Metrics* metrics = nullptr;
   BlockTable* blocks = nullptr;       // process-wide Retry-After and latency blocks
   LatencyTracker* latency = nullptr;  // process-wide slow-answer counters
-  int64_t max_body_bytes = 8 << 20;
   int64_t max_response_bytes = 64 << 20;
   absl::Duration stream_pause_timeout = absl::Seconds(30);
   // Every configured credential (codec/redact.h), taken out of upstream

@@ -32,4 +32,20 @@ grpc::Status MakeErrorStatus(grpc::StatusCode code, const std::string& message,
   return grpc::Status(code, message, status.SerializeAsString());
 }
 
+
+std::string_view RequestOutcome(v1::ErrorReason reason) {
+  switch (reason) {
+    case v1::ERROR_REASON_UPSTREAM_ERROR: return "upstream_error";
+    case v1::ERROR_REASON_RETRY_EXHAUSTED: return "exhausted";
+    case v1::ERROR_REASON_INVALID_REQUEST: return "invalid_request";
+    case v1::ERROR_REASON_UNKNOWN_MODEL: return "unknown_model";
+    case v1::ERROR_REASON_OVERLOADED: return "overloaded";
+    case v1::ERROR_REASON_STREAM_INTERRUPTED: return "stream_interrupted";
+    case v1::ERROR_REASON_DEADLINE: return "deadline";
+    case v1::ERROR_REASON_RESPONSE_TOO_LARGE: return "response_too_large";
+    default: break;
+  }
+  return "error";
+}
+
 }  // namespace rebound

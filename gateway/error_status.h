@@ -5,6 +5,7 @@
 #define REBOUND_GATEWAY_ERROR_STATUS_H_
 
 #include <string>
+#include <string_view>
 
 #include <grpcpp/support/status.h>
 
@@ -20,6 +21,10 @@ inline constexpr size_t kMaxErrorDetailBytes = 6 << 10;
 // cut first (upstream_body_truncated set), then upstream headers dropped,
 // then the oldest attempt records. The status, reason and JSON stay.
 void ShrinkErrorDetail(v1::ErrorDetail* detail, size_t max_bytes = kMaxErrorDetailBytes);
+
+// The outcome label of rebound_requests_total for a call that ended with
+// `reason`: "upstream_error", "exhausted", "invalid_request", ...
+std::string_view RequestOutcome(v1::ErrorReason reason);
 
 // Packs `detail` (shrunk to kMaxErrorDetailBytes) into the status.
 grpc::Status MakeErrorStatus(grpc::StatusCode code, const std::string& message,

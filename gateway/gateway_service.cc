@@ -305,7 +305,7 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
     v1::ErrorDetail detail;
     detail.set_reason(rejected->reason);
     detail.set_request_id(rejected->request_id);
-    metrics_->RecordRequest(rejected->model_label, rejected->outcome);
+    metrics_->RecordRequest(rejected->model_label, RequestOutcome(rejected->reason));
     reactor->End(MakeErrorStatus(rejected->code, rejected->message, detail), {}, 0);
     return;
   }
@@ -317,7 +317,6 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
   env.metrics = metrics_;
   env.blocks = blocks_;
   env.latency = latency_;
-  env.max_body_bytes = config->server.max_body_bytes;
   env.max_response_bytes = config->server.max_response_bytes;
   env.stream_pause_timeout = absl::Milliseconds(config->server.stream_pause_timeout_ms);
   env.secrets = std::move(secrets);

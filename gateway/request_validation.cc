@@ -15,8 +15,6 @@ std::variant<ValidatedRequest, RequestRejection> ValidateRequest(
   auto reject = [&rejection](v1::ErrorReason reason, std::string message) {
     rejection.reason = reason;
     rejection.message = std::move(message);
-    rejection.outcome =
-        reason == v1::ERROR_REASON_UNKNOWN_MODEL ? "unknown_model" : "invalid_request";
     return std::move(rejection);
   };
 
@@ -54,6 +52,7 @@ std::variant<ValidatedRequest, RequestRejection> ValidateRequest(
   caller.body = request.body();
   caller.headers.reserve(request.headers_size());
   for (const v1::Header& h : request.headers()) caller.headers.emplace_back(h.name(), h.value());
+  caller.request_id = rejection.request_id;  // it becomes x-request-id upstream
   if (absl::Status s = CheckCallerRequest(caller); !s.ok()) {
     return reject(v1::ERROR_REASON_INVALID_REQUEST, std::string(s.message()));
   }

@@ -34,7 +34,6 @@ struct RequestRejection {
   v1::ErrorReason reason = v1::ERROR_REASON_INVALID_REQUEST;
   std::string message;
   std::string model_label = "unknown";  // the model's id when it is configured
-  std::string_view outcome;             // "invalid_request" or "unknown_model"
   std::string request_id;
 };
 

@@ -63,7 +63,7 @@ inline constexpr size_t kMaxControlPlaneAddresses = 64;
 // grace) is at most a day. Unbounded, 2^63 - 1 ms overflowed when the server
 // converted it to int64 nanoseconds, so that every attempt timed out at
 // once. And a day is what the control plane accepts: it rejects blocks more
-// than 24 h ahead (controlplane/block_store.cc), so a longer block or
+// than 24 h ahead (kMaxBlockAhead, blocks/block.h), so a longer block or
 // Retry-After cap would hold on one replica and silently not propagate.
 inline constexpr int64_t kMaxDurationMs = 86'400'000;
 inline constexpr int64_t kMaxDurationSeconds = 86'400;

@@ -68,15 +68,13 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-// Certificates, keys and CA bundles are small; anything bigger is a wrong path.
-constexpr size_t kMaxPemFileBytes = 1 << 20;
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path, kMaxPemFileBytes);
-  if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        absl::StrCat("cannot read ", path, ": ", text.status().message()));
+  if (absl::IsOutOfRange(text.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is ", text.status().message()));
   }
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   return text;
 }
 

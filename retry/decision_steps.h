@@ -1,7 +1,8 @@
 // The pure steps RetryState's decisions are made of: classifying an
 // attempt, backoff, failover selection, the exhaustion JSON's numbers.
-// Internal to retry/: RetryState (retry_state.h) is the API; these are
-// declared apart so that retry_state_test checks each step on its own.
+// RetryState (retry_state.h) is the API; these are declared apart so that
+// retry_state_test checks each step on its own, and no caller outside
+// retry/ needs them.
 #ifndef REBOUND_RETRY_DECISION_STEPS_H_
 #define REBOUND_RETRY_DECISION_STEPS_H_
 

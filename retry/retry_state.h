@@ -40,7 +40,7 @@ struct NarrowingOptions {
   bool disable_retries = false;
   int max_attempts = 0;  // <= 0 = no extra cap
   // Empty = no restriction. Null entries (unknown models) are ignored; the
-  // Call rejects such requests before the first attempt.
+  // request is rejected before a Call exists (gateway/request_validation.h).
   std::vector<const ModelProvider*> allowed_models;
 };
 

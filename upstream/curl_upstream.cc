@@ -107,6 +107,7 @@ CurlUpstream::CurlUpstream(EventLoop* loop, Options options)
 }
 
 CurlUpstream::~CurlUpstream() {
+  refused_->clear();
   while (!transfers_.empty()) Cancel(transfers_.begin()->first);
   for (void* easy : idle_easy_) curl_easy_cleanup(static_cast<CURL*>(easy));
   if (curl_timer_ != 0) loop_->CancelTimer(curl_timer_);
@@ -128,9 +129,11 @@ CurlUpstream::TransferId CurlUpstream::Start(UpstreamRequest request,
   TransferId id = next_id_++;
   int& active = active_per_pool_[request.pool_key];
   if (active >= options_.max_connections_per_provider) {
-    refused_.insert(id);
-    loop_->Post([this, id, handler, limit = options_.max_connections_per_provider] {
-      if (refused_.erase(id) == 0) return;  // cancelled meanwhile
+    refused_->insert(id);
+    // Holds the set, not `this`: the task may run after this CurlUpstream
+    // is gone (the destructor empties the set, so it then does nothing).
+    loop_->Post([refused = refused_, id, handler, limit = options_.max_connections_per_provider] {
+      if (refused->erase(id) == 0) return;  // cancelled meanwhile, or destroyed
       TransferResult r;
       r.kind = TransferResult::Kind::kOverloaded;
       r.error = absl::StrCat("provider connection limit (", limit, ") reached");
@@ -218,7 +221,7 @@ CurlUpstream::TransferId CurlUpstream::Start(UpstreamRequest request,
 }
 
 bool CurlUpstream::Cancel(TransferId id) {
-  if (refused_.erase(id) > 0) return true;
+  if (refused_->erase(id) > 0) return true;
   auto it = transfers_.find(id);
   if (it == transfers_.end()) return false;
   Release(it->second.get());

@@ -80,7 +80,9 @@ class CurlUpstream final : public Upstream {
   std::unordered_map<TransferId, std::unique_ptr<Transfer>> transfers_;
   // Transfers refused at Start whose OnDone is still to be posted; Cancel
   // removes an id, and then OnDone is not called.
-  absl::flat_hash_set<TransferId> refused_;
+  // Shared with the posted tasks that report them.
+  std::shared_ptr<absl::flat_hash_set<TransferId>> refused_ =
+      std::make_shared<absl::flat_hash_set<TransferId>>();
   std::unordered_map<std::string, int> active_per_pool_;
   std::vector<void*> idle_easy_;  // reusable CURL* handles
 };

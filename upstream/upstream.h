@@ -64,7 +64,9 @@ struct AttemptCap {
 // OnHeaders at most once, then OnBody calls, then exactly one OnDone, and
 // none of them from inside Start. Cancel(id) returning true means the
 // handler of `id` will never be called again; false means `id` is unknown
-// or already done (its OnDone has run).
+// or already done (its OnDone has run). Resume may deliver buffered body
+// bytes (OnBody) before it returns. Destroying the Upstream drops every
+// transfer without calling its handler.
 class Upstream {
  public:
   using TransferId = uint64_t;  // never 0

@@ -3,6 +3,7 @@
 #include <string>
 #include <variant>
 
+#include "gateway/error_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/config_test_util.h"
@@ -91,6 +92,12 @@ TEST_F(RequestValidationTest, EachFailureHasItsReasonAndOutcome) {
   bad_path.set_path("http://elsewhere/");
   v1::CompletionRequest bad_header = Request("openai/gpt-4o");
   bad_header.add_headers()->set_name("bad name");
+  v1::CompletionRequest crlf_id = Request("openai/gpt-4o");
+  crlf_id.set_request_id("a\r\nx-injected: 1");
+  v1::CompletionRequest long_id = Request("openai/gpt-4o");
+  long_id.set_request_id(std::string(300, 'a'));
+  v1::CompletionRequest spaced_id = Request("openai/gpt-4o");
+  spaced_id.set_request_id("a b");
   const Case cases[] = {
       {big, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "1001 bytes; the limit is 1000",
        "openai/gpt-4o"},
@@ -101,6 +108,12 @@ TEST_F(RequestValidationTest, EachFailureHasItsReasonAndOutcome) {
       {bad_path, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "path", "openai/gpt-4o"},
       {bad_header, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "header",
        "openai/gpt-4o"},
+      {crlf_id, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "request_id",
+       "openai/gpt-4o"},
+      {long_id, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "request_id",
+       "openai/gpt-4o"},
+      {spaced_id, v1::ERROR_REASON_INVALID_REQUEST, "invalid_request", "request_id",
+       "openai/gpt-4o"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.message_part);
@@ -109,10 +122,12 @@ TEST_F(RequestValidationTest, EachFailureHasItsReasonAndOutcome) {
     const RequestRejection& r = std::get<RequestRejection>(checked);
     EXPECT_EQ(r.code, grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(r.reason, c.reason);
-    EXPECT_EQ(r.outcome, c.outcome);
+    EXPECT_EQ(RequestOutcome(r.reason), c.outcome);
     EXPECT_THAT(r.message, HasSubstr(c.message_part));
     EXPECT_EQ(r.model_label, c.label);
-    EXPECT_EQ(r.request_id, "rb-generated");
+    if (c.request.request_id().empty()) {
+      EXPECT_EQ(r.request_id, "rb-generated");
+    }
   }
 }
 
