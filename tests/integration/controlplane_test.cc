@@ -304,6 +304,19 @@ bool WaitUntilState(ControlPlaneProcess* cp,
   return done(cp->State());
 }
 
+// GET /metrics of the control plane.
+std::string Metrics(ControlPlaneProcess* cp) {
+  return HttpGet(absl::StrCat("http://", cp->metrics_address, "/metrics"));
+}
+
+// Whether a received message carries a block named `name`.
+bool HasBlock(const std::vector<ControlMessage>& received, std::string_view name) {
+  return std::any_of(received.begin(), received.end(), [name](const ControlMessage& m) {
+    return m.has_blocks() && std::any_of(m.blocks().blocks().begin(), m.blocks().blocks().end(),
+                                         [name](const Block& b) { return b.name() == name; });
+  });
+}
+
 class ControlPlaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -487,17 +500,30 @@ TEST_F(ControlPlaneTest, HelloGetsThePolicyAndASnapshotAndBlocksFanOut) {
   EXPECT_LT(propagation, absl::Seconds(1));
   std::cerr << "propagation A -> control plane -> B: " << absl::FormatDuration(propagation)
             << "\n";
-  // ... and is not echoed back to A.
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_FALSE(a.WaitForBlock("anthropic", absl::Milliseconds(1)).has_value());
+  // ... and is not echoed back to A. An echo would be queued to A with the
+  // fan-out B just received; a block B reports now is queued to A after it.
+  ASSERT_TRUE(b.Report({MakeBlock("marker/from-b", absl::Seconds(30))}));
+  ASSERT_TRUE(a.WaitForBlock("marker/from-b"));
+  EXPECT_FALSE(HasBlock(a.Received(), "anthropic"));
 
-  // A shorter re-report changes nothing and is not fanned out.
+  // A shorter re-report changes nothing and is not fanned out. The control
+  // plane reads A's stream in order: once B has a block A reported after
+  // the shorter one, B would have had that one's fan-out before it.
   size_t before = b.Received().size();
   ASSERT_TRUE(a.Report({MakeBlock("anthropic", absl::Seconds(5), "replica-a",
                                   rebound::v1::BLOCK_SCOPE_PROVIDER)}));
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(b.Received().size(), before);
-  EXPECT_EQ(cp_->State().blocks_size(), 2);
+  ASSERT_TRUE(a.Report({MakeBlock("marker/from-a", absl::Seconds(30))}));
+  ASSERT_TRUE(b.WaitForBlock("marker/from-a"));
+  std::vector<ControlMessage> after = b.Received();
+  ASSERT_EQ(after.size(), before + 1) << "only the marker";
+  EXPECT_FALSE(HasBlock({after.back()}, "anthropic"));
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.blocks_size(), 4);  // gpt-4o, anthropic and the two markers
+  for (const Block& blk : state.blocks()) {
+    if (blk.name() == "anthropic") {
+      EXPECT_EQ(blk.until_unix_ms(), relayed.until_unix_ms()) << "the 30 s block stays";
+    }
+  }
 }
 
 TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
@@ -880,9 +906,13 @@ TEST_F(ControlPlaneTest, ClearBlockReachesReplicasAndStaleReReportsStayCleared) 
     EXPECT_EQ(message->cleared().scope(), rebound::v1::BLOCK_SCOPE_MODEL);
   }
   // A replica that had not applied the clear yet re-reports the block: it
-  // stays cleared.
+  // stays cleared. The merge counts the re-report as tombstoned, under the
+  // lock GetState takes, so the state read after that shows its outcome.
   ASSERT_TRUE(a.Report({x}));
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(WaitUntil([&] {
+    return absl::StrContains(Metrics(cp_.get()),
+                             "rebound_controlplane_block_reports_total{result=\"tombstoned\"} 1");
+  })) << Metrics(cp_.get());
   EXPECT_EQ(cp_->State().blocks_size(), 0);
 
   clear.set_scope(rebound::v1::BLOCK_SCOPE_UNSPECIFIED);
