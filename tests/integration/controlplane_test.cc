@@ -296,12 +296,7 @@ class FakeReplica {
 // Polls GetState until `done` holds (up to 10 s).
 bool WaitUntilState(ControlPlaneProcess* cp,
                     const std::function<bool(const rebound::v1::GetStateResponse&)>& done) {
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    if (done(cp->State())) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return done(cp->State());
+  return WaitUntil([&] { return done(cp->State()); }, absl::Seconds(10), absl::Milliseconds(20));
 }
 
 // GET /metrics of the control plane.
@@ -537,14 +532,13 @@ TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
   ASSERT_TRUE(a.Ack(pushed.version(), true));
   ASSERT_TRUE(b.Ack(pushed.version(), false, "ANTHROPIC_API_KEY is not set in this environment"));
   rebound::v1::GetStateResponse state;
-  for (int i = 0; i < 50; ++i) {
-    state = cp_->State();
-    if (state.replicas_size() == 2 && state.replicas(0).acked_version().counter() == 1 &&
-        state.replicas(1).nacked_version().counter() == 1) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitUntil(
+      [&] {
+        state = cp_->State();
+        return state.replicas_size() == 2 && state.replicas(0).acked_version().counter() == 1 &&
+               state.replicas(1).nacked_version().counter() == 1;
+      },
+      absl::Seconds(2.5), absl::Milliseconds(50));
   ASSERT_EQ(state.replicas_size(), 2);
   EXPECT_EQ(state.replicas(0).replica_id(), "replica-a");
   EXPECT_TRUE(state.replicas(0).connected());
@@ -701,12 +695,13 @@ TEST_F(ControlPlaneTest, TwoControlPlanesConvergeWhenReplicasReportToBoth) {
     return out;
   };
   std::vector<std::string> one, two;
-  for (int i = 0; i < 100; ++i) {
-    one = blocks_of(cp_.get());
-    two = blocks_of(cp2.get());
-    if (one.size() == 4 && one == two) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitUntil(
+      [&] {
+        one = blocks_of(cp_.get());
+        two = blocks_of(cp2.get());
+        return one.size() == 4 && one == two;
+      },
+      absl::Seconds(5), absl::Milliseconds(50));
   EXPECT_EQ(one.size(), 4u) << "anthropic/claude has a block of each kind";
   EXPECT_EQ(one, two);
   rebound::v1::GetStateResponse state = cp2->State();
@@ -816,16 +811,16 @@ TEST_F(ControlPlaneTest, AReplicaThatDoesNotReadIsDisconnectedNotBuffered) {
     }
     ASSERT_TRUE(reporter.Report(std::move(blocks)));
   }
-  bool disconnected = false;
-  for (int i = 0; i < 100 && !disconnected; ++i) {
-    rebound::v1::GetStateResponse state = cp_->State();
-    for (const auto& r : state.replicas()) {
-      if (r.replica_id() == "replica-stuck" && !r.connected()) disconnected = true;
-    }
-    if (!disconnected) absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(disconnected);
-  std::string metrics = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+  // Every 100 ms: each GetState answer lists the ~6 MB of blocks.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        rebound::v1::GetStateResponse state = cp_->State();
+        return std::any_of(state.replicas().begin(), state.replicas().end(), [](const auto& r) {
+          return r.replica_id() == "replica-stuck" && !r.connected();
+        });
+      },
+      absl::Seconds(10), absl::Milliseconds(100)));
+  std::string metrics = Metrics(cp_.get());
   EXPECT_THAT(metrics,
               HasSubstr("rebound_controlplane_stream_disconnects_total{reason=\"slow_consumer\"} 1"));
   // The replicas that read are unaffected.
@@ -944,15 +939,15 @@ TEST_F(ControlPlaneTest, MetricsAreServed) {
   ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
   cp_->Push(kValidPolicy);
   std::string body;
-  for (int i = 0; i < 40; ++i) {
-    body = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
-    if (body.find("rebound_controlplane_connected_replicas 1") != std::string::npos &&
-        body.find("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1") !=
-            std::string::npos) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  // active_blocks is set by the control plane's once-a-second tick.
+  WaitUntil(
+      [&] {
+        body = Metrics(cp_.get());
+        return absl::StrContains(body, "rebound_controlplane_connected_replicas 1") &&
+               absl::StrContains(body,
+                                 "rebound_controlplane_active_blocks{kind=\"retry_after\"} 1");
+      },
+      absl::Seconds(4), absl::Milliseconds(100));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_connected_replicas 1"));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1"));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_policy_pushes_total{result=\"accepted\"} 1"));
