@@ -296,12 +296,20 @@ class FakeReplica {
 // Polls GetState until `done` holds (up to 10 s).
 bool WaitUntilState(ControlPlaneProcess* cp,
                     const std::function<bool(const rebound::v1::GetStateResponse&)>& done) {
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    if (done(cp->State())) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return done(cp->State());
+  return WaitUntil([&] { return done(cp->State()); }, absl::Seconds(10), absl::Milliseconds(20));
+}
+
+// GET /metrics of the control plane.
+std::string Metrics(ControlPlaneProcess* cp) {
+  return HttpGet(absl::StrCat("http://", cp->metrics_address, "/metrics"));
+}
+
+// Whether a received message carries a block named `name`.
+bool HasBlock(const std::vector<ControlMessage>& received, std::string_view name) {
+  return std::any_of(received.begin(), received.end(), [name](const ControlMessage& m) {
+    return m.has_blocks() && std::any_of(m.blocks().blocks().begin(), m.blocks().blocks().end(),
+                                         [name](const Block& b) { return b.name() == name; });
+  });
 }
 
 class ControlPlaneTest : public ::testing::Test {
@@ -487,17 +495,30 @@ TEST_F(ControlPlaneTest, HelloGetsThePolicyAndASnapshotAndBlocksFanOut) {
   EXPECT_LT(propagation, absl::Seconds(1));
   std::cerr << "propagation A -> control plane -> B: " << absl::FormatDuration(propagation)
             << "\n";
-  // ... and is not echoed back to A.
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_FALSE(a.WaitForBlock("anthropic", absl::Milliseconds(1)).has_value());
+  // ... and is not echoed back to A. An echo would be queued to A with the
+  // fan-out B just received; a block B reports now is queued to A after it.
+  ASSERT_TRUE(b.Report({MakeBlock("marker/from-b", absl::Seconds(30))}));
+  ASSERT_TRUE(a.WaitForBlock("marker/from-b"));
+  EXPECT_FALSE(HasBlock(a.Received(), "anthropic"));
 
-  // A shorter re-report changes nothing and is not fanned out.
+  // A shorter re-report changes nothing and is not fanned out. The control
+  // plane reads A's stream in order: once B has a block A reported after
+  // the shorter one, B would have had that one's fan-out before it.
   size_t before = b.Received().size();
   ASSERT_TRUE(a.Report({MakeBlock("anthropic", absl::Seconds(5), "replica-a",
                                   rebound::v1::BLOCK_SCOPE_PROVIDER)}));
-  absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(b.Received().size(), before);
-  EXPECT_EQ(cp_->State().blocks_size(), 2);
+  ASSERT_TRUE(a.Report({MakeBlock("marker/from-a", absl::Seconds(30))}));
+  ASSERT_TRUE(b.WaitForBlock("marker/from-a"));
+  std::vector<ControlMessage> after = b.Received();
+  ASSERT_EQ(after.size(), before + 1) << "only the marker";
+  EXPECT_FALSE(HasBlock({after.back()}, "anthropic"));
+  rebound::v1::GetStateResponse state = cp_->State();
+  EXPECT_EQ(state.blocks_size(), 4);  // gpt-4o, anthropic and the two markers
+  for (const Block& blk : state.blocks()) {
+    if (blk.name() == "anthropic") {
+      EXPECT_EQ(blk.until_unix_ms(), relayed.until_unix_ms()) << "the 30 s block stays";
+    }
+  }
 }
 
 TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
@@ -511,14 +532,13 @@ TEST_F(ControlPlaneTest, AcksAndNacksShowInGetState) {
   ASSERT_TRUE(a.Ack(pushed.version(), true));
   ASSERT_TRUE(b.Ack(pushed.version(), false, "ANTHROPIC_API_KEY is not set in this environment"));
   rebound::v1::GetStateResponse state;
-  for (int i = 0; i < 50; ++i) {
-    state = cp_->State();
-    if (state.replicas_size() == 2 && state.replicas(0).acked_version().counter() == 1 &&
-        state.replicas(1).nacked_version().counter() == 1) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitUntil(
+      [&] {
+        state = cp_->State();
+        return state.replicas_size() == 2 && state.replicas(0).acked_version().counter() == 1 &&
+               state.replicas(1).nacked_version().counter() == 1;
+      },
+      absl::Seconds(2.5), absl::Milliseconds(50));
   ASSERT_EQ(state.replicas_size(), 2);
   EXPECT_EQ(state.replicas(0).replica_id(), "replica-a");
   EXPECT_TRUE(state.replicas(0).connected());
@@ -675,12 +695,13 @@ TEST_F(ControlPlaneTest, TwoControlPlanesConvergeWhenReplicasReportToBoth) {
     return out;
   };
   std::vector<std::string> one, two;
-  for (int i = 0; i < 100; ++i) {
-    one = blocks_of(cp_.get());
-    two = blocks_of(cp2.get());
-    if (one.size() == 4 && one == two) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitUntil(
+      [&] {
+        one = blocks_of(cp_.get());
+        two = blocks_of(cp2.get());
+        return one.size() == 4 && one == two;
+      },
+      absl::Seconds(5), absl::Milliseconds(50));
   EXPECT_EQ(one.size(), 4u) << "anthropic/claude has a block of each kind";
   EXPECT_EQ(one, two);
   rebound::v1::GetStateResponse state = cp2->State();
@@ -790,16 +811,16 @@ TEST_F(ControlPlaneTest, AReplicaThatDoesNotReadIsDisconnectedNotBuffered) {
     }
     ASSERT_TRUE(reporter.Report(std::move(blocks)));
   }
-  bool disconnected = false;
-  for (int i = 0; i < 100 && !disconnected; ++i) {
-    rebound::v1::GetStateResponse state = cp_->State();
-    for (const auto& r : state.replicas()) {
-      if (r.replica_id() == "replica-stuck" && !r.connected()) disconnected = true;
-    }
-    if (!disconnected) absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(disconnected);
-  std::string metrics = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
+  // Every 100 ms: each GetState answer lists the ~6 MB of blocks.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        rebound::v1::GetStateResponse state = cp_->State();
+        return std::any_of(state.replicas().begin(), state.replicas().end(), [](const auto& r) {
+          return r.replica_id() == "replica-stuck" && !r.connected();
+        });
+      },
+      absl::Seconds(10), absl::Milliseconds(100)));
+  std::string metrics = Metrics(cp_.get());
   EXPECT_THAT(metrics,
               HasSubstr("rebound_controlplane_stream_disconnects_total{reason=\"slow_consumer\"} 1"));
   // The replicas that read are unaffected.
@@ -880,9 +901,13 @@ TEST_F(ControlPlaneTest, ClearBlockReachesReplicasAndStaleReReportsStayCleared) 
     EXPECT_EQ(message->cleared().scope(), rebound::v1::BLOCK_SCOPE_MODEL);
   }
   // A replica that had not applied the clear yet re-reports the block: it
-  // stays cleared.
+  // stays cleared. The merge counts the re-report as tombstoned, under the
+  // lock GetState takes, so the state read after that shows its outcome.
   ASSERT_TRUE(a.Report({x}));
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(WaitUntil([&] {
+    return absl::StrContains(Metrics(cp_.get()),
+                             "rebound_controlplane_block_reports_total{result=\"tombstoned\"} 1");
+  })) << Metrics(cp_.get());
   EXPECT_EQ(cp_->State().blocks_size(), 0);
 
   clear.set_scope(rebound::v1::BLOCK_SCOPE_UNSPECIFIED);
@@ -914,15 +939,15 @@ TEST_F(ControlPlaneTest, MetricsAreServed) {
   ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
   cp_->Push(kValidPolicy);
   std::string body;
-  for (int i = 0; i < 40; ++i) {
-    body = HttpGet(absl::StrCat("http://", cp_->metrics_address, "/metrics"));
-    if (body.find("rebound_controlplane_connected_replicas 1") != std::string::npos &&
-        body.find("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1") !=
-            std::string::npos) {
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  // active_blocks is set by the control plane's once-a-second tick.
+  WaitUntil(
+      [&] {
+        body = Metrics(cp_.get());
+        return absl::StrContains(body, "rebound_controlplane_connected_replicas 1") &&
+               absl::StrContains(body,
+                                 "rebound_controlplane_active_blocks{kind=\"retry_after\"} 1");
+      },
+      absl::Seconds(4), absl::Milliseconds(100));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_connected_replicas 1"));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_active_blocks{kind=\"retry_after\"} 1"));
   EXPECT_THAT(body, HasSubstr("rebound_controlplane_policy_pushes_total{result=\"accepted\"} 1"));

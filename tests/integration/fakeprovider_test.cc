@@ -660,7 +660,11 @@ TEST_F(FakeProviderTest, Http10ClosesAfterTheResponse) {
 TEST_F(FakeProviderTest, SigtermExitsZeroPromptlyEvenWithStalledClients) {
   std::thread stalled(
       [&] { PostWithFault("/v1/chat/completions", kChatBody, "stall", absl::Seconds(3)); });
-  absl::SleepFor(absl::Milliseconds(100));
+  // The fake records a request before it stalls: from then on a client is
+  // stalled on it (a fixed sleep would signal before it, on a slow machine).
+  // (EXPECT, not ASSERT: the thread must be joined.)
+  EXPECT_TRUE(WaitUntil([&] { return fake_->RequestCount() == 1; }, absl::Seconds(2)))
+      << "the stalled request never reached the fake";
   absl::Time start = absl::Now();
   fake_->process().Signal(SIGTERM);
   EXPECT_EQ(fake_->process().Wait(absl::Seconds(2)), 0);

@@ -657,8 +657,13 @@ TEST_F(SoakFleet, TenThousandFaultyCallsAcrossControlPlaneRestartsAllAnsweredAnd
 
   // Pushes, probes and outages at known points of the run, while the
   // sender keeps its rate.
+  // Bounded: the sender reaches call n at t0 + n / kCallsPerSecond, so a
+  // minute beyond that means it is stuck.
   auto wait_sent = [&](int n) {
-    while (sent.load() < n) absl::SleepFor(absl::Milliseconds(5));
+    EXPECT_TRUE(WaitUntil([&] { return sent.load() >= n; },
+                          t0 + absl::Seconds(n / kCallsPerSecond) + absl::Minutes(1) - absl::Now(),
+                          absl::Milliseconds(5)))
+        << "the sender did not reach call " << n;
   };
   auto log = [&](const std::string& what) {
     control_log.push_back(absl::StrCat("call ", sent.load(), ": ", what));

@@ -237,6 +237,14 @@ class FleetTest : public ::testing::Test {
   std::optional<double> Metric(Replica& r, const std::string& line_prefix) {
     return MetricValue(Scrape(r), line_prefix);
   }
+  // A metric of the (first) control plane; a series not yet created is 0.
+  double CpMetric(const std::string& line_prefix) {
+    HttpOptions options;
+    options.url = absl::StrCat("http://", cp_->metrics_address, "/metrics");
+    std::string text = HttpFetch(options).body;
+    collected_.push_back(text);
+    return MetricValue(text, line_prefix).value_or(0);
+  }
 
   // Scenario 28 for whatever the test did: every output of every process
   // (killed or restarted ones included), every scrape, error, response and
@@ -374,6 +382,8 @@ TEST_F(FleetTest, Scenario25_InvalidPushChangesNothingValidPushIsAckedEverywhere
   // Before any push, the tertiary model is unknown on both.
   for (Replica* r : {r1_.get(), r2_.get()}) EXPECT_FALSE(Complete(*r, kTertiary).ok());
 
+  const std::string policies_sent = "rebound_controlplane_fanout_messages_total{type=\"policy\"}";
+  const double sent_before = CpMetric(policies_sent);
   v1::PushPolicyResponse bad = Push(kInvalidPolicy);
   EXPECT_FALSE(bad.accepted());
   std::vector<int> error_lines;
@@ -385,7 +395,11 @@ TEST_F(FleetTest, Scenario25_InvalidPushChangesNothingValidPushIsAckedEverywhere
   }
   EXPECT_THAT(error_lines, IsSupersetOf({5, 6, 8, 9})) << bad.DebugString();
 
-  absl::SleepFor(absl::Milliseconds(300));  // give a wrong fan-out a chance to show
+  // Nothing was fanned out: PushPolicy queues a published version on every
+  // stream, and counts it, before it answers; so no policy message can be
+  // on its way once the answer is here. (Below, the valid push's ACKs show
+  // no replica was offered anything else before it.)
+  EXPECT_EQ(CpMetric(policies_sent), sent_before);
   v1::GetStateResponse after_bad = State();
   EXPECT_EQ(after_bad.policy_version().counter(), 0u);
   for (const char* id : {"r1", "r2"}) {
@@ -414,12 +428,20 @@ TEST_F(FleetTest, Scenario25_InvalidPushChangesNothingValidPushIsAckedEverywhere
   EXPECT_EQ(state.policy_version().hash(), good.version().hash());
   for (const char* id : {"r1", "r2"}) {
     EXPECT_EQ(Find(state, id)->acked_version().hash(), good.version().hash());
+    // A replica answers offers in order: had it been offered the invalid
+    // policy, its answer would have come before this ACK.
+    EXPECT_EQ(Find(state, id)->nacked_version().counter(), 0u);
+    EXPECT_EQ(Find(state, id)->last_nack(), "");
   }
+  // The fan-out count the invalid push left unchanged does count offers.
+  EXPECT_GE(CpMetric(policies_sent), sent_before + 2) << "one offer per replica";
+  EXPECT_EQ(CpMetric("rebound_controlplane_policy_nacks_total"), 0);
   for (Replica* r : {r1_.get(), r2_.get()}) {
     client::CallResult t = Complete(*r, kTertiary);
     ASSERT_TRUE(t.ok()) << r->id << ": " << t.status.error_message();
     EXPECT_EQ(t.response.served_model(), kTertiary);
     EXPECT_EQ(Metric(*r, "rebound_policy_version"), 1);
+    EXPECT_EQ(Metric(*r, "rebound_policy_nacks_total"), 0);
   }
   EXPECT_EQ(tertiary_->RequestCount(), 2);
 }

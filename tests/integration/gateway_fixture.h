@@ -57,19 +57,6 @@ std::string ServerSection(std::string_view extra = "");
 std::string ProviderEntry(const std::string& model, const std::string& base_url,
                           const std::string& key, const std::string& extra = "");
 
-// Polls `done` every `period` until it holds or `timeout` passes; returns
-// whether it held. For conditions a process reaches on its own schedule.
-template <typename F>
-bool WaitUntil(F done, absl::Duration timeout = absl::Seconds(10),
-               absl::Duration period = absl::Milliseconds(10)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(period);
-  }
-  return done();
-}
-
 // A chat-completions request for `model` with a small body.
 v1::CompletionRequest ChatRequest(std::string_view model, bool stream = false);
 

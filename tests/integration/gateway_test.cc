@@ -521,12 +521,13 @@ TEST_F(GatewayTest, MetricsAreExposedWithBoundedLabels) {
   Complete(ChatRequest("attacker/\"injected\nlabel"));
   // The gauge drops when gRPC reports the call done, just after the client
   // has its answer: poll briefly for it to return to zero.
-  std::string metrics = gateway_->ScrapeMetrics();
-  for (absl::Time give_up = absl::Now() + absl::Seconds(2);
-       !absl::StrContains(metrics, "rebound_in_flight_requests 0") && absl::Now() < give_up;
-       metrics = gateway_->ScrapeMetrics()) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  std::string metrics;
+  WaitUntil(
+      [&] {
+        metrics = gateway_->ScrapeMetrics();
+        return absl::StrContains(metrics, "rebound_in_flight_requests 0");
+      },
+      absl::Seconds(2), absl::Milliseconds(20));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_requests_total counter"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_attempts_total counter"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_upstream_ttfb_seconds histogram"));
@@ -556,8 +557,7 @@ TEST_F(GatewayTest, SigtermDrainsInFlightCallsThenExitsZero) {
   client::CallResult in_flight;
   std::thread caller([&] { in_flight = Complete(ChatRequest("openai/gpt-4o")); });
   // Wait until the provider has the request, so the call is truly in flight.
-  absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (primary_->RequestCount() == 0 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+  WaitUntil([&] { return primary_->RequestCount() != 0; }, absl::Seconds(5));
   ASSERT_EQ(primary_->RequestCount(), 1);
   gateway_->process().Signal(SIGTERM);
   caller.join();
@@ -622,10 +622,9 @@ TEST_F(GatewayTest, InFlightLimitFailsFastWithPushback) {
   ASSERT_TRUE(primary_->SetScript({"delay_headers_ms=1500"}));
   client::CallResult slow;
   std::thread caller([&] { slow = Complete(ChatRequest("openai/gpt-4o")); });
-  absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (primary_->RequestCount() == 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  // (EXPECT, not ASSERT: `caller` must be joined.)
+  EXPECT_TRUE(WaitUntil([&] { return primary_->RequestCount() != 0; }, absl::Seconds(5)))
+      << "the slow call never reached the provider";
   absl::Time start = absl::Now();
   client::CallResult refused = Complete(ChatRequest("openai/gpt-4o"));
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << "must fail fast, not queue";
@@ -643,10 +642,9 @@ TEST_F(GatewayTest, ProviderConnectionLimitFailsFast) {
   ASSERT_TRUE(primary_->SetScript({"delay_headers_ms=1500"}));
   client::CallResult slow;
   std::thread caller([&] { slow = Complete(ChatRequest("openai/gpt-4o")); });
-  absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (primary_->RequestCount() == 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  // (EXPECT, not ASSERT: `caller` must be joined.)
+  EXPECT_TRUE(WaitUntil([&] { return primary_->RequestCount() != 0; }, absl::Seconds(5)))
+      << "the slow call never reached the provider";
   absl::Time start = absl::Now();
   client::CallResult refused = Complete(ChatRequest("openai/gpt-4o"));
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << "must fail fast, not queue";
@@ -677,11 +675,12 @@ TEST_F(GatewayTest, CallerDeadlineCancelsTheUpstreamTransfer) {
   // The server notices the cancellation on its own schedule; give it a
   // bounded moment, then the provider's only connection slot must be free.
   client::CallResult next;
-  for (absl::Time give_up = absl::Now() + absl::Seconds(2); absl::Now() < give_up;) {
-    next = Complete(ChatRequest("openai/gpt-4o"));
-    if (next.ok()) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  WaitUntil(
+      [&] {
+        next = Complete(ChatRequest("openai/gpt-4o"));
+        return next.ok();
+      },
+      absl::Seconds(2), absl::Milliseconds(50));
   EXPECT_TRUE(next.ok()) << next.status.error_message();
 }
 

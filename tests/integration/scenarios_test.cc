@@ -784,10 +784,28 @@ TEST_F(ScenarioTest, Scenario17_SecondSlowAnswerOutsideTheWindowDoesNotBlock) {
   const std::string slow = absl::StrCat("delay_headers_ms=", kSlowMs);
   ASSERT_TRUE(primary_->SetScript({slow, slow, ""}));
   ASSERT_TRUE(Complete().ok());
-  // The test waits the window out; the server never waits for it.
-  absl::SleepFor(absl::Seconds(kWindowSeconds) + absl::Milliseconds(200));
+  // The second slow answer must end just outside the window the first one
+  // opened. The first was measured before this test had its answer, and
+  // the second cannot end earlier than kSlowMs after it is sent: sending it
+  // at `first_answered` + window - kSlowMs + margin puts the two at least
+  // window + margin apart. The test waits the window out; the server never
+  // waits for it.
+  const absl::Time first_answered = absl::Now();
+  const absl::Duration margin = absl::Milliseconds(100);
+  absl::SleepFor(std::max(first_answered + absl::Seconds(kWindowSeconds) -
+                              absl::Milliseconds(kSlowMs) + margin - absl::Now(),
+                          absl::ZeroDuration()));
   client::CallResult second = Complete();
   ASSERT_TRUE(second.ok()) << second.status.error_message();
+  // Precondition, both sides: outside the window, and near its edge (a
+  // window longer than configured by more than the gap's excess would
+  // block, and this test would not see it).
+  std::vector<RecordedRequest> calls = primary_->Requests();
+  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_GE(calls[1].time - calls[0].time, absl::Seconds(kWindowSeconds) + margin);
+  ASSERT_LT(calls[1].time - calls[0].time,
+            absl::Seconds(kWindowSeconds) + margin + absl::Milliseconds(400))
+      << "too slow to test the window's edge";
   EXPECT_EQ(second.response.served_model(), kPrimary);
   EXPECT_THAT(second.response.attempts(0).error_type(), StartsWith("high_latency_"));
   client::CallResult third = Complete();
@@ -813,10 +831,10 @@ TEST_F(ScenarioTest, Scenario18_ShorterRetryAfterNeverShortensABlock) {
        ""}));
   client::CallResult a;
   std::thread call_a([&] { a = Complete(); });
-  absl::Time give_up = absl::Now() + absl::Seconds(5);
-  while (primary_->RequestCount() < 1 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  // (EXPECT, not ASSERT: `call_a` must be joined.)
+  EXPECT_TRUE(WaitUntil([&] { return primary_->RequestCount() >= 1; }, absl::Seconds(5),
+                        absl::Milliseconds(5)))
+      << "A never reached the primary";
   client::CallResult b = Complete();
   call_a.join();
   ASSERT_TRUE(a.ok()) << a.status.error_message();
@@ -845,7 +863,11 @@ TEST_F(ScenarioTest, Scenario18_ShorterRetryAfterNeverShortensABlock) {
   EXPECT_EQ(Counts(), "2/3/0");
 
   // D: after A's block, the primary serves again (the block was A's, bounded).
+  // Sent between one and two margins after the end: a block that outlived
+  // A's by more than that would still cover D.
   absl::SleepFor(std::max(long_block_end + margin - absl::Now(), absl::ZeroDuration()));
+  absl::Time d_sent = absl::Now();
+  ASSERT_LT(d_sent, long_block_end + 2 * margin) << "too slow to bound the block's end";
   client::CallResult d = Complete();
   ASSERT_TRUE(d.ok()) << d.status.error_message();
   EXPECT_EQ(Summary(d.response.attempts()), absl::StrCat(kPrimary, " ok 1"));

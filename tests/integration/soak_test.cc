@@ -342,12 +342,13 @@ TEST(SoakTest, TwoThousandFaultyCallsEndCorrectlyWithoutGrowingMemory) {
 
   // Every call has left the server. The gauge drops when gRPC reports the
   // call done, just after the client has its answer: poll briefly.
-  std::string metrics = (*gateway)->ScrapeMetrics();
-  for (absl::Time give_up = absl::Now() + absl::Seconds(2);
-       !absl::StrContains(metrics, "rebound_in_flight_requests 0") && absl::Now() < give_up;
-       metrics = (*gateway)->ScrapeMetrics()) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  std::string metrics;
+  WaitUntil(
+      [&] {
+        metrics = (*gateway)->ScrapeMetrics();
+        return absl::StrContains(metrics, "rebound_in_flight_requests 0");
+      },
+      absl::Seconds(2), absl::Milliseconds(20));
   EXPECT_THAT(metrics, HasSubstr("rebound_in_flight_requests 0"));
   EXPECT_THAT(metrics, HasSubstr(absl::StrCat(
                            R"(rebound_requests_total{model="openai/gpt-4o",outcome="ok"} )",

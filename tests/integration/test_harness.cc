@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "codec/json_scan.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_outputs.h"
@@ -138,6 +139,16 @@ std::string WriteTempFile(std::string_view name, std::string_view contents) {
 
 std::string BinaryPath(std::string_view name) {
   return absl::StrCat(REBOUND_BIN_DIR, "/", ToAbsl(name));
+}
+
+bool WaitUntil(absl::FunctionRef<bool()> condition, absl::Duration timeout,
+               absl::Duration period) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(period);
+  }
+  return condition();
 }
 
 // ---------------------------------------------------------------- Subprocess
@@ -273,21 +284,17 @@ void Subprocess::Signal(int signal) {
 }
 
 int Subprocess::Wait(absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (Running()) {
-    if (absl::Now() >= deadline) {
-      kill(-pid_, SIGKILL);
-      kill(pid_, SIGKILL);
-      int status = 0;
-      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      Reap(status);
-      ADD_FAILURE() << name_ << " (pid " << pid_ << ") did not exit within " << timeout
-                    << "; killed. stderr:\n"
-                    << Tail(Stderr(), kStderrTail);
-      return -1;
+  if (!WaitUntil([&] { return !Running(); }, timeout, kPollInterval)) {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
-    absl::SleepFor(kPollInterval);
+    Reap(status);
+    ADD_FAILURE() << name_ << " (pid " << pid_ << ") did not exit within " << timeout
+                  << "; killed. stderr:\n"
+                  << Tail(Stderr(), kStderrTail);
+    return -1;
   }
   return exit_code_.value_or(-1);
 }

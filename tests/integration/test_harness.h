@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -43,6 +44,14 @@ std::string WriteTempFile(std::string_view name, std::string_view contents);
 
 // Path of a binary built by this project (REBOUND_BIN_DIR/name).
 std::string BinaryPath(std::string_view name);
+
+// Polls `condition` every `period` until it holds or `timeout` passes, and
+// checks it once more at the deadline; returns whether it held. The one
+// waiting loop of the integration tests, for what a process reaches on its
+// own schedule. A test that must show something did NOT happen waits here
+// for a later event that would have come after it, never for time to pass.
+bool WaitUntil(absl::FunctionRef<bool()> condition, absl::Duration timeout = absl::Seconds(10),
+               absl::Duration period = absl::Milliseconds(10));
 
 struct SubprocessOptions {
   std::string binary{};             // path to execute
