@@ -1,0 +1,70 @@
+// The small RapidJSON vocabulary the translators share: lookups that
+// tolerate a missing or mistyped member, copies, and writing a document out.
+#ifndef REBOUND_TRANSLATE_JSON_H_
+#define REBOUND_TRANSLATE_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace rebound::translate {
+
+using Value = rapidjson::Value;
+using Allocator = rapidjson::Document::AllocatorType;
+
+// The member `key` of `object`, or null when `object` is not an object or
+// lacks it.
+inline const Value* Find(const Value& object, const char* key) {
+  if (!object.IsObject()) return nullptr;
+  auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+// The string member `key`, or `fallback` when absent or not a string.
+inline std::string_view StringOr(const Value& object, const char* key,
+                                 std::string_view fallback = "") {
+  const Value* v = Find(object, key);
+  if (v == nullptr || !v->IsString()) return fallback;
+  return std::string_view(v->GetString(), v->GetStringLength());
+}
+
+inline std::string_view View(const Value& string) {
+  return std::string_view(string.GetString(), string.GetStringLength());
+}
+
+inline Value Str(std::string_view s, Allocator& a) {
+  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+// Adds `key` (copied) with `value` (moved: RapidJSON leaves it null) to
+// `object`.
+inline void Add(Value& object, std::string_view key, Value& value, Allocator& a) {
+  Value name = Str(key, a);
+  object.AddMember(name, value, a);
+}
+inline void Add(Value& object, std::string_view key, Value&& value, Allocator& a) {
+  Add(object, key, value, a);
+}
+
+inline std::string Write(const Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+inline absl::Status NotTranslatable(const std::string& field) {
+  return absl::InvalidArgumentError(absl::StrCat("not_translatable: ", field));
+}
+inline absl::Status Invalid(const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("invalid request: ", what));
+}
+
+}  // namespace rebound::translate
+
+#endif  // REBOUND_TRANSLATE_JSON_H_
