@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "translate/json.h"
+#include "translate/shapes.h"
 
 namespace rebound::translate {
 namespace {
@@ -14,26 +15,6 @@ using rapidjson::kObjectType;
 
 absl::Status BadAnswer(const std::string& what) {
   return absl::DataLossError(absl::StrCat("untranslatable answer: ", what));
-}
-
-int64_t IntOr(const Value* object, const char* key) {
-  if (object == nullptr) return 0;
-  const Value* v = Find(*object, key);
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
-}
-
-std::string_view FinishReasonFor(std::string_view stop_reason) {
-  if (stop_reason == "max_tokens") return "length";
-  if (stop_reason == "tool_use") return "tool_calls";
-  if (stop_reason == "refusal") return "content_filter";
-  return "stop";  // end_turn, stop_sequence, pause_turn
-}
-
-std::string_view StopReasonFor(std::string_view finish_reason) {
-  if (finish_reason == "length") return "max_tokens";
-  if (finish_reason == "tool_calls" || finish_reason == "function_call") return "tool_use";
-  if (finish_reason == "content_filter") return "refusal";
-  return "end_turn";  // stop
 }
 
 absl::StatusOr<std::string> AnthropicToOpenAi(const Value& in, const AnswerOptions& options) {
@@ -48,15 +29,7 @@ absl::StatusOr<std::string> AnthropicToOpenAi(const Value& in, const AnswerOptio
     if (type == "text") {
       text += StringOr(block, "text");
     } else if (type == "tool_use") {
-      const Value* input = Find(block, "input");
-      Value function(kObjectType);
-      Add(function, "name", Str(StringOr(block, "name"), a), a);
-      Add(function, "arguments", Str(input ? Write(*input) : "{}", a), a);
-      Value call(kObjectType);
-      Add(call, "id", Str(StringOr(block, "id"), a), a);
-      Add(call, "type", Str("function", a), a);
-      Add(call, "function", function, a);
-      calls.PushBack(call, a);
+      calls.PushBack(OpenAiToolCall(block, a), a);
     }
     // thinking blocks have no place in a chat completion: left out.
   }
@@ -80,15 +53,7 @@ absl::StatusOr<std::string> AnthropicToOpenAi(const Value& in, const AnswerOptio
     const int64_t cached = IntOr(usage, "cache_read_input_tokens");
     const int64_t prompt =
         IntOr(usage, "input_tokens") + cached + IntOr(usage, "cache_creation_input_tokens");
-    const int64_t completion = IntOr(usage, "output_tokens");
-    Value u(kObjectType);
-    Add(u, "prompt_tokens", Value(prompt), a);
-    Add(u, "completion_tokens", Value(completion), a);
-    Add(u, "total_tokens", Value(prompt + completion), a);
-    Value details(kObjectType);
-    Add(details, "cached_tokens", Value(cached), a);
-    Add(u, "prompt_tokens_details", details, a);
-    Add(out, "usage", u, a);
+    Add(out, "usage", OpenAiUsage(prompt, IntOr(usage, "output_tokens"), cached, a), a);
   }
   return Write(out);
 }

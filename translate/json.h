@@ -3,6 +3,7 @@
 #ifndef REBOUND_TRANSLATE_JSON_H_
 #define REBOUND_TRANSLATE_JSON_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,13 @@ inline std::string_view StringOr(const Value& object, const char* key,
   const Value* v = Find(object, key);
   if (v == nullptr || !v->IsString()) return fallback;
   return std::string_view(v->GetString(), v->GetStringLength());
+}
+
+// The integer member `key` of `object` (which may be null), or 0.
+inline int64_t IntOr(const Value* object, const char* key) {
+  if (object == nullptr) return 0;
+  const Value* v = Find(*object, key);
+  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
 }
 
 inline std::string_view View(const Value& string) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "translate/json.h"
+#include "translate/shapes.h"
 
 namespace rebound::translate {
 namespace {
@@ -430,15 +431,7 @@ absl::Status AnthropicAssistantTurn(const Value& content, const std::string& fie
     if (type == "text") {
       text += StringOr(block, "text");
     } else if (type == "tool_use") {
-      Value function(kObjectType);
-      Add(function, "name", Str(StringOr(block, "name"), a), a);
-      const Value* input = Find(block, "input");
-      Add(function, "arguments", Str(input ? Write(*input) : "{}", a), a);
-      Value call(kObjectType);
-      Add(call, "id", Str(StringOr(block, "id"), a), a);
-      Add(call, "type", Str("function", a), a);
-      Add(call, "function", function, a);
-      calls.PushBack(call, a);
+      calls.PushBack(OpenAiToolCall(block, a), a);
     } else {
       // thinking, redacted_thinking, server tool blocks: OpenAI has no place
       // for them.

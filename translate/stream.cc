@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "translate/json.h"
+#include "translate/shapes.h"
 
 namespace rebound::translate {
 namespace {
@@ -14,12 +15,6 @@ using rapidjson::kObjectType;
 
 absl::Status BadEvent(const char* what) {
   return absl::DataLossError(absl::StrCat("untranslatable stream event: ", what));
-}
-
-int64_t IntOr(const Value* object, const char* key) {
-  if (object == nullptr) return 0;
-  const Value* v = Find(*object, key);
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
 }
 
 // Anthropic events in, OpenAI chat.completion.chunk objects out.
@@ -93,7 +88,7 @@ class AnthropicToOpenAi final : public StreamTranslator {
       std::string_view stop = delta ? StringOr(*delta, "stop_reason") : "";
       completion_tokens_ = IntOr(Find(in, "usage"), "output_tokens");
       Chunk chunk(*this);
-      chunk.finish_reason = FinishReason(stop);
+      chunk.finish_reason = FinishReasonFor(stop);
       out->push_back(chunk.Done());
       if (options_.include_usage) out->push_back(UsageChunk());
     } else if (type == "message_stop") {
@@ -127,13 +122,6 @@ class AnthropicToOpenAi final : public StreamTranslator {
     std::string_view finish_reason;
   };
 
-  static std::string_view FinishReason(std::string_view stop_reason) {
-    if (stop_reason == "max_tokens") return "length";
-    if (stop_reason == "tool_use") return "tool_calls";
-    if (stop_reason == "refusal") return "content_filter";
-    return "stop";
-  }
-
   void Header(Document& doc) const {
     Allocator& a = doc.GetAllocator();
     Add(doc, "id", Str(id_, a), a);
@@ -147,14 +135,7 @@ class AnthropicToOpenAi final : public StreamTranslator {
     Allocator& a = doc.GetAllocator();
     Header(doc);
     Add(doc, "choices", Value(kArrayType), a);
-    Value usage(kObjectType);
-    Add(usage, "prompt_tokens", Value(prompt_tokens_), a);
-    Add(usage, "completion_tokens", Value(completion_tokens_), a);
-    Add(usage, "total_tokens", Value(prompt_tokens_ + completion_tokens_), a);
-    Value details(kObjectType);
-    Add(details, "cached_tokens", Value(cached_tokens_), a);
-    Add(usage, "prompt_tokens_details", details, a);
-    Add(doc, "usage", usage, a);
+    Add(doc, "usage", OpenAiUsage(prompt_tokens_, completion_tokens_, cached_tokens_, a), a);
     return {"", Write(doc)};
   }
 
@@ -231,10 +212,7 @@ class OpenAiToAnthropic final : public StreamTranslator {
       }
     }
     if (std::string_view finish = StringOr(choice, "finish_reason"); !finish.empty()) {
-      stop_reason_ = finish == "length"                                        ? "max_tokens"
-                     : finish == "tool_calls" || finish == "function_call" ? "tool_use"
-                     : finish == "content_filter"                              ? "refusal"
-                                                                               : "end_turn";
+      stop_reason_ = StopReasonFor(finish);
       CloseBlock(out);
     }
     return absl::OkStatus();
