@@ -46,6 +46,23 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The official vendor SDKs that tests/sdk parses translated answers with
+# (npm registry, versions pinned by tests/sdk/package-lock.json). Node 20 is
+# expected on the machine; Debian's nodejs and npm are installed otherwise.
+install_sdks() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  if [ ! -d "$ROOT/tests/sdk/node_modules/openai" ] ||
+     [ ! -d "$ROOT/tests/sdk/node_modules/@anthropic-ai/sdk" ]; then
+    echo "==> installing the vendor SDKs for tests/sdk"
+    npm ci --prefix "$ROOT/tests/sdk" --no-audit --no-fund --loglevel=error
+  fi
+}
+
 # Extra cmake arguments (the sanitize command's -DREBOUND_SANITIZE=...) follow.
 build() {
   echo "==> building in $BUILD_DIR"
@@ -67,6 +84,7 @@ case "${1:-}" in
   test)
     shift
     install_packages
+    install_sdks
     build
     run_tests "$@"
     ;;
@@ -84,6 +102,7 @@ case "${1:-}" in
     esac
     BUILD_DIR=${BUILD_DIR_GIVEN:-$default_dir}
     install_packages
+    install_sdks
     build -DREBOUND_SANITIZE="$sanitizers"
     run_tests "$@"
     ;;
