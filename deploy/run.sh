@@ -56,11 +56,16 @@ install_sdks() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
   fi
-  if [ ! -d "$ROOT/tests/sdk/node_modules/openai" ] ||
-     [ ! -d "$ROOT/tests/sdk/node_modules/@anthropic-ai/sdk" ]; then
-    echo "==> installing the vendor SDKs for tests/sdk"
-    npm ci --prefix "$ROOT/tests/sdk" --no-audit --no-fund --loglevel=error
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 18 ]; then
+    echo "rebound: tests/sdk needs Node 18 or later, found $(node --version)" >&2
+    exit 1
   fi
+  # Always: npm ci installs exactly the lock file's versions, so a bumped
+  # lock never leaves stale SDKs behind (about 10 s).
+  echo "==> installing the vendor SDKs for tests/sdk"
+  npm ci --prefix "$ROOT/tests/sdk" --no-audit --no-fund --loglevel=error
 }
 
 # Extra cmake arguments (the sanitize command's -DREBOUND_SANITIZE=...) follow.

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 #include "translate/json.h"
 #include "translate/shapes.h"
 
@@ -69,7 +70,9 @@ absl::StatusOr<std::string> OpenAiToAnthropic(const Value& in, const AnswerOptio
   Document out(kObjectType);
   Allocator& a = out.GetAllocator();
   Value content(kArrayType);
-  if (std::string_view text = StringOr(*message, "content"); !text.empty()) {
+  std::string_view refusal = StringOr(*message, "refusal");
+  if (std::string_view text = refusal.empty() ? StringOr(*message, "content") : refusal;
+      !text.empty()) {
     Value block(kObjectType);
     Add(block, "type", Str("text", a), a);
     Add(block, "text", Str(text, a), a);
@@ -78,15 +81,17 @@ absl::StatusOr<std::string> OpenAiToAnthropic(const Value& in, const AnswerOptio
   if (const Value* calls = Find(*message, "tool_calls"); calls && calls->IsArray()) {
     for (const Value& call : calls->GetArray()) {
       const Value* function = Find(call, "function");
+      const Value* raw = function ? Find(*function, "arguments") : nullptr;
       std::string_view arguments = function ? StringOr(*function, "arguments") : "";
       Document input;
-      if (arguments.empty()) {
+      if (raw != nullptr && raw->IsObject()) {
+        input.CopyFrom(*raw, input.GetAllocator());
+      } else if (raw != nullptr && !raw->IsString() && !raw->IsNull()) {
+        return BadAnswer("a tool call's arguments are not a JSON object");
+      } else if (arguments.empty()) {
         input.SetObject();
-      } else {
-        input.Parse(arguments.data(), arguments.size());
-        if (input.HasParseError() || !input.IsObject()) {
-          return BadAnswer("a tool call's arguments are not a JSON object");
-        }
+      } else if (!ParseBounded(arguments, &input) || !input.IsObject()) {
+        return BadAnswer("a tool call's arguments are not a JSON object");
       }
       Value block(kObjectType);
       Add(block, "type", Str("tool_use", a), a);
@@ -101,7 +106,8 @@ absl::StatusOr<std::string> OpenAiToAnthropic(const Value& in, const AnswerOptio
   Add(out, "role", Str("assistant", a), a);
   Add(out, "model", Str(options.served_model, a), a);
   Add(out, "content", content, a);
-  Add(out, "stop_reason", Str(StopReasonFor(StringOr(choice, "finish_reason")), a), a);
+  Add(out, "stop_reason",
+      Str(refusal.empty() ? StopReasonFor(StringOr(choice, "finish_reason")) : "refusal", a), a);
   Add(out, "stop_sequence", Value(), a);
   const Value* usage = Find(in, "usage");
   const Value* details = usage ? Find(*usage, "prompt_tokens_details") : nullptr;
@@ -130,11 +136,13 @@ std::string_view AnthropicErrorType(int http_status) {
 
 // The message of an error body of `api`, or the body's start.
 std::string ErrorMessage(const Document& in, std::string_view body) {
-  const Value* error = in.HasParseError() ? nullptr : Find(in, "error");
+  const Value* error = Find(in, "error");
   if (error != nullptr) {
     if (const Value* m = Find(*error, "message"); m && m->IsString()) return std::string(View(*m));
   }
-  return std::string(body.substr(0, 1024));
+  // The body's first KiB with any invalid byte (a character cut at the end
+  // included) replaced: the JSON must stay UTF-8.
+  return ToValidUtf8(std::string(body.substr(0, 1024)));
 }
 
 }  // namespace
@@ -145,17 +153,16 @@ absl::StatusOr<std::string> TranslateAnswer(std::string_view body, Api from, Api
     return absl::InvalidArgumentError("no translation between these APIs");
   }
   Document in;
-  in.Parse(body.data(), body.size());
-  if (in.HasParseError() || !in.IsObject()) return BadAnswer("not a JSON object");
+  if (!ParseBounded(body, &in) || !in.IsObject()) return BadAnswer("not a JSON object");
   return from == Api::kAnthropicMessages ? AnthropicToOpenAi(in, options)
                                          : OpenAiToAnthropic(in, options);
 }
 
 std::string TranslateErrorBody(std::string_view body, int http_status, Api from, Api to) {
   Document in;
-  in.Parse(body.data(), body.size());
+  if (!ParseBounded(body, &in)) in.SetNull();
   const std::string message = ErrorMessage(in, body);
-  const Value* error = in.HasParseError() ? nullptr : Find(in, "error");
+  const Value* error = Find(in, "error");
   std::string_view type = error ? StringOr(*error, "type") : "";
   Document out(kObjectType);
   Allocator& a = out.GetAllocator();

@@ -3,12 +3,14 @@
 #ifndef REBOUND_TRANSLATE_JSON_H_
 #define REBOUND_TRANSLATE_JSON_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "codec/json_scan.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -17,6 +19,16 @@ namespace rebound::translate {
 
 using Value = rapidjson::Value;
 using Allocator = rapidjson::Document::AllocatorType;
+
+// Parses `text` into `doc` only after json_scan validated it (at most 128
+// levels deep): RapidJSON's parser, copy and writer recurse, and a caller's
+// or provider's deeply nested text must not exhaust the stack. False when
+// the text is not valid JSON.
+inline bool ParseBounded(std::string_view text, rapidjson::Document* doc) {
+  if (!json::Validate(text).ok()) return false;
+  doc->Parse(text.data(), text.size());
+  return !doc->HasParseError();
+}
 
 // The member `key` of `object`, or null when `object` is not an object or
 // lacks it.
@@ -34,11 +46,13 @@ inline std::string_view StringOr(const Value& object, const char* key,
   return std::string_view(v->GetString(), v->GetStringLength());
 }
 
-// The integer member `key` of `object` (which may be null), or 0.
+// The token count `key` of `object` (which may be null): 0 when absent,
+// negative or not an integer, at most 2^40 so that sums cannot overflow.
 inline int64_t IntOr(const Value* object, const char* key) {
   if (object == nullptr) return 0;
   const Value* v = Find(*object, key);
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : 0;
+  if (v == nullptr || !v->IsInt64() || v->GetInt64() < 0) return 0;
+  return std::min<int64_t>(v->GetInt64(), int64_t{1} << 40);
 }
 
 inline std::string_view View(const Value& string) {

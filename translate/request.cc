@@ -106,13 +106,26 @@ absl::Status ToolUseBlocks(const Value& tool_calls, const std::string& field, Va
     }
     const Value* function = Find(call, "function");
     if (function == nullptr) return Invalid(call_field + ".function is missing");
+    const Value* raw_arguments = Find(*function, "arguments");
+    if (raw_arguments != nullptr && raw_arguments->IsObject()) {
+      // Some OpenAI-compatible clients send the object itself.
+      Value block(kObjectType);
+      Add(block, "type", Str("tool_use", a), a);
+      Add(block, "id", Str(StringOr(call, "id"), a), a);
+      Add(block, "name", Str(StringOr(*function, "name"), a), a);
+      Add(block, "input", Value(*raw_arguments, a), a);
+      blocks.PushBack(block, a);
+      continue;
+    }
+    if (raw_arguments != nullptr && !raw_arguments->IsString() && !raw_arguments->IsNull()) {
+      return NotTranslatable(call_field + ".function.arguments");
+    }
     std::string_view arguments = StringOr(*function, "arguments");
     Document input;
     if (arguments.empty()) {
       input.SetObject();
     } else {
-      input.Parse(arguments.data(), arguments.size());
-      if (input.HasParseError() || !input.IsObject()) {
+      if (!ParseBounded(arguments, &input) || !input.IsObject()) {
         return NotTranslatable(call_field + ".function.arguments");
       }
     }
@@ -176,6 +189,11 @@ absl::Status OpenAiMessages(const Value& in, Value& system, Value& messages, All
     // conversation.
     return NotTranslatable("messages[0].role=assistant");
   }
+  if (!messages.Empty() && StringOr(messages[messages.Size() - 1], "role") == "assistant") {
+    // To Anthropic a last assistant turn is a prefill the answer continues;
+    // to OpenAI it is context before a new answer.
+    return NotTranslatable("messages[-1].role=assistant");
+  }
   return absl::OkStatus();
 }
 
@@ -208,8 +226,10 @@ absl::StatusOr<Value> AnthropicTools(const Value& tools, Allocator& a,
   return out;
 }
 
+// Without tools there is no choice to make: Anthropic refuses a tool_choice
+// then, so a bare parallel_tool_calls adds nothing.
 absl::StatusOr<Value> AnthropicToolChoice(const Value* choice, const Value* parallel,
-                                          Allocator& a) {
+                                          bool has_tools, Allocator& a) {
   Value out(kObjectType);
   if (!IsNull(choice)) {
     if (choice->IsString()) {
@@ -231,7 +251,8 @@ absl::StatusOr<Value> AnthropicToolChoice(const Value* choice, const Value* para
       return NotTranslatable("tool_choice");
     }
   }
-  if (parallel != nullptr && parallel->IsBool() && !parallel->GetBool()) {
+  if (parallel != nullptr && parallel->IsBool() && !parallel->GetBool() && has_tools &&
+      StringOr(out, "type") != "none") {
     if (!out.HasMember("type")) Add(out, "type", Str("auto", a), a);
     Add(out, "disable_parallel_tool_use", Value(true), a);
   }
@@ -316,7 +337,10 @@ absl::StatusOr<TranslatedRequest> OpenAiToAnthropic(const Value& in,
     }
   }
   if (!Find(in, "messages")) return Invalid("messages is missing");
-  absl::StatusOr<Value> choice = AnthropicToolChoice(tool_choice, parallel_tool_calls, a);
+  const Value* tools = Find(in, "tools");
+  const bool has_tools = tools != nullptr && tools->IsArray() && !tools->Empty();
+  absl::StatusOr<Value> choice =
+      AnthropicToolChoice(has_tools ? tool_choice : nullptr, parallel_tool_calls, has_tools, a);
   if (!choice.ok()) return choice.status();
   if (choice->MemberCount() > 0) Add(out, "tool_choice", *std::move(choice), a);
   Add(out, "max_tokens", Value(static_cast<int64_t>(max_tokens)), a);
@@ -557,8 +581,7 @@ absl::StatusOr<TranslatedRequest> TranslateRequest(std::string_view body, Api fr
                                                    " to ", std::string(ToString(to))));
   }
   Document in;
-  in.Parse(body.data(), body.size());
-  if (in.HasParseError() || !in.IsObject()) return Invalid("the body is not a JSON object");
+  if (!ParseBounded(body, &in) || !in.IsObject()) return Invalid("the body is not a JSON object");
   return from == Api::kOpenAiChat ? OpenAiToAnthropic(in, options) : AnthropicToOpenAi(in, options);
 }
 

@@ -26,14 +26,14 @@ Value OpenAiUsage(int64_t prompt_tokens, int64_t completion_tokens, int64_t cach
   return usage;
 }
 
-std::string_view FinishReasonFor(std::string_view stop_reason) {
+const char* FinishReasonFor(std::string_view stop_reason) {
   if (stop_reason == "max_tokens") return "length";
   if (stop_reason == "tool_use") return "tool_calls";
   if (stop_reason == "refusal") return "content_filter";
   return "stop";  // end_turn, stop_sequence, pause_turn
 }
 
-std::string_view StopReasonFor(std::string_view finish_reason) {
+const char* StopReasonFor(std::string_view finish_reason) {
   if (finish_reason == "length") return "max_tokens";
   if (finish_reason == "tool_calls" || finish_reason == "function_call") return "tool_use";
   if (finish_reason == "content_filter") return "refusal";

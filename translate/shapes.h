@@ -19,9 +19,10 @@ Value OpenAiToolCall(const Value& tool_use, Allocator& a);
 Value OpenAiUsage(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens,
                   Allocator& a);
 
-// Anthropic stop_reason -> OpenAI finish_reason, and back.
-std::string_view FinishReasonFor(std::string_view stop_reason);
-std::string_view StopReasonFor(std::string_view finish_reason);
+// Anthropic stop_reason -> OpenAI finish_reason, and back. String
+// literals, so a translator may keep one.
+const char* FinishReasonFor(std::string_view stop_reason);
+const char* StopReasonFor(std::string_view finish_reason);
 
 }  // namespace rebound::translate
 

@@ -25,8 +25,7 @@ class AnthropicToOpenAi final : public StreamTranslator {
   absl::Status Translate(std::string_view event, std::string_view data,
                          std::vector<CallerEvent>* out) override {
     Document in;
-    in.Parse(data.data(), data.size());
-    if (in.HasParseError() || !in.IsObject()) return BadEvent("not a JSON object");
+    if (!ParseBounded(data, &in) || !in.IsObject()) return BadEvent("not a JSON object");
     std::string_view type = StringOr(in, "type", event);
     if (type == "message_start") {
       const Value* message = Find(in, "message");
@@ -155,32 +154,13 @@ class OpenAiToAnthropic final : public StreamTranslator {
 
   absl::Status Translate(std::string_view, std::string_view data,
                          std::vector<CallerEvent>* out) override {
+    if (done_) return absl::OkStatus();  // nothing follows message_stop
     if (data == "[DONE]") {
-      Start(out);
-      CloseBlock(out);
-      Document doc(kObjectType);
-      Allocator& a = doc.GetAllocator();
-      Add(doc, "type", Str("message_delta", a), a);
-      Value delta(kObjectType);
-      Add(delta, "stop_reason", Str(stop_reason_.empty() ? "end_turn" : stop_reason_, a), a);
-      Add(delta, "stop_sequence", Value(), a);
-      Add(doc, "delta", delta, a);
-      // OpenAI reports usage last, so message_start carried none: it all
-      // goes here.
-      Value usage(kObjectType);
-      Add(usage, "input_tokens", Value(input_tokens_), a);
-      Add(usage, "cache_read_input_tokens", Value(cache_read_tokens_), a);
-      Add(usage, "output_tokens", Value(output_tokens_), a);
-      Add(doc, "usage", usage, a);
-      Emit("message_delta", doc, out);
-      Document stop(kObjectType);
-      Add(stop, "type", Str("message_stop", stop.GetAllocator()), stop.GetAllocator());
-      Emit("message_stop", stop, out);
+      Finish(out);
       return absl::OkStatus();
     }
     Document in;
-    in.Parse(data.data(), data.size());
-    if (in.HasParseError() || !in.IsObject()) return BadEvent("not a JSON object");
+    if (!ParseBounded(data, &in) || !in.IsObject()) return BadEvent("not a JSON object");
     if (id_.empty()) id_ = std::string(StringOr(in, "id"));
     if (const Value* usage = Find(in, "usage"); usage && usage->IsObject()) {
       const int64_t cached = IntOr(Find(*usage, "prompt_tokens_details"), "cached_tokens");
@@ -193,7 +173,10 @@ class OpenAiToAnthropic final : public StreamTranslator {
     if (choices == nullptr || !choices->IsArray() || choices->Empty()) return absl::OkStatus();
     const Value& choice = (*choices)[0];
     if (const Value* delta = Find(choice, "delta")) {
-      if (std::string_view text = StringOr(*delta, "content"); !text.empty()) {
+      std::string_view refusal = StringOr(*delta, "refusal");
+      if (!refusal.empty()) refused_ = true;
+      if (std::string_view text = refusal.empty() ? StringOr(*delta, "content") : refusal;
+          !text.empty()) {
         if (open_ != Open::kText) {
           CloseBlock(out);
           Document start = BlockStart();
@@ -212,10 +195,35 @@ class OpenAiToAnthropic final : public StreamTranslator {
       }
     }
     if (std::string_view finish = StringOr(choice, "finish_reason"); !finish.empty()) {
-      stop_reason_ = StopReasonFor(finish);
+      stop_reason_ = refused_ ? "refusal" : StopReasonFor(finish);
       CloseBlock(out);
     }
     return absl::OkStatus();
+  }
+
+  void Finish(std::vector<CallerEvent>* out) override {
+    if (done_) return;
+    done_ = true;
+    Start(out);
+    CloseBlock(out);
+    Document doc(kObjectType);
+    Allocator& a = doc.GetAllocator();
+    Add(doc, "type", Str("message_delta", a), a);
+    Value delta(kObjectType);
+    Add(delta, "stop_reason", Str(stop_reason_ == nullptr ? "end_turn" : stop_reason_, a), a);
+    Add(delta, "stop_sequence", Value(), a);
+    Add(doc, "delta", delta, a);
+    // OpenAI reports usage last, so message_start carried none: it all
+    // goes here.
+    Value usage(kObjectType);
+    Add(usage, "input_tokens", Value(input_tokens_), a);
+    Add(usage, "cache_read_input_tokens", Value(cache_read_tokens_), a);
+    Add(usage, "output_tokens", Value(output_tokens_), a);
+    Add(doc, "usage", usage, a);
+    Emit("message_delta", doc, out);
+    Document stop(kObjectType);
+    Add(stop, "type", Str("message_stop", stop.GetAllocator()), stop.GetAllocator());
+    Emit("message_stop", stop, out);
   }
 
  private:
@@ -282,8 +290,10 @@ class OpenAiToAnthropic final : public StreamTranslator {
   void ToolCall(const Value& call, std::vector<CallerEvent>* out) {
     const int64_t index = IntOr(&call, "index");
     const Value* function = Find(call, "function");
-    if (std::string_view id = StringOr(call, "id"); !id.empty() || index != open_tool_) {
-      // A new tool call starts a new tool_use block.
+    std::string_view id = StringOr(call, "id");
+    if (open_ != Open::kTool || index != open_tool_ || (!id.empty() && id != open_tool_id_)) {
+      // A new tool call starts a new tool_use block (some providers repeat
+      // the id on every fragment of the same call).
       CloseBlock(out);
       Document start = BlockStart();
       Allocator& a = start.GetAllocator();
@@ -296,6 +306,7 @@ class OpenAiToAnthropic final : public StreamTranslator {
       Emit("content_block_start", start, out);
       open_ = Open::kTool;
       open_tool_ = index;
+      open_tool_id_ = std::string(id);
     }
     if (std::string_view args = function ? StringOr(*function, "arguments") : "";
         !args.empty()) {
@@ -309,7 +320,10 @@ class OpenAiToAnthropic final : public StreamTranslator {
   Open open_ = Open::kNone;
   int next_block_ = 0;       // index of the open block, or of the next one
   int64_t open_tool_ = -1;   // OpenAI's index of the tool call in the open block
-  std::string_view stop_reason_;
+  std::string open_tool_id_;
+  bool refused_ = false;     // a refusal delta came
+  bool done_ = false;        // message_stop was sent
+  const char* stop_reason_ = nullptr;  // a literal of StopReasonFor
   int64_t input_tokens_ = 0;
   int64_t cache_read_tokens_ = 0;
   int64_t output_tokens_ = 0;

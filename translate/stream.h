@@ -46,6 +46,12 @@ class StreamTranslator {
   // `error`) are the completeness tracker's business and produce nothing.
   virtual absl::Status Translate(std::string_view event, std::string_view data,
                                  std::vector<CallerEvent>* out) = 0;
+
+  // At a clean end of an upstream stream that is complete by its own API's
+  // rules: appends what the caller's API still needs (Anthropic's
+  // message_delta and message_stop when an OpenAI upstream ended after its
+  // finish_reason without [DONE]). Events after it produce nothing.
+  virtual void Finish(std::vector<CallerEvent>* /*out*/) {}
 };
 
 }  // namespace rebound::translate

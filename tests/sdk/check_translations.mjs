@@ -1,9 +1,9 @@
 // Parses what rebound's translation produced (tests/sdk/translate_fixtures.cc)
 // with the official SDKs, as a caller's code would: the OpenAI SDK for
 // answers translated from Anthropic, the Anthropic SDK for the reverse. The
-// SDKs' stream helpers accumulate the events into a final message, which
-// fails on a malformed sequence (a delta before its block, a chunk without
-// a role, tool-call fragments that do not assemble).
+// SDKs' stream helpers accumulate the events into a final message (the
+// OpenAI one refuses a chunk without a role); the asserts then check what
+// they assembled, which catches deltas the helpers drop.
 // Usage: node check_translations.mjs DIR
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -47,6 +47,7 @@ const question = [{ role: 'user', content: 'Weather?' }];
   const c = await stream.finalChatCompletion();
   assert.equal(c.choices[0].message.content, 'Checking now.');
   assert.equal(c.choices[0].finish_reason, 'tool_calls');
+  assert.equal(c.choices[0].message.tool_calls.length, 1, 'fragments make one call');
   const call = c.choices[0].message.tool_calls[0];
   assert.equal(call.id, 'toolu_2');
   assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Oslo' });

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -82,6 +83,22 @@ TEST(TranslateAnswerTest, AnswersThatAreNotTheirApisShapeAreRefused) {
       Api::kOpenAiChat, Api::kAnthropicMessages, Options("m"));
   ASSERT_FALSE(bad_arguments.ok());
   EXPECT_THAT(bad_arguments.status().message(), HasSubstr("arguments"));
+}
+
+TEST(TranslateAnswerTest, ARefusalBecomesTextWithStopReasonRefusal) {
+  absl::StatusOr<std::string> out = TranslateAnswer(
+      R"({"id":"c","choices":[{"message":{"content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]})",
+      Api::kOpenAiChat, Api::kAnthropicMessages, Options("m"));
+  ASSERT_TRUE(out.ok());
+  EXPECT_THAT(*out, HasSubstr(R"("content":[{"type":"text","text":"I can't help with that."}])"));
+  EXPECT_THAT(*out, HasSubstr(R"("stop_reason":"refusal")"));
+}
+
+TEST(TranslateAnswerTest, AnErrorBodyCutInACharacterStaysUtf8) {
+  std::string body(1023, 'x');
+  body += "Ã© and more";  // é straddles the 1 KiB cut
+  std::string out = TranslateErrorBody(body, 500, Api::kOpenAiChat, Api::kAnthropicMessages);
+  EXPECT_TRUE(IsValidUtf8(out));
 }
 
 TEST(TranslateAnswerTest, ErrorBodiesKeepTheirMessageInTheCallersShape) {

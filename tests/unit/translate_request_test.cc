@@ -53,7 +53,7 @@ TEST(TranslateRequestTest, OpenAiChatBecomesAnthropicMessages) {
                   R"({"role":"system","content":"Be brief."},)"
                   R"({"role":"developer","content":[{"type":"text","text":"No lists."}]},)"
                   R"({"role":"user","content":"Hi"},{"role":"user","content":"there"},)"
-                  R"({"role":"assistant","content":"Hello"}],)"
+                  R"({"role":"assistant","content":"Hello"},{"role":"user","content":"Go on"}],)"
                   R"("temperature":1.5,"top_p":0.9,"stop":"END","user":"u-1","stream":true,)"
                   R"("stream_options":{"include_usage":true},"max_completion_tokens":300})"),
       R"({"model":"claude-3-5-sonnet","temperature":1.0,"top_p":0.9,"stop_sequences":["END"],)"
@@ -61,7 +61,8 @@ TEST(TranslateRequestTest, OpenAiChatBecomesAnthropicMessages) {
       R"("system":[{"type":"text","text":"Be brief."},{"type":"text","text":"No lists."}],)"
       R"("messages":[{"role":"user","content":[{"type":"text","text":"Hi"},)"
       R"({"type":"text","text":"there"}]},)"
-      R"({"role":"assistant","content":[{"type":"text","text":"Hello"}]}]})");
+      R"({"role":"assistant","content":[{"type":"text","text":"Hello"}]},)"
+      R"({"role":"user","content":[{"type":"text","text":"Go on"}]}]})");
 }
 
 TEST(TranslateRequestTest, AbsentMaxTokensTakesTheTargetsDefault) {
@@ -121,6 +122,11 @@ TEST(TranslateRequestTest, WhatAnthropicCannotExpressIsRefusedNamingTheField) {
             "not_translatable: messages[0].content[0].type=input_audio");
   EXPECT_EQ(RefusalOf(R"({"messages":[{"role":"assistant","content":"Hi"}]})", o, an),
             "not_translatable: messages[0].role=assistant");
+  EXPECT_EQ(RefusalOf(R"({"messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Sure"}]})", o, an),
+            "not_translatable: messages[-1].role=assistant");
+  EXPECT_EQ(RefusalOf(R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[)"
+                      R"({"id":"c","type":"function","function":{"name":"f","arguments":7}}]},{"role":"tool","tool_call_id":"c","content":"r"}]})", o, an),
+            "not_translatable: messages[1].tool_calls[0].function.arguments");
   EXPECT_EQ(RefusalOf(R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[)"
                       R"({"id":"c","type":"function","function":{"name":"f","arguments":"[1]"}}]}]})", o, an),
             "not_translatable: messages[1].tool_calls[0].function.arguments");
@@ -158,6 +164,29 @@ TEST(TranslateRequestTest, WhatOpenAiCannotExpressIsRefusedNamingTheField) {
             "not_translatable: tools[0].type=web_search_20250305");
   EXPECT_EQ(RefusalOf(R"({"max_tokens":9,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"..."}]}]})", an, o),
             "not_translatable: messages[0].content[0].type=thinking");
+}
+
+TEST(TranslateRequestTest, DeeplyNestedTextIsRefusedNotParsed) {
+  const std::string deep(200000, '[');
+  EXPECT_THAT(RefusalOf(deep, Api::kOpenAiChat, Api::kAnthropicMessages), HasSubstr("invalid request"));
+  // A tool call's arguments are a string the caller controls.
+  std::string body = R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[)"
+                     R"({"id":"c","type":"function","function":{"name":"f","arguments":")" + deep +
+                     R"("}}]},{"role":"tool","tool_call_id":"c","content":"r"}]})";
+  EXPECT_EQ(RefusalOf(body, Api::kOpenAiChat, Api::kAnthropicMessages),
+            "not_translatable: messages[1].tool_calls[0].function.arguments");
+}
+
+TEST(TranslateRequestTest, ObjectArgumentsAreTakenAsTheInput) {
+  EXPECT_THAT(ToAnthropic(R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[)"
+                          R"({"id":"c","type":"function","function":{"name":"f","arguments":{"k":1}}}]},)"
+                          R"({"role":"tool","tool_call_id":"c","content":"r"}]})"),
+              HasSubstr(R"("input":{"k":1})"));
+}
+
+TEST(TranslateRequestTest, ParallelToolCallsWithoutToolsAddsNoToolChoice) {
+  EXPECT_THAT(ToAnthropic(R"({"messages":[{"role":"user","content":"x"}],"parallel_tool_calls":false})"),
+              ::testing::Not(HasSubstr("tool_choice")));
 }
 
 TEST(TranslateRequestTest, BrokenBodiesAreInvalidNotTranslated) {

@@ -173,3 +173,45 @@ TEST(TranslateStreamTest, EventsThatAreNotJsonAreErrors) {
 
 }  // namespace
 }  // namespace rebound::translate
+
+namespace rebound::translate {
+namespace {
+
+TEST(TranslateStreamEndTest, AStreamWithoutDoneIsFinishedOnceAndDoneTwiceAddsNothing) {
+  std::unique_ptr<StreamTranslator> t =
+      StreamTranslator::Create(Api::kOpenAiChat, Api::kAnthropicMessages, StreamOptions{});
+  std::vector<CallerEvent> out;
+  ASSERT_TRUE(t->Translate("", R"({"id":"c","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]})", &out).ok());
+  t->Finish(&out);
+  ASSERT_GE(out.size(), 2u);
+  EXPECT_EQ(out[out.size() - 2].event, "message_delta");
+  EXPECT_EQ(out.back().event, "message_stop");
+  const size_t n = out.size();
+  ASSERT_TRUE(t->Translate("", "[DONE]", &out).ok());
+  t->Finish(&out);
+  EXPECT_EQ(out.size(), n) << "one message_stop, whatever follows";
+}
+
+TEST(TranslateStreamEndTest, RepeatedIdsOnFragmentsStayOneToolBlock) {
+  std::unique_ptr<StreamTranslator> t =
+      StreamTranslator::Create(Api::kOpenAiChat, Api::kAnthropicMessages, StreamOptions{});
+  std::vector<CallerEvent> out;
+  for (const char* args : {R"({\"a\":)", "1}"}) {
+    std::string chunk = std::string(R"({"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":")") +
+                        args + R"("}}]}}]})";
+    ASSERT_TRUE(t->Translate("", chunk, &out).ok());
+  }
+  int starts = 0;
+  for (const CallerEvent& e : out) starts += e.event == "content_block_start";
+  EXPECT_EQ(starts, 1);
+}
+
+TEST(TranslateStreamEndTest, DeeplyNestedEventsAreRefusedNotParsed) {
+  std::unique_ptr<StreamTranslator> t =
+      StreamTranslator::Create(Api::kAnthropicMessages, Api::kOpenAiChat, StreamOptions{});
+  std::vector<CallerEvent> out;
+  EXPECT_FALSE(t->Translate("message_start", std::string(200000, '['), &out).ok());
+}
+
+}  // namespace
+}  // namespace rebound::translate
