@@ -123,10 +123,8 @@ std::string RapidjsonRequest(const std::string& in) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string RapidjsonChunk(const std::string& in) {
-  rapidjson::Document chunk;
-  chunk.Parse(in.data(), in.size());
-  const rapidjson::Value& text = chunk["choices"][0]["delta"]["content"];
+// The Anthropic text delta event both RapidJSON-writing candidates emit.
+std::string TextDeltaEvent(std::string_view text) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
@@ -139,10 +137,17 @@ std::string RapidjsonChunk(const std::string& in) {
   w.Key("type");
   w.String("text_delta");
   w.Key("text");
-  text.Accept(w);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   w.EndObject();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string RapidjsonChunk(const std::string& in) {
+  rapidjson::Document chunk;
+  chunk.Parse(in.data(), in.size());
+  const rapidjson::Value& text = chunk["choices"][0]["delta"]["content"];
+  return TextDeltaEvent(std::string_view(text.GetString(), text.GetStringLength()));
 }
 
 // --- simdjson (parsing only: it has no DOM writer; RapidJSON writes) ------------
@@ -188,23 +193,7 @@ std::string SimdjsonRequest(simdjson::dom::parser& parser, const std::string& in
 
 std::string SimdjsonChunk(simdjson::dom::parser& parser, const std::string& in) {
   simdjson::dom::element chunk = parser.parse(in);
-  std::string_view text = chunk["choices"].at(0)["delta"]["content"];
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  w.StartObject();
-  w.Key("type");
-  w.String("content_block_delta");
-  w.Key("index");
-  w.Int(0);
-  w.Key("delta");
-  w.StartObject();
-  w.Key("type");
-  w.String("text_delta");
-  w.Key("text");
-  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-  w.EndObject();
-  w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return TextDeltaEvent(chunk["choices"].at(0)["delta"]["content"]);
 }
 
 // The three must do the same work: identical output, checked before timing.

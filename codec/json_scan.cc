@@ -406,6 +406,20 @@ bool StepToNextItem(std::string_view text, bool first, char open, char close,
   return true;
 }
 
+// The member or element value that starts at `at` (nested one level below
+// the container): its text in `*value`, the position after it in `*end`.
+bool ScanItemValue(std::string_view text, size_t at, std::string_view* value, size_t* end,
+                   absl::Status* status) {
+  Scanner sc(text, at);
+  if (!sc.Value(2)) {
+    *status = sc.status();
+    return false;
+  }
+  *value = text.substr(at, sc.pos() - at);
+  *end = sc.pos();
+  return true;
+}
+
 }  // namespace
 
 bool MemberReader::Next() {
@@ -436,13 +450,7 @@ bool MemberReader::Next() {
   }
   sc.Advance();
   sc.SkipWs();
-  const size_t value_start = sc.pos();
-  if (!sc.Value(2)) {
-    status_ = sc.status();
-    return false;
-  }
-  value_ = text_.substr(value_start, sc.pos() - value_start);
-  pos_ = sc.pos();
+  if (!ScanItemValue(text_, sc.pos(), &value_, &pos_, &status_)) return false;
   state_ = State::kInside;
   return true;
 }
@@ -456,14 +464,7 @@ bool ElementReader::Next() {
                       &status_)) {
     return false;
   }
-  Scanner sc(text_, pos_);
-  const size_t value_start = sc.pos();
-  if (!sc.Value(2)) {
-    status_ = sc.status();
-    return false;
-  }
-  value_ = text_.substr(value_start, sc.pos() - value_start);
-  pos_ = sc.pos();
+  if (!ScanItemValue(text_, pos_, &value_, &pos_, &status_)) return false;
   state_ = State::kInside;
   return true;
 }

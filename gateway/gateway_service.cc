@@ -300,7 +300,9 @@ void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* con
   }
   std::variant<ValidatedRequest, RequestRejection> checked = ValidateRequest(
       request, *config, config->server.max_body_bytes,
-      NewRequestId(absl::Now(), next_request_serial_.fetch_add(1, std::memory_order_relaxed)));
+      request.request_id().empty()
+          ? NewRequestId(absl::Now(), next_request_serial_.fetch_add(1, std::memory_order_relaxed))
+          : std::string());
   if (auto* rejected = std::get_if<RequestRejection>(&checked)) {
     v1::ErrorDetail detail;
     detail.set_reason(rejected->reason);

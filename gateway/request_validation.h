@@ -37,7 +37,8 @@ struct RequestRejection {
   std::string request_id;
 };
 
-// `request_id` is used when the caller sent none (see NewRequestId).
+// `request_id` is used when the caller sent none (see NewRequestId); it is
+// not read otherwise.
 std::variant<ValidatedRequest, RequestRejection> ValidateRequest(
     const v1::CompletionRequest& request, const Config& config, int64_t max_body_bytes,
     std::string request_id);

@@ -80,6 +80,13 @@ absl::Status ContentBlocks(const Value* content, const std::string& field, bool 
   return absl::OkStatus();
 }
 
+void AddMessage(std::string_view role, Value content, Value& messages, Allocator& a) {
+  Value m(kObjectType);
+  Add(m, "role", Str(role, a), a);
+  Add(m, "content", content, a);
+  messages.PushBack(m, a);
+}
+
 // Appends `blocks` as a turn of `role`, merged into the previous turn when
 // it has the same role (Anthropic's roles alternate).
 void AppendTurn(std::string_view role, Value& blocks, Value& messages, Allocator& a) {
@@ -89,10 +96,7 @@ void AppendTurn(std::string_view role, Value& blocks, Value& messages, Allocator
     for (auto& b : blocks.GetArray()) content.PushBack(b, a);
     return;
   }
-  Value message(kObjectType);
-  Add(message, "role", Str(role, a), a);
-  Add(message, "content", blocks, a);
-  messages.PushBack(message, a);
+  AddMessage(role, std::move(blocks), messages, a);
 }
 
 absl::Status ToolUseBlocks(const Value& tool_calls, const std::string& field, Value& blocks,
@@ -396,12 +400,6 @@ void AddTextPart(std::string_view text, Value& parts, Allocator& a) {
   parts.PushBack(part, a);
 }
 
-void AddMessage(std::string_view role, Value content, Value& messages, Allocator& a) {
-  Value m(kObjectType);
-  Add(m, "role", Str(role, a), a);
-  Add(m, "content", content, a);
-  messages.PushBack(m, a);
-}
 
 absl::Status AnthropicUserTurn(const Value& content, const std::string& field, Value& messages,
                                Allocator& a) {

@@ -54,10 +54,7 @@ class AnthropicToOpenAi final : public StreamTranslator {
       Add(call, "id", Str(StringOr(*block, "id"), a), a);
       Add(call, "type", Str("function", a), a);
       Add(call, "function", function, a);
-      Value calls(kArrayType);
-      calls.PushBack(call, a);
-      Add(chunk.delta, "tool_calls", calls, a);
-      out->push_back(chunk.Done());
+      out->push_back(chunk.WithToolCall(call));
     } else if (type == "content_block_delta") {
       const Value* delta = Find(in, "delta");
       if (delta == nullptr) return BadEvent("content_block_delta without a delta");
@@ -76,10 +73,7 @@ class AnthropicToOpenAi final : public StreamTranslator {
         Value call(kObjectType);
         Add(call, "index", Value(it->second), a);
         Add(call, "function", function, a);
-        Value calls(kArrayType);
-        calls.PushBack(call, a);
-        Add(chunk.delta, "tool_calls", calls, a);
-        out->push_back(chunk.Done());
+        out->push_back(chunk.WithToolCall(call));
       }
       // thinking_delta, signature_delta: a chat completion has no place.
     } else if (type == "message_delta") {
@@ -102,6 +96,13 @@ class AnthropicToOpenAi final : public StreamTranslator {
   struct Chunk {
     explicit Chunk(const AnthropicToOpenAi& t) : translator(t), doc(kObjectType), delta(kObjectType) {}
     Allocator& a() { return doc.GetAllocator(); }
+    // The chunk whose delta carries the one tool call `call` (moved).
+    CallerEvent WithToolCall(Value& call) {
+      Value calls(kArrayType);
+      calls.PushBack(call, a());
+      Add(delta, "tool_calls", calls, a());
+      return Done();
+    }
     CallerEvent Done() {
       Allocator& al = a();
       translator.Header(doc);
