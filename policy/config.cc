@@ -7,6 +7,10 @@ namespace rebound {
 // The spellings below are the YAML spellings: the loader parses them and
 // ToYaml writes them, so a change here is a change of the file format.
 
+std::string_view ToString(CrossInterface c) {
+  return c == CrossInterface::kSkip ? "skip" : "translate";
+}
+
 std::string_view ToString(Strategy s) {
   switch (s) {
     case Strategy::kSameModel:
@@ -88,6 +92,7 @@ bool ModelProvider::operator==(const ModelProvider& other) const {
          strip_v1_path_prefix == other.strip_v1_path_prefix &&
          access_key == other.access_key && access_key_source == other.access_key_source &&
          interface == other.interface && passthrough_auth == other.passthrough_auth &&
+         default_max_tokens == other.default_max_tokens &&
          headers == other.headers && is_default == other.is_default && timeouts == other.timeouts &&
          tls_ca_file == other.tls_ca_file && retry_policy == other.retry_policy;
 }

@@ -24,8 +24,12 @@ enum class ApplyTo { kGlobal, kRequest };
 enum class BackoffApplyTo { kSameModel, kSameProvider, kGlobal };
 enum class LatencyMeasure { kTtfb, kTotal };
 enum class ProviderInterface { kOpenAi, kAnthropic };
+// `cross_interface`: whether a failover may go to a model of the other API,
+// the request and answer translated (TRANSLATION.md).
+enum class CrossInterface { kTranslate, kSkip };
 
 std::string_view ToString(Strategy s);
+std::string_view ToString(CrossInterface c);
 std::string_view ToString(BlockScope s);
 std::string_view ToString(ApplyTo a);
 std::string_view ToString(BackoffApplyTo a);
@@ -91,6 +95,7 @@ struct RetryPolicy {
   std::optional<BackoffPolicy> backoff;
   RetryAfterPolicy retry_after;
   std::optional<int64_t> max_retry_duration_ms;
+  CrossInterface cross_interface = CrossInterface::kTranslate;
 
   // The first `on_status_codes` entry listing `code`, or nullptr.
   const StatusCodeRule* RuleForStatus(int code) const;
@@ -126,6 +131,9 @@ struct ModelProvider {
   std::string access_key_source;
   ProviderInterface interface = ProviderInterface::kOpenAi;
   bool passthrough_auth = false;
+  // `max_tokens` sent to this (Anthropic) model when a translated OpenAI
+  // request set none: Anthropic requires it, OpenAI does not.
+  int64_t default_max_tokens = 4096;
   std::vector<std::pair<std::string, std::string>> headers;
   bool is_default = false;
   Timeouts timeouts;

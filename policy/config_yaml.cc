@@ -99,6 +99,7 @@ void WriteRetryPolicy(YAML::Emitter& out, const RetryPolicy& p) {
   Val(out, "max_retry_after_seconds", p.retry_after.max_retry_after_seconds);
   out << YAML::EndMap;
   if (p.max_retry_duration_ms) Val(out, "max_retry_duration_ms", *p.max_retry_duration_ms);
+  Enum(out, "cross_interface", ToString(p.cross_interface));
   out << YAML::EndMap;
 }
 
@@ -112,6 +113,7 @@ void WriteProvider(YAML::Emitter& out, const ModelProvider& p) {
   OptionalStr(out, "access_key", p.access_key_source);
   Enum(out, "provider_interface", ToString(p.interface));
   Val(out, "passthrough_auth", p.passthrough_auth);
+  Val(out, "default_max_tokens", p.default_max_tokens);
   Val(out, "default", p.is_default);
   out << YAML::Key << "headers" << YAML::Value;
   if (p.headers.empty()) out << YAML::Flow;

@@ -88,6 +88,9 @@ inline constexpr int kMaxUpstreamThreads = 16;
 // attempts whatever the classes say (values above 10 are warned about); this
 // only rejects numbers that can only be typos.
 inline constexpr int kMaxAttempts = 100;
+// default_max_tokens: far above any model's output limit, so only a typo
+// (an extra digit group) is refused.
+inline constexpr int64_t kMaxDefaultMaxTokens = 10'000'000;
 // on_high_latency.min_triggers: the server keeps up to that many timestamps
 // per model or provider.
 inline constexpr int kMaxMinTriggers = 1000;

@@ -384,6 +384,9 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
     if (auto b = r->Bool(*x)) p.passthrough_auth = *b;
   }
   if (!refused) CheckCredential(r, v, key, variable, env, p);
+  if (auto x = f.Take("default_max_tokens")) {
+    if (auto n = r->Int(*x, 1, limits::kMaxDefaultMaxTokens)) p.default_max_tokens = *n;
+  }
   if (auto x = f.Take("default")) {
     if (auto b = r->Bool(*x)) p.is_default = *b;
   }
@@ -411,7 +414,7 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
   }
 
   f.Finish({"model", "base_url", "access_key", "provider_interface", "passthrough_auth", "headers",
-            "default", "timeouts", "tls_ca_file", "retry_policy"},
+            "default_max_tokens", "default", "timeouts", "tls_ca_file", "retry_policy"},
            {"name", "http_host", "routing_preferences", "usage", "endpoint", "protocol",
             "cluster_name", "stream", "port", "rate_limits", "base_url_path_prefix", "internal",
             "capabilities", "provider"},

@@ -424,10 +424,16 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
   if (auto x = f.Take("max_retry_duration_ms")) {
     if (auto n = r->Milliseconds(*x)) p.max_retry_duration_ms = *n;
   }
+  if (auto x = f.Take("cross_interface")) {
+    if (auto c = r->Enum<CrossInterface>(
+            *x, {{"translate", CrossInterface::kTranslate}, {"skip", CrossInterface::kSkip}})) {
+      p.cross_interface = *c;
+    }
+  }
 
   f.Finish({"fallback_models", "default_strategy", "default_max_attempts", "on_status_codes",
             "on_timeout", "on_high_latency", "backoff", "retry_after_handling",
-            "max_retry_duration_ms"});
+            "max_retry_duration_ms", "cross_interface"});
   return p;
 }
 

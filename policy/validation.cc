@@ -23,14 +23,19 @@ bool IsModelId(const std::string& id) {
   return slash != std::string::npos && slash > 0 && slash + 1 < id.size();
 }
 
-// Whether `strategy` could ever pick a model other than `primary`'s. Models
-// with another provider_interface are skipped by the planner until the gateway
-// translates between APIs (RETRY.md 4), so they do not count.
+// Whether a failover from `primary` may go to a model of another
+// provider_interface: translated unless the policy says cross_interface: skip.
+bool CrossesInterfaces(const ModelProvider& primary) {
+  return primary.retry_policy && primary.retry_policy->cross_interface == CrossInterface::kTranslate;
+}
+
+// Whether `strategy` could ever pick a model other than `primary`'s.
 bool CanQualify(Strategy strategy, const ModelProvider& primary,
                 const std::vector<ModelProvider>& providers) {
   if (strategy == Strategy::kSameModel) return true;
   for (const ModelProvider& q : providers) {
-    if (!Usable(q) || q.model_id == primary.model_id || q.interface != primary.interface) continue;
+    if (!Usable(q) || q.model_id == primary.model_id) continue;
+    if (q.interface != primary.interface && !CrossesInterfaces(primary)) continue;
     bool same_provider = q.provider == primary.provider;
     if (same_provider == (strategy == Strategy::kSameProvider)) return true;
   }
@@ -66,8 +71,12 @@ void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_va
                           : absl::StrCat("has a provider other than ", QuoteForMessage(primary.provider));
   reporter->WarningAt(
       key, absl::StrCat(AbslView(ToString(strategy)), is_default_value ? " (the default)" : "",
-                        " can never find a target: no other configured model with the ",
-                        AbslView(ToString(primary.interface)), " interface ", which,
+                        " can never find a target: no other configured model ",
+                        CrossesInterfaces(primary)
+                            ? std::string()
+                            : absl::StrCat("with the ", AbslView(ToString(primary.interface)),
+                                           " interface (cross_interface: skip) "),
+                        which,
                         ", so these retries end the request instead"));
 }
 
@@ -107,12 +116,11 @@ void CheckFallbacks(const ModelProvider& p, const std::string& path,
                                           "the model of a model_providers entry"));
       continue;
     }
-    if (target->interface != p.interface) {
+    if (target->interface != p.interface && !CrossesInterfaces(p)) {
       reporter->WarningAt(
           key, absl::StrCat(QuoteForMessage(id), " uses the ", AbslView(ToString(target->interface)),
                             " interface and this model the ", AbslView(ToString(p.interface)),
-                            " one; it will be skipped until rebound translates between the two "
-                            "APIs"));
+                            " one; cross_interface: skip means it is never tried"));
     }
   }
 }

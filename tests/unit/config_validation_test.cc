@@ -593,8 +593,7 @@ model_providers:
   EXPECT_THAT(r.diagnostics,
               ElementsAre(Warning(6, "model_providers[0].retry_policy.default_strategy",
                                   "different_provider can never find a target: no other "
-                                  "configured model with the openai interface has a provider "
-                                  "other than \"openai\"")))
+                                  "configured model has a provider other than \"openai\"")))
       << Dump(r);
 }
 
@@ -639,29 +638,37 @@ model_providers:
   EXPECT_THAT(r.diagnostics,
               ElementsAre(Warning(9, p + "on_status_codes[0].strategy",
                                   "same_provider can never find a target: no other configured "
-                                  "model with the openai interface has the provider \"openai\""),
+                                  "model has the provider \"openai\""),
                           Warning(11, p + "on_timeout.strategy", "same_provider can never"),
                           Warning(14, p + "on_high_latency.strategy", "same_provider can never")))
       << Dump(r);
 }
 
-TEST(ValidationTest, ModelsOfAnotherInterfaceNeverQualify) {
-  LoadResult r = Load(R"(
+TEST(ValidationTest, ModelsOfAnotherInterfaceQualifyUnlessCrossInterfaceIsSkip) {
+  const std::string yaml = R"(
 model_providers:
   - model: openai/gpt-4o
     base_url: https://api.openai.com
     access_key: $OPENAI_API_KEY
     retry_policy:
       default_strategy: different_provider
+      cross_interface: )";
+  const std::string others = R"(
   - model: anthropic/claude-3-5-sonnet
     base_url: https://api.anthropic.com
     access_key: $ANTHROPIC_API_KEY
-)");
-  ASSERT_TRUE(r.ok()) << Dump(r);
-  EXPECT_THAT(r.diagnostics,
+)";
+  LoadResult translated = Load(yaml + "translate" + others);
+  ASSERT_TRUE(translated.ok()) << Dump(translated);
+  EXPECT_THAT(translated.diagnostics, IsEmpty()) << Dump(translated);
+  LoadResult skipped = Load(yaml + "skip" + others);
+  ASSERT_TRUE(skipped.ok()) << Dump(skipped);
+  EXPECT_THAT(skipped.diagnostics,
               ElementsAre(Warning(6, "model_providers[0].retry_policy.default_strategy",
-                                  "can never find a target")))
-      << Dump(r);
+                                  "can never find a target: no other configured model with the "
+                                  "openai interface (cross_interface: skip) has a provider other "
+                                  "than \"openai\"")))
+      << Dump(skipped);
 }
 
 TEST(ValidationTest, SameModelAlwaysQualifies) {
@@ -699,18 +706,36 @@ TEST(ValidationTest, FallbackListedTwiceWarns) {
       << Dump(r);
 }
 
-TEST(ValidationTest, FallbackWithAnotherInterfaceWarnsThatItIsSkipped) {
-  LoadResult r =
-      Load(WithPolicy("fallback_models: [anthropic/claude-3-5-sonnet, mistral/large]\n",
-                      std::string(kOtherProviders) + "  - model: anthropic/claude-3-5-sonnet\n"
-                                                     "    base_url: https://api.anthropic.com\n"
-                                                     "    access_key: $ANTHROPIC_API_KEY\n"));
+constexpr char kAnthropicProvider[] =
+    "  - model: anthropic/claude-3-5-sonnet\n"
+    "    base_url: https://api.anthropic.com\n"
+    "    access_key: $ANTHROPIC_API_KEY\n";
+
+TEST(ValidationTest, FallbackWithAnotherInterfaceIsTranslatedWithoutAWarning) {
+  LoadResult r = Load(WithPolicy("fallback_models: [anthropic/claude-3-5-sonnet, mistral/large]\n",
+                                 std::string(kOtherProviders) + kAnthropicProvider));
+  ASSERT_TRUE(r.ok()) << Dump(r);
+  EXPECT_THAT(r.diagnostics, IsEmpty()) << Dump(r);
+  EXPECT_EQ(r.config->providers[0].retry_policy->cross_interface, CrossInterface::kTranslate);
+}
+
+TEST(ValidationTest, FallbackWithAnotherInterfaceUnderCrossInterfaceSkipWarns) {
+  LoadResult r = Load(WithPolicy("fallback_models: [anthropic/claude-3-5-sonnet, mistral/large]\n"
+                                 "cross_interface: skip\n",
+                                 std::string(kOtherProviders) + kAnthropicProvider));
   ASSERT_TRUE(r.ok()) << Dump(r);
   EXPECT_THAT(r.diagnostics,
               ElementsAre(Warning(L(1), P("fallback_models[0]"),
-                                  "uses the anthropic interface and this model the openai one; it "
-                                  "will be skipped until rebound translates")))
+                                  "uses the anthropic interface and this model the openai one; "
+                                  "cross_interface: skip means it is never tried")))
       << Dump(r);
+  EXPECT_EQ(r.config->providers[0].retry_policy->cross_interface, CrossInterface::kSkip);
+}
+
+TEST(ValidationTest, CrossInterfaceAcceptsOnlyItsTwoValues) {
+  LoadResult r = Load(WithPolicy("cross_interface: always\n", kOtherProviders));
+  EXPECT_FALSE(r.ok()) << Dump(r);
+  EXPECT_THAT(Dump(r), HasSubstr("translate, skip"));
 }
 
 TEST(ValidationTest, ProviderScopeWithSameModelWarns) {
