@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -43,6 +44,10 @@ struct AttemptResult {
   absl::Duration ttfb = absl::ZeroDuration();  // zero when no body byte came
   absl::Duration duration = absl::ZeroDuration();
   absl::Duration wait_before = absl::ZeroDuration();
+  // "openai->anthropic" when the request was translated for the target's
+  // API; empty when it went as the caller sent it.
+  std::string translation;
+  std::vector<std::string> dropped_fields;  // left out by the translation
 };
 
 // The bounded label of `kind` for metrics and log lines: "success",

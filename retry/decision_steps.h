@@ -48,7 +48,14 @@ bool BackoffApplies(BackoffApplyTo apply_to, const ModelProvider& failed,
                     const ModelProvider& next);
 
 // How a candidate stands for a failover.
-enum class Usability { kUsable, kLatencyBlocked, kBlocked, kAttempted, kBudgetDenied };
+enum class Usability {
+  kUsable,
+  kLatencyBlocked,
+  kBlocked,
+  kAttempted,
+  kBudgetDenied,
+  kIncompatible,  // cannot serve this request (another API, untranslatable)
+};
 
 struct Selection {
   const ModelProvider* target = nullptr;  // nullptr: nothing to try

@@ -153,6 +153,7 @@ Selection SelectFailover(Strategy strategy, const ModelProvider& failed,
         return false;
       case Usability::kAttempted:
       case Usability::kBudgetDenied:
+      case Usability::kIncompatible:
         return false;
     }
     return false;
@@ -191,7 +192,8 @@ RetryState::RetryState(const Config* config, const ModelProvider* primary, Optio
       latency_(options.latency),
       random_(options.random ? std::move(options.random) : DefaultRandomSource()),
       deadline_(options.deadline),
-      retry_budget_(options.retry_budget) {
+      retry_budget_(options.retry_budget),
+      candidate_filter_(std::move(options.candidate_filter)) {
   const NarrowingOptions& narrow = options.narrowing;
   attempt_cap_ = kHardAttemptCap;
   if (narrow.max_attempts > 0) attempt_cap_ = std::min(attempt_cap_, narrow.max_attempts);
@@ -204,8 +206,7 @@ RetryState::RetryState(const Config* config, const ModelProvider* primary, Optio
     if (m != nullptr && !Contains(allowed, m)) allowed.push_back(m);
   }
   auto eligible = [&](const ModelProvider* m) {
-    return m != nullptr && m->interface == primary_->interface &&
-           (allowed.empty() || m == primary_ || Contains(allowed, m));
+    return m != nullptr && (allowed.empty() || m == primary_ || Contains(allowed, m));
   };
   for (const ModelProvider& m : config_->providers) {
     if (eligible(&m) && !Contains(candidates_, &m)) candidates_.push_back(&m);
@@ -240,6 +241,25 @@ RetryState::BlockStatus RetryState::BlocksOn(const ModelProvider& model, absl::T
   return s;
 }
 
+bool RetryState::Compatible(const ModelProvider& model) const {
+  if (&model == primary_ || Contains(compatible_, &model)) return true;
+  for (const SkippedCandidate& s : skipped_) {
+    if (s.model == &model) return false;
+  }
+  std::string reason;
+  if (candidate_filter_) {
+    reason = candidate_filter_(model);
+  } else if (model.interface != primary_->interface) {
+    reason = "provider_interface differs";
+  }
+  if (reason.empty()) {
+    compatible_.push_back(&model);
+    return true;
+  }
+  skipped_.push_back({&model, std::move(reason)});
+  return false;
+}
+
 bool RetryState::ProviderAttempted(const ModelProvider& model) const {
   for (const ModelProvider* m : attempted_) {
     if (m->provider == model.provider) return true;
@@ -255,6 +275,7 @@ bool RetryState::BudgetDenied(const ModelProvider& model) const {
 }
 
 Usability RetryState::UsabilityOf(const ModelProvider& model, absl::Time now) const {
+  if (!Compatible(model)) return Usability::kIncompatible;
   if (Contains(attempted_, &model)) return Usability::kAttempted;
   if (BudgetDenied(model)) return Usability::kBudgetDenied;
   BlockStatus b = BlocksOn(model, now);
@@ -572,6 +593,7 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
   // a retry can succeed.
   std::optional<absl::Duration> shortest;
   for (const ModelProvider* m : candidates_) {
+    if (!Compatible(*m)) continue;
     absl::Time until = BlocksOn(*m, now).retry_after_until;
     if (until <= now) continue;
     shortest = std::min(shortest.value_or(until - now), until - now);
@@ -604,6 +626,15 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
     j += R"(,"error_type":)";
     json::AppendEncodedString(attempts_[i].error_type, &j);
     absl::StrAppend(&j, R"(,"attempt":)", i + 1, "}");
+  }
+  j += R"(],"skipped":[)";
+  for (size_t i = 0; i < skipped_.size(); ++i) {
+    if (i > 0) j += ',';
+    j += R"({"model":)";
+    json::AppendEncodedString(skipped_[i].model->model_id, &j);
+    j += R"(,"reason":)";
+    json::AppendEncodedString(skipped_[i].reason, &j);
+    j += '}';
   }
   absl::StrAppend(&j, R"(],"total_attempts":)", attempts_.size(),
                   R"(,"observed_max_retry_after_seconds":)",

@@ -89,6 +89,16 @@ struct Decision {
   int last_http_status = 0;  // 0 when the last failure had no HTTP status
 };
 
+// A candidate a failover passed over because it cannot serve the request.
+struct SkippedCandidate {
+  const ModelProvider* model = nullptr;
+  std::string reason;  // "not_translatable: n", "cross_interface: skip", ...
+  bool operator==(const SkippedCandidate&) const = default;
+};
+
+// Why `model` cannot take a failover of the request; empty when it can.
+using CandidateFilter = std::function<std::string(const ModelProvider&)>;
+
 // Uniform doubles in [0, 1), for backoff jitter.
 using RandomSource = std::function<double()>;
 // A thread-local Mersenne Twister seeded from std::random_device: the
@@ -111,6 +121,11 @@ class RetryState {
     // The process's retry budgets (retry/retry_budgets.h). nullptr = no
     // budget: retries are limited by the policy alone.
     RetryBudgetGate* retry_budget = nullptr;
+    // Asked at most once per model, only when a strategy reaches it (it may
+    // translate the request: the happy path never pays for it); never for
+    // the primary. Empty: a model of another provider_interface than the
+    // primary's cannot serve ("provider_interface differs").
+    CandidateFilter candidate_filter;
   };
 
   // `config` and `primary` (one of config's providers) must outlive the
@@ -137,6 +152,8 @@ class RetryState {
   // The targets the retry budget refused in the last decision, one per
   // provider (empty when none was refused).
   const std::vector<const ModelProvider*>& budget_denials() const { return budget_denied_; }
+  // The candidates the filter refused so far, in the order they were met.
+  const std::vector<SkippedCandidate>& skipped() const { return skipped_; }
 
  private:
   static Options WithNarrowing(NarrowingOptions narrowing) {
@@ -158,6 +175,9 @@ class RetryState {
   };
 
   BlockStatus BlocksOn(const ModelProvider& model, absl::Time now) const;
+  // The candidate filter's verdict, asked once per model (recorded in
+  // skipped_ when it refuses).
+  bool Compatible(const ModelProvider& model) const;
   Usability UsabilityOf(const ModelProvider& model, absl::Time now) const;
   Strategy LatencyStrategy() const;
   Selection Select(Strategy strategy, const ModelProvider& from, absl::Time now) const;
@@ -195,13 +215,17 @@ class RetryState {
   RetryBudgetGate* retry_budget_;
   int attempt_cap_;
 
-  std::vector<const ModelProvider*> candidates_;  // config order, allowed, same interface
+  CandidateFilter candidate_filter_;
+  std::vector<const ModelProvider*> candidates_;  // config order, allowed
   std::vector<const ModelProvider*> preferred_;   // fallback_models or allowed_models
 
   std::vector<AttemptResult> attempts_;
   std::vector<const ModelProvider*> attempted_;
   // Refused by the retry budget in the current decision; cleared per decision.
   std::vector<const ModelProvider*> budget_denied_;
+  // The filter's verdicts so far (a cache: filled by const lookups).
+  mutable std::vector<const ModelProvider*> compatible_;
+  mutable std::vector<SkippedCandidate> skipped_;
   std::vector<int> rule_counts_;  // per on_status_codes entry
   int default_count_ = 0;
   int timeout_count_ = 0;

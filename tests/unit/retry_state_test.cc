@@ -46,6 +46,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 
@@ -147,6 +148,7 @@ class Gateway {
     absl::Time deadline = absl::InfiniteFuture();
     RandomSource random = [] { return 0.5; };
     RetryBudgetGate* retry_budget = nullptr;
+    CandidateFilter candidate_filter;
   };
 
   std::unique_ptr<RetryState> Request(RequestOptions o) {
@@ -157,6 +159,7 @@ class Gateway {
     options.random = std::move(o.random);
     options.deadline = o.deadline;
     options.retry_budget = o.retry_budget;
+    options.candidate_filter = std::move(o.candidate_filter);
     return std::make_unique<RetryState>(config_.get(), M(o.primary), std::move(options));
   }
   std::unique_ptr<RetryState> Request(std::string primary = "openai/gpt-4o") {
@@ -784,7 +787,7 @@ TEST(FirstAttemptTest, BlockedPrimaryWithSameModelEndsWhenTheWaitPassesTheDeadli
   EXPECT_THAT(d, ExhaustedWith(EndReason::kDeadline, absl::StatusCode::kResourceExhausted));
   EXPECT_EQ(d.pushback, absl::Seconds(30));
   EXPECT_FALSE(d.retry_budget_exhausted);
-  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("attempts":[],"total_attempts":0,)"));
+  EXPECT_THAT(d.exhausted_json, HasSubstr(R"("attempts":[],"skipped":[],"total_attempts":0,)"));
 }
 
 TEST(FirstAttemptTest, BlockedPrimaryWithSameModelEndsWhenTheWaitPassesTheRetryBudget) {
@@ -805,7 +808,7 @@ TEST(FirstAttemptTest, BlockedPrimaryWithoutAlternativeEndsAtOnceWithPushback) {
   EXPECT_EQ(d.exhausted_json,
             R"({"error":{"message":"no attempt made: openai/gpt-4o is blocked and )"
             R"(different_provider finds no other model","type":"retry_exhausted","attempts":[],)"
-            R"("total_attempts":0,"observed_max_retry_after_seconds":null,)"
+            R"("skipped":[],"total_attempts":0,"observed_max_retry_after_seconds":null,)"
             R"("shortest_remaining_block_seconds":42,"retry_budget_exhausted":false,)"
             R"("exhausted_reason":"no_candidate"}})");
 }
@@ -1553,7 +1556,7 @@ TEST(ExhaustionTest, JsonWithRetryAfterAndBlocks) {
             R"("type":"retry_exhausted","attempts":[)"
             R"({"model":"openai/gpt-4o","error_type":"http_429","attempt":1},)"
             R"({"model":"anthropic/claude-3-5-sonnet","error_type":"http_429","attempt":2}],)"
-            R"("total_attempts":2,"observed_max_retry_after_seconds":2.5,)"
+            R"("skipped":[],"total_attempts":2,"observed_max_retry_after_seconds":2.5,)"
             R"("shortest_remaining_block_seconds":1,"retry_budget_exhausted":false,)"
             R"("exhausted_reason":"class_budget"}})");
   EXPECT_EQ(d.pushback, absl::Seconds(1)) << "the sooner of the two blocks";
@@ -1636,7 +1639,7 @@ TEST(ScenarioTest, S03_AllExhausted) {
             R"("type":"retry_exhausted","attempts":[)"
             R"({"model":"openai/gpt-4o","error_type":"http_429","attempt":1},)"
             R"({"model":"anthropic/claude-3-5-sonnet","error_type":"http_429","attempt":2}],)"
-            R"("total_attempts":2,"observed_max_retry_after_seconds":null,)"
+            R"("skipped":[],"total_attempts":2,"observed_max_retry_after_seconds":null,)"
             R"("shortest_remaining_block_seconds":null,"retry_budget_exhausted":false,)"
             R"("exhausted_reason":"class_budget"}})");
 }
@@ -2035,6 +2038,46 @@ TEST(RetryBudgetStateTest, RealBudgetCapsAStormExactly) {
   EXPECT_EQ(by_budget + by_class, 50);
   EXPECT_EQ(denials, by_budget) << "one skipped retry per call the budget ended";
   EXPECT_GE(by_class, 2) << "the floor lets the first calls retry fully";
+}
+
+// ---------------------------------------------------------------------------
+// The candidate filter (the gateway's translation check).
+
+TEST(CandidateFilterTest, ARefusedCandidateIsPassedOverAndRecordedOnceWithItsReason) {
+  Gateway gw(ScenarioYaml(kP429));
+  std::vector<std::string> asked;
+  Gateway::RequestOptions o;
+  o.candidate_filter = [&](const ModelProvider& m) {
+    asked.push_back(m.model_id);
+    return m.model_id == "anthropic/claude-3-5-sonnet" ? std::string("not_translatable: n")
+                                                       : std::string();
+  };
+  auto s = gw.Request(std::move(o));
+  EXPECT_THAT(s->Begin(Ms(0)), AttemptAt("openai/gpt-4o", 0));
+  EXPECT_THAT(asked, IsEmpty()) << "the first attempt asks nothing: the happy path pays nothing";
+  EXPECT_THAT(s->OnAttemptDone(gw.Http("openai/gpt-4o", 429), Ms(10)),
+              AttemptAt("mistral/mistral-large", 0));
+  EXPECT_THAT(asked, ElementsAre("anthropic/claude-3-5-sonnet", "mistral/mistral-large"));
+  Decision d = s->OnAttemptDone(gw.Http("mistral/mistral-large", 429), Ms(20));
+  EXPECT_EQ(d.kind, Decision::Kind::kExhausted);
+  EXPECT_THAT(asked, ElementsAre("anthropic/claude-3-5-sonnet", "mistral/mistral-large"))
+      << "each model is asked once";
+  ASSERT_EQ(s->skipped().size(), 1u);
+  EXPECT_EQ(s->skipped()[0].model->model_id, "anthropic/claude-3-5-sonnet");
+  EXPECT_THAT(d.exhausted_json,
+              HasSubstr(R"("skipped":[{"model":"anthropic/claude-3-5-sonnet",)"
+                        R"("reason":"not_translatable: n"}],"total_attempts":2)"));
+}
+
+TEST(CandidateFilterTest, WithoutAFilterAnotherInterfaceIsSkipped) {
+  Gateway gw("model_providers:\n" + Provider("openai/gpt-4o", kP429) +
+             Provider("anthropic/claude-3-5-sonnet", "", "provider_interface: anthropic"));
+  auto s = gw.Request();
+  s->Begin(Ms(0));
+  Decision d = s->OnAttemptDone(gw.Http("openai/gpt-4o", 429), Ms(10));
+  EXPECT_THAT(d, ExhaustedWith(EndReason::kNoCandidate, absl::StatusCode::kResourceExhausted));
+  ASSERT_EQ(s->skipped().size(), 1u);
+  EXPECT_EQ(s->skipped()[0].reason, "provider_interface differs");
 }
 
 }  // namespace
