@@ -186,6 +186,9 @@ int RunCall(const CallArgs& call, bool stream, std::istream& in, std::ostream& o
     }
     err << "\n";
     PrintAttempts(response.attempts(), err);
+    for (const rebound::v1::SkippedCandidate& skipped : response.skipped()) {
+      err << FormatSkipped(skipped) << "\n";
+    }
   }
   return kExitOk;
 }

@@ -228,6 +228,7 @@ CallResult GatewayClient::StreamComplete(
       summary.set_served_model(event.end().served_model());
       summary.set_served_provider(event.end().served_provider());
       *summary.mutable_attempts() = event.end().attempts();
+      *summary.mutable_skipped() = event.end().skipped();
       summary.set_request_id(event.end().request_id());
     }
     if (on_event) on_event(event);
@@ -306,7 +307,16 @@ std::string FormatAttempt(const AttemptRecord& attempt) {
   return absl::StrCat("attempt ", attempt.attempt(), "  ", SanitizeForDisplay(attempt.model(), 256),
                       "  ", AttemptLabel(attempt), "  ttfb ", FormatMs(attempt.ttfb_ms()),
                       "  total ", FormatMs(attempt.duration_ms()), "  waited ",
-                      FormatMs(attempt.wait_before_ms()));
+                      FormatMs(attempt.wait_before_ms()),
+                      attempt.translation().empty()
+                          ? ""
+                          : absl::StrCat("  translated ",
+                                         SanitizeForDisplay(attempt.translation(), 64)));
+}
+
+std::string FormatSkipped(const rebound::v1::SkippedCandidate& skipped) {
+  return absl::StrCat("skipped ", SanitizeForDisplay(skipped.model(), 256), "  ",
+                      SanitizeForDisplay(skipped.reason(), 512));
 }
 
 std::string SanitizeForDisplay(std::string_view text, size_t max_bytes) {
@@ -378,6 +388,9 @@ std::string DescribeError(const grpc::Status& status, const ErrorDetail* detail)
     for (const AttemptRecord& attempt : detail->attempts()) {
       absl::StrAppend(&out, kIndent, kIndent, FormatAttempt(attempt), "\n");
     }
+  }
+  for (const rebound::v1::SkippedCandidate& skipped : detail->skipped()) {
+    absl::StrAppend(&out, kIndent, FormatSkipped(skipped), "\n");
   }
   if (detail->retry_pushback_ms() > 0) {
     absl::StrAppend(&out, kIndent, "retry after: ", detail->retry_pushback_ms(),

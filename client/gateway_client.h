@@ -125,8 +125,11 @@ std::optional<rebound::v1::ErrorDetail> DecodeErrorDetail(const grpc::Status& st
 std::string_view StatusCodeName(grpc::StatusCode code);
 
 // One attempt as a single line, the same in every summary:
-// "attempt 1  openai/gpt-4o  http_429  ttfb 3.1ms  total 3.4ms  waited 0ms".
+// "attempt 1  openai/gpt-4o  http_429  ttfb 3.1ms  total 3.4ms  waited 0ms",
+// with "  translated openai->anthropic" after it when the request was.
 std::string FormatAttempt(const rebound::v1::AttemptRecord& attempt);
+// "skipped anthropic/claude  not_translatable: n"
+std::string FormatSkipped(const rebound::v1::SkippedCandidate& skipped);
 
 // The upstream body and other provider-supplied text made safe to print:
 // at most `max_bytes` (never splitting a UTF-8 sequence), invalid UTF-8 and

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "gateway/error_status.h"
+#include "translate/answer.h"
 
 namespace rebound {
 namespace {
@@ -87,6 +88,12 @@ void CopyHeaders(const HttpHeaders& from, bool (*keep)(std::string_view),
 // The first `max` bytes of an error body for a log line, cut on a UTF-8
 // boundary. Error bodies are provider messages, never request bodies; the
 // caller redacts them first (providers echo keys).
+// The SSE text of one event as the caller's API frames it.
+void AppendSse(std::string_view event, std::string_view data, std::string* out) {
+  if (!event.empty()) absl::StrAppend(out, "event: ", absl::string_view(event.data(), event.size()), "\n");
+  absl::StrAppend(out, "data: ", absl::string_view(data.data(), data.size()), "\n\n");
+}
+
 std::string SafePreview(std::string_view body, size_t max) {
   if (body.size() <= max) return std::string(body);
   size_t cut = max;
@@ -99,9 +106,17 @@ std::string SafePreview(std::string_view body, size_t max) {
 // The state of the attempt in flight.
 struct Call::Attempt {
   // Why the Call stopped reading the response (OnBody returned false).
-  enum class Abort { kNone, kTooLarge, kSseFraming, kStreamFailure };
+  enum class Abort { kNone, kTooLarge, kSseFraming, kStreamFailure, kUntranslatable };
 
   const ModelProvider* target = nullptr;
+  // The API the upstream answers in; when it is not the caller's, the
+  // request went translated and the answer is translated back.
+  translate::Api answer_api = translate::Api::kOther;
+  bool translated = false;
+  std::vector<std::string> dropped_fields;
+  bool include_usage = false;
+  std::unique_ptr<translate::StreamTranslator> translator;  // translated event streams
+  std::string translated_body;  // unary callers of a translated event stream
   absl::Duration waited = absl::ZeroDuration();
   AttemptCap cap;
   MonoTime sent_at = 0;
@@ -136,10 +151,10 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest r
                 : deadline_ - DeadlineMargin(std::max(deadline_ - now, absl::ZeroDuration()));
   body_ = std::move(request.body);
   caller_.path = std::move(request.path);
-  dialect_ = DialectForPath(caller_.path);
   caller_.body = body_;
   caller_.request_id = std::move(request.request_id);
   caller_.headers = std::move(request.headers);
+  bridge_.emplace(&caller_, request.primary);
 
   RetryState::Options retry_options;
   retry_options.narrowing = std::move(request.narrowing);
@@ -147,6 +162,15 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest r
   retry_options.latency = env_.latency;
   retry_options.deadline = end_by_;
   retry_options.retry_budget = env_.retry_budgets.get();
+  retry_options.candidate_filter = [this](const ModelProvider& target) {
+    std::string reason = bridge_->SkipReason(target);
+    if (absl::StartsWith(reason, "not_translatable")) {
+      env_.metrics->RecordTranslation(translate::ToString(bridge_->caller_api()),
+                                      translate::ToString(bridge_->AnswerApi(target)),
+                                      "not_translatable");
+    }
+    return reason;
+  };
   retry_.emplace(config_.get(), request.primary, std::move(retry_options));
 }
 
@@ -325,14 +349,18 @@ void Call::LogAttempt(const AttemptResult& r) const {
 void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
   if (output_ == nullptr) return;
   const ModelProvider* target = decision.target;
-  absl::StatusOr<UpstreamRequest> request = BuildUpstreamRequest(*target, caller_);
-  if (!request.ok()) {
+  absl::StatusOr<ApiBridge::Attempt> built = bridge_->Build(*target);
+  if (!built.ok()) {
     FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
-                    std::string(request.status().message()), nullptr);
+                    std::string(built.status().message()), nullptr);
     return;
   }
   attempt_ = std::make_unique<Attempt>();
   attempt_->target = target;
+  attempt_->answer_api = bridge_->AnswerApi(*target);
+  attempt_->translated = bridge_->Translates(*target);
+  attempt_->dropped_fields = std::move(built->dropped_fields);
+  attempt_->include_usage = built->include_usage;
   attempt_->waited = waited;
   attempt_->sent_at = env_.clock->Mono();
   if (decision.attempt_end != absl::InfiniteFuture()) {
@@ -343,7 +371,7 @@ void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
                                absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))};
   }
   transfer_owner_ = shared_from_this();
-  transfer_ = env_.upstream->Start(*std::move(request), this, attempt_->cap);
+  transfer_ = env_.upstream->Start(std::move(built->request), this, attempt_->cap);
 }
 
 void Call::OnHeaders(int http_status, HttpHeaders headers) {
@@ -354,7 +382,17 @@ void Call::OnHeaders(int http_status, HttpHeaders headers) {
       ContainsIgnoreCase(FindHeader(a.headers, "content-type"), "text/event-stream")) {
     a.sse = true;
     a.parser.emplace();
-    a.tracker.emplace(dialect_);
+    // Completeness is judged on the upstream's own API (TRANSLATION.md).
+    a.tracker.emplace(DialectForPath(a.translated ? translate::PathOf(a.answer_api)
+                                                  : std::string_view(caller_.path)));
+    if (a.translated) {
+      translate::StreamOptions options;
+      options.served_model = a.target->bare_model;
+      options.created_unix_seconds = absl::ToUnixSeconds(env_.clock->Now());
+      options.include_usage = a.include_usage;
+      a.translator =
+          translate::StreamTranslator::Create(a.answer_api, bridge_->caller_api(), options);
+    }
   }
 }
 
@@ -403,36 +441,79 @@ bool Call::HandleEvents() {
       case EventVerdict::kForward:
         break;
     }
-    if (!streaming_ || output_ == nullptr) continue;
-    if (!a.started_sent) {
-      a.started_sent = true;
-      v1::StreamEvent started;
-      v1::AttemptStarted* s = started.mutable_attempt_started();
-      s->set_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
-      s->set_model(a.target->model_id);
-      s->set_provider(a.target->provider);
-      s->set_http_status(a.http_status);
-      CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
-      output_->Write(std::move(started));
+    if (!a.translator) {
+      if (streaming_) Emit(std::move(event.event), std::move(event.data), std::move(event.id));
+      continue;  // a unary caller's body holds the stream as it came
     }
-    v1::StreamEvent out;
-    v1::SseEvent* data = out.mutable_data();
-    data->set_event(Utf8Safe(std::move(event.event)));
-    data->set_data(std::move(event.data));
-    data->set_id(Utf8Safe(std::move(event.id)));
-    ++a.events_forwarded;
-    events_sent_ = true;
-    if (!output_->Write(std::move(out)) && !paused_ && transfer_ != 0) {
-      paused_ = true;
-      env_.upstream->Pause(transfer_);
-      std::weak_ptr<Call> weak = weak_from_this();
-      pause_timer_ = env_.timers->AddTimerAfter(env_.stream_pause_timeout, [weak] {
-        if (auto self = weak.lock()) self->OnPauseTimeout();
-      });
+    translated_events_.clear();
+    if (!a.translator->Translate(event.event, event.data, &translated_events_).ok()) {
+      a.abort = Attempt::Abort::kUntranslatable;
+      a.pending_events.clear();
+      return false;
+    }
+    for (translate::CallerEvent& e : translated_events_) {
+      Emit(std::move(e.event), std::move(e.data), std::string());
     }
   }
   a.pending_events.clear();
   return true;
+}
+
+void Call::Emit(std::string event, std::string data, std::string id) {
+  Attempt& a = *attempt_;
+  if (!streaming_) {
+    AppendSse(event, data, &a.translated_body);
+    return;
+  }
+  if (output_ == nullptr) return;
+  if (!a.started_sent) {
+    a.started_sent = true;
+    v1::StreamEvent started;
+    v1::AttemptStarted* s = started.mutable_attempt_started();
+    s->set_attempt(static_cast<uint32_t>(retry_->attempts().size() + 1));
+    s->set_model(a.target->model_id);
+    s->set_provider(a.target->provider);
+    s->set_http_status(a.http_status);
+    CopyHeaders(a.headers, IsReturnedHeader, s->mutable_headers());
+    output_->Write(std::move(started));
+  }
+  v1::StreamEvent out;
+  v1::SseEvent* sse = out.mutable_data();
+  sse->set_event(Utf8Safe(std::move(event)));
+  sse->set_data(std::move(data));
+  sse->set_id(Utf8Safe(std::move(id)));
+  ++a.events_forwarded;
+  events_sent_ = true;
+  if (!output_->Write(std::move(out)) && !paused_ && transfer_ != 0) {
+    paused_ = true;
+    env_.upstream->Pause(transfer_);
+    std::weak_ptr<Call> weak = weak_from_this();
+    pause_timer_ = env_.timers->AddTimerAfter(env_.stream_pause_timeout, [weak] {
+      if (auto self = weak.lock()) self->OnPauseTimeout();
+    });
+  }
+}
+
+bool Call::TranslateAnswerBody() {
+  Attempt& a = *attempt_;
+  translate::AnswerOptions options;
+  options.served_model = a.target->bare_model;
+  options.created_unix_seconds = absl::ToUnixSeconds(env_.clock->Now());
+  absl::StatusOr<std::string> answer =
+      translate::TranslateAnswer(a.body, a.answer_api, bridge_->caller_api(), options);
+  if (!answer.ok()) return false;
+  a.body = *std::move(answer);
+  return true;
+}
+
+void Call::FinishTranslatedStream() {
+  Attempt& a = *attempt_;
+  if (!a.translator) return;
+  translated_events_.clear();
+  a.translator->Finish(&translated_events_);
+  for (translate::CallerEvent& e : translated_events_) {
+    Emit(std::move(e.event), std::move(e.data), std::string());
+  }
 }
 
 AttemptResult Call::Classify(const TransferResult& transfer) {
@@ -465,6 +546,10 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
         r.error_type = absl::StrCat("http_", a.http_status);
       } else if (a.sse && (!a.tracker->Complete() || a.parser->HasPartialEvent())) {
         broken("stream_incomplete");
+      } else if (a.translated && !a.sse && !TranslateAnswerBody()) {
+        // Not an answer of the upstream's API: another model may give one.
+        r.kind = AttemptResult::Kind::kTransportError;
+        r.error_type = "untranslatable_answer";
       } else {
         r.kind = AttemptResult::Kind::kSuccess;
       }
@@ -494,6 +579,9 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
         case Attempt::Abort::kStreamFailure:
           broken("stream_error_event");
           break;
+        case Attempt::Abort::kUntranslatable:
+          broken("untranslatable_stream_event");
+          break;
         case Attempt::Abort::kSseFraming:
         case Attempt::Abort::kNone:
           broken("sse_framing_error");
@@ -507,6 +595,17 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
   }
   if (transfer.unprocessed_resends > 0) {
     env_.metrics->RecordUnprocessedResends(a.target->provider, transfer.unprocessed_resends);
+  }
+  if (a.translated) {
+    r.translation = absl::StrCat(std::string(translate::ToString(bridge_->caller_api())), "->",
+                                 std::string(translate::ToString(a.answer_api)));
+    r.dropped_fields = a.dropped_fields;
+    std::string_view result = r.kind == AttemptResult::Kind::kSuccess ? "translated"
+                              : absl::StartsWith(r.error_type, "untranslatable")
+                                  ? "untranslatable_answer"
+                                  : "upstream_failed";
+    env_.metrics->RecordTranslation(translate::ToString(bridge_->caller_api()),
+                                    translate::ToString(a.answer_api), result);
   }
   env_.metrics->RecordAttempt(a.target->model_id, a.target->provider, OutcomeLabel(r.kind),
                               StatusClass(a.http_status), absl::ToDoubleSeconds(r.ttfb),
@@ -551,7 +650,35 @@ void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptReco
     rec->set_wait_before_ms(Ms(r.wait_before));
     rec->set_ttfb_ms(Ms(r.ttfb));
     rec->set_duration_ms(Ms(r.duration));
+    rec->set_translation(r.translation);
+    for (const std::string& field : r.dropped_fields) rec->add_dropped_fields(field);
   }
+}
+
+void Call::FillSkipped(google::protobuf::RepeatedPtrField<v1::SkippedCandidate>* out) const {
+  if (!retry_) return;
+  for (const SkippedCandidate& s : retry_->skipped()) {
+    v1::SkippedCandidate* c = out->Add();
+    c->set_model(s.model->model_id);
+    c->set_provider(s.model->provider);
+    c->set_reason(Utf8Safe(s.reason));
+  }
+}
+
+void Call::FillErrorBody(std::string_view raw, int http_status, v1::ErrorDetail* detail) const {
+  // Redacted before it is translated or cut: both may move a key's bytes.
+  std::string body = Redacted(raw);
+  detail->set_upstream_body_truncated((attempt_ != nullptr && attempt_->body_truncated) ||
+                                      body.size() > kMaxDetailBodyBytes);
+  if (attempt_ == nullptr || !attempt_->translated) {
+    detail->set_upstream_body(ForDetail(body));
+    return;
+  }
+  // A cut body is no longer the upstream's JSON: translated, its start
+  // becomes the message of a generic error in the caller's API.
+  detail->set_upstream_body(ForDetail(translate::TranslateErrorBody(
+      body, http_status, attempt_->answer_api, bridge_->caller_api())));
+  detail->set_upstream_body_raw(ForDetail(body));
 }
 
 void Call::Deliver() {
@@ -606,6 +733,7 @@ void Call::Deliver() {
     return;
   }
 
+  FinishTranslatedStream();
   if (streaming_) {
     if (!a.started_sent && output_ != nullptr) {
       // A stream without events (or a non-SSE answer): announce the attempt,
@@ -629,8 +757,13 @@ void Call::Deliver() {
     v1::StreamEnd* e = end.mutable_end();
     e->set_served_model(a.target->model_id);
     e->set_served_provider(a.target->provider);
-    if (a.tracker) e->set_usage(a.tracker->usage_json());
+    if (a.tracker) {
+      e->set_usage(a.translated ? translate::TranslateUsage(a.tracker->usage_json(), a.answer_api,
+                                                            bridge_->caller_api())
+                                : a.tracker->usage_json());
+    }
     FillAttemptRecords(e->mutable_attempts());
+    FillSkipped(e->mutable_skipped());
     e->set_request_id(caller_.request_id);
     output_->Write(std::move(end));
     FinishOk({});
@@ -639,10 +772,13 @@ void Call::Deliver() {
   v1::CompletionResponse response;
   response.set_http_status(a.http_status);
   CopyHeaders(a.headers, IsReturnedHeader, response.mutable_headers());
-  response.set_body(std::move(a.body));
+  // A translated event stream reaches a unary caller as the caller's API
+  // would have streamed it.
+  response.set_body(a.translator ? std::move(a.translated_body) : std::move(a.body));
   response.set_served_model(a.target->model_id);
   response.set_served_provider(a.target->provider);
   FillAttemptRecords(response.mutable_attempts());
+  FillSkipped(response.mutable_skipped());
   response.set_request_id(caller_.request_id);
   FinishOk(std::move(response));
 }
@@ -667,17 +803,15 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
     CopyHeaders(last->headers, IsDetailHeader, detail.mutable_upstream_headers());
     for (v1::Header& h : *detail.mutable_upstream_headers()) h.set_value(Redacted(h.value()));
     if (attempt_ && attempt_->http_status == last->http_status && !attempt_->sse) {
-      // Redacted before it is cut: redaction may also lengthen it.
-      std::string body = Redacted(attempt_->body);
-      detail.set_upstream_body_truncated(attempt_->body_truncated ||
-                                         body.size() > kMaxDetailBodyBytes);
-      detail.set_upstream_body(ForDetail(body));
+      FillErrorBody(attempt_->body, last->http_status, &detail);
     } else if (attempt_ && attempt_->tracker && attempt_->tracker->failed()) {
-      // The provider's error event is the error body of a failed stream.
-      detail.set_upstream_body(ForDetail(Redacted(attempt_->tracker->failure())));
+      // The provider's error event is the error body of a failed stream
+      // (a server error, as far as the error type goes).
+      FillErrorBody(attempt_->tracker->failure(), 500, &detail);
     }
   }
   FillAttemptRecords(detail.mutable_attempts());
+  FillSkipped(detail.mutable_skipped());
   int64_t pushback = detail.retry_pushback_ms();
   EndCall(MakeErrorStatus(code, message, detail), {}, pushback, RequestOutcome(reason));
 }

@@ -19,6 +19,7 @@
 #include "codec/sse.h"
 #include "common/clock.h"
 #include "common/timers.h"
+#include "gateway/api_bridge.h"
 #include "gateway/metrics.h"
 #include "gateway/request_validation.h"
 #include "policy/config.h"
@@ -26,6 +27,7 @@
 #include "retry/latency_tracker.h"
 #include "retry/retry_budgets.h"
 #include "retry/retry_state.h"
+#include "translate/stream.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_request.h"
 
@@ -101,6 +103,15 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // and, for streaming calls, forwards them. False when the provider
   // reported a failure in the stream (the transfer is then aborted).
   bool HandleEvents();
+  // One event for the caller: forwarded to a streaming caller (announcing
+  // the attempt first), appended to the translated body of a unary one.
+  void Emit(std::string event, std::string data, std::string id);
+  // Translates a 2xx JSON answer of another API in place; false when it is
+  // not an answer of that API.
+  bool TranslateAnswerBody();
+  // At the clean end of a translated stream: what the caller's API still
+  // needs (translate/stream.h Finish).
+  void FinishTranslatedStream();
   void OnPauseTimeout();
   // `text` without any credential rebound knows of (codec/redact.h).
   std::string Redacted(std::string_view text) const;
@@ -116,6 +127,10 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   void EndCall(const grpc::Status& status, v1::CompletionResponse response, int64_t pushback_ms,
                std::string_view outcome, bool slow_caller = false);
   void FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptRecord>* out) const;
+  void FillSkipped(google::protobuf::RepeatedPtrField<v1::SkippedCandidate>* out) const;
+  // The upstream body of the error detail, in the caller's API when the
+  // attempt was translated (the raw body then goes to upstream_body_raw).
+  void FillErrorBody(std::string_view raw, int http_status, v1::ErrorDetail* detail) const;
 
   CallEnv env_;
   std::shared_ptr<const Config> config_;
@@ -127,10 +142,10 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // the caller gets the full error detail instead of a bare
   // DEADLINE_EXCEEDED from its own gRPC library.
   absl::Time end_by_;
-  StreamDialect dialect_ = StreamDialect::kChatCompletions;
-
   CallerRequest caller_;
   std::string body_;  // owned copy: the call may outlive the gRPC request
+  std::optional<ApiBridge> bridge_;  // always set; reads caller_
+  std::vector<translate::CallerEvent> translated_events_;  // reused per upstream event
   std::optional<RetryState> retry_;  // always set; optional for in-place construction
 
   std::unique_ptr<Attempt> attempt_;

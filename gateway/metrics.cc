@@ -98,6 +98,11 @@ Metrics::Metrics()
            .Help("Requests HTTP/2 refused unprocessed (REFUSED_STREAM, GOAWAY) and rebound "
                  "re-sent at once, without counting an attempt.")
            .Register(*registry_);
+  translations_ = &prometheus::BuildCounter()
+                       .Name("rebound_translations_total")
+                       .Help("Translations between the OpenAI and Anthropic APIs, by the "
+                             "caller's API, the target's, and result.")
+                       .Register(*registry_);
   config_loads_ = &prometheus::BuildCounter()
                        .Name("rebound_config_loads_total")
                        .Help("Configuration loads and reloads by result.")
@@ -251,6 +256,13 @@ void Metrics::RecordStreamPauseTimeout(std::string_view model) {
 
 void Metrics::RecordUnprocessedResends(std::string_view provider, int count) {
   unprocessed_resends_->Add({{"provider", std::string(provider)}}).Increment(count);
+}
+
+void Metrics::RecordTranslation(std::string_view from, std::string_view to,
+                                std::string_view result) {
+  translations_
+      ->Add({{"from", std::string(from)}, {"to", std::string(to)}, {"result", std::string(result)}})
+      .Increment();
 }
 
 void Metrics::SetControlPlaneConnected(std::string_view address, bool connected) {

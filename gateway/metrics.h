@@ -43,6 +43,13 @@ class Metrics {
   // Requests to `provider` that HTTP/2 refused unprocessed (REFUSED_STREAM,
   // GOAWAY) and that were re-sent at once without counting as an attempt.
   void RecordUnprocessedResends(std::string_view provider, int count);
+  // A translation between APIs (from: the caller's, to: the target's;
+  // "openai" or "anthropic"). result: translated (an attempt answered and
+  // its answer was translated), upstream_failed (a translated attempt
+  // failed upstream), untranslatable_answer (its answer was not one of the
+  // target's API), not_translatable (a candidate was skipped: the request
+  // cannot be expressed in the target's API).
+  void RecordTranslation(std::string_view from, std::string_view to, std::string_view result);
   void RecordConfigLoad(bool ok);
   // A Gateway call refused by caller authentication; rpc: Complete or
   // StreamComplete.
@@ -86,6 +93,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* malformed_events_;
   prometheus::Family<prometheus::Counter>* stream_pause_timeouts_;
   prometheus::Family<prometheus::Counter>* unprocessed_resends_;
+  prometheus::Family<prometheus::Counter>* translations_;
   prometheus::Family<prometheus::Counter>* config_loads_;
   prometheus::Family<prometheus::Counter>* unauthenticated_;
   prometheus::Family<prometheus::Counter>* retries_;

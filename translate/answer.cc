@@ -18,6 +18,26 @@ absl::Status BadAnswer(const std::string& what) {
   return absl::DataLossError(absl::StrCat("untranslatable answer: ", what));
 }
 
+// OpenAI's prompt count includes every input token, cached or not;
+// Anthropic counts cache reads and writes apart from input_tokens.
+Value UsageForOpenAi(const Value& usage, Allocator& a) {
+  const int64_t cached = IntOr(&usage, "cache_read_input_tokens");
+  const int64_t prompt =
+      IntOr(&usage, "input_tokens") + cached + IntOr(&usage, "cache_creation_input_tokens");
+  return OpenAiUsage(prompt, IntOr(&usage, "output_tokens"), cached, a);
+}
+
+Value UsageForAnthropic(const Value* usage, Allocator& a) {
+  const Value* details = usage ? Find(*usage, "prompt_tokens_details") : nullptr;
+  const int64_t cached = IntOr(details, "cached_tokens");
+  Value u(kObjectType);
+  Add(u, "input_tokens", Value(IntOr(usage, "prompt_tokens") - cached), a);
+  Add(u, "output_tokens", Value(IntOr(usage, "completion_tokens")), a);
+  Add(u, "cache_read_input_tokens", Value(cached), a);
+  Add(u, "cache_creation_input_tokens", Value(static_cast<int64_t>(0)), a);
+  return u;
+}
+
 absl::StatusOr<std::string> AnthropicToOpenAi(const Value& in, const AnswerOptions& options) {
   const Value* content = Find(in, "content");
   if (content == nullptr || !content->IsArray()) return BadAnswer("no content array");
@@ -50,12 +70,7 @@ absl::StatusOr<std::string> AnthropicToOpenAi(const Value& in, const AnswerOptio
   Value choices(kArrayType);
   choices.PushBack(choice, a);
   Add(out, "choices", choices, a);
-  if (const Value* usage = Find(in, "usage")) {
-    const int64_t cached = IntOr(usage, "cache_read_input_tokens");
-    const int64_t prompt =
-        IntOr(usage, "input_tokens") + cached + IntOr(usage, "cache_creation_input_tokens");
-    Add(out, "usage", OpenAiUsage(prompt, IntOr(usage, "output_tokens"), cached, a), a);
-  }
+  if (const Value* usage = Find(in, "usage")) Add(out, "usage", UsageForOpenAi(*usage, a), a);
   return Write(out);
 }
 
@@ -109,15 +124,7 @@ absl::StatusOr<std::string> OpenAiToAnthropic(const Value& in, const AnswerOptio
   Add(out, "stop_reason",
       Str(refusal.empty() ? StopReasonFor(StringOr(choice, "finish_reason")) : "refusal", a), a);
   Add(out, "stop_sequence", Value(), a);
-  const Value* usage = Find(in, "usage");
-  const Value* details = usage ? Find(*usage, "prompt_tokens_details") : nullptr;
-  const int64_t cached = IntOr(details, "cached_tokens");
-  Value u(kObjectType);
-  Add(u, "input_tokens", Value(IntOr(usage, "prompt_tokens") - cached), a);
-  Add(u, "output_tokens", Value(IntOr(usage, "completion_tokens")), a);
-  Add(u, "cache_read_input_tokens", Value(cached), a);
-  Add(u, "cache_creation_input_tokens", Value(static_cast<int64_t>(0)), a);
-  Add(out, "usage", u, a);
+  Add(out, "usage", UsageForAnthropic(Find(in, "usage"), a), a);
   return Write(out);
 }
 
@@ -156,6 +163,16 @@ absl::StatusOr<std::string> TranslateAnswer(std::string_view body, Api from, Api
   if (!ParseBounded(body, &in) || !in.IsObject()) return BadAnswer("not a JSON object");
   return from == Api::kAnthropicMessages ? AnthropicToOpenAi(in, options)
                                          : OpenAiToAnthropic(in, options);
+}
+
+std::string TranslateUsage(std::string_view usage, Api from, Api to) {
+  Document in;
+  if (from == to || !ParseBounded(usage, &in) || !in.IsObject()) return "";
+  Document out;
+  Allocator& a = out.GetAllocator();
+  Value translated = from == Api::kAnthropicMessages ? UsageForOpenAi(in, a)
+                                                     : UsageForAnthropic(&in, a);
+  return Write(translated);
 }
 
 std::string TranslateErrorBody(std::string_view body, int http_status, Api from, Api to) {

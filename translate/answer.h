@@ -24,6 +24,10 @@ struct AnswerOptions {
 absl::StatusOr<std::string> TranslateAnswer(std::string_view body, Api from, Api to,
                                             const AnswerOptions& options);
 
+// A usage object of `from` (as the stream tracker reports it) in `to`'s
+// shape; empty when `usage` is not a JSON object.
+std::string TranslateUsage(std::string_view usage, Api from, Api to);
+
 // An error body of `from` (any status) in `to`'s error shape, keeping the
 // message; a body that is not `from`'s error shape becomes a generic error
 // whose message is the body's start. `http_status` picks Anthropic's error

@@ -278,8 +278,13 @@ absl::StatusOr<TranslatedRequest> OpenAiToAnthropic(const Value& in,
   for (const auto& member : in.GetObject()) {
     const std::string key = Key(member.name);
     const Value& v = member.value;
-    if (key == "model" || key == "stream_options") {
-      // The target's model is set above; Anthropic always reports usage.
+    if (key == "model") {
+      // The target's model is set above.
+    } else if (key == "stream_options") {
+      // Anthropic always reports usage; the answer's translator needs to
+      // know whether the caller wants it in the stream.
+      const Value* include = v.IsObject() ? Find(v, "include_usage") : nullptr;
+      result.include_usage = include != nullptr && include->IsBool() && include->GetBool();
     } else if (key == "messages") {
       if (absl::Status s = OpenAiMessages(v, system, messages, a); !s.ok()) return s;
     } else if (key == "max_tokens" || key == "max_completion_tokens") {

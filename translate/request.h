@@ -22,6 +22,9 @@ struct TranslatedRequest {
   // Fields with no equivalent in the target's API that were left out
   // ("seed", "top_k", ...), for the attempt record.
   std::vector<std::string> dropped;
+  // OpenAI callers: stream_options.include_usage, which the answer's
+  // stream translator needs (StreamOptions::include_usage).
+  bool include_usage = false;
 };
 
 // `body` (a request of `from`) in the shape of `to`. from == to is not a

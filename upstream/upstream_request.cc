@@ -73,16 +73,21 @@ absl::Status CheckCallerRequest(const CallerRequest& request) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target,
-                                                     const CallerRequest& request) {
-  absl::StatusOr<std::string> body = SpliceTopLevelModel(request.body, target.bare_model);
-  if (!body.ok()) return body.status();
+namespace {
 
+// The caller's vendor headers that mean nothing (or the wrong thing) to the
+// other vendor.
+bool IsVendorHeader(std::string_view name) {
+  return StartsWithIgnoreCase(name, "anthropic-") || StartsWithIgnoreCase(name, "openai-");
+}
+
+// `cross_vendor`: the caller speaks another API than the target.
+UpstreamRequest Address(const ModelProvider& target, const CallerRequest& request,
+                        absl::string_view path, std::string body, bool cross_vendor) {
   UpstreamRequest out;
-  absl::string_view path = request.path;
   if (target.strip_v1_path_prefix && absl::StartsWith(path, "/v1/")) path.remove_prefix(3);
   out.url = absl::StrCat(target.base_url, path);
-  out.body = *std::move(body);
+  out.body = std::move(body);
   out.timeouts = target.timeouts;
   out.pool_key = target.provider;
   out.ca_file = target.tls_ca_file;
@@ -98,6 +103,7 @@ absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target
   out.headers.reserve(request.headers.size() + target.headers.size() + 3);
   for (const auto& [name, value] : request.headers) {
     if (IsDroppedHeader(name) || overridden(name)) continue;
+    if (cross_vendor && (IsCredentialHeader(name) || IsVendorHeader(name))) continue;
     if (IsCredentialHeader(name)) {
       if (!target.passthrough_auth) continue;
       caller_sent_credentials = true;
@@ -119,6 +125,22 @@ absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target
   for (const auto& [name, value] : target.headers) out.headers.emplace_back(name, value);
   out.headers.emplace_back("x-request-id", request.request_id);
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target,
+                                                     const CallerRequest& request) {
+  absl::StatusOr<std::string> body = SpliceTopLevelModel(request.body, target.bare_model);
+  if (!body.ok()) return body.status();
+  return Address(target, request, request.path, *std::move(body), /*cross_vendor=*/false);
+}
+
+UpstreamRequest BuildTranslatedUpstreamRequest(const ModelProvider& target,
+                                               const CallerRequest& request,
+                                               std::string_view path, std::string body) {
+  return Address(target, request, absl::string_view(path.data(), path.size()), std::move(body),
+                 /*cross_vendor=*/true);
 }
 
 }  // namespace rebound

@@ -44,6 +44,16 @@ absl::Status CheckCallerRequest(const CallerRequest& request);
 absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target,
                                                      const CallerRequest& request);
 
+// The request for `target` when the caller speaks another API: `body` is the
+// request translated into the target's API (translate/request.h), sent to
+// `path`, that API's path. The caller's credentials and its vendor's own
+// headers (anthropic-*, openai-*) stay behind: passthrough_auth never sends
+// one vendor's caller key to another vendor, so only the target's
+// access_key authenticates.
+UpstreamRequest BuildTranslatedUpstreamRequest(const ModelProvider& target,
+                                               const CallerRequest& request,
+                                               std::string_view path, std::string body);
+
 }  // namespace rebound
 
 #endif  // REBOUND_UPSTREAM_UPSTREAM_REQUEST_H_

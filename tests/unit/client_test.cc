@@ -118,6 +118,18 @@ TEST(FormatAttemptTest, MatchesTheDocumentedLine) {
             "attempt 1  openai/gpt-4o  http_429  ttfb 3.1ms  total 3.4ms  waited 0ms");
 }
 
+TEST(FormatAttemptTest, ATranslatedAttemptSaysWhichTranslationRan) {
+  AttemptRecord attempt = Attempt(2, "anthropic/claude", "http_429", 1, 2, 0);
+  attempt.set_translation("openai->anthropic");
+  EXPECT_EQ(FormatAttempt(attempt),
+            "attempt 2  anthropic/claude  http_429  ttfb 1ms  total 2ms  waited 0ms  "
+            "translated openai->anthropic");
+  rebound::v1::SkippedCandidate skipped;
+  skipped.set_model("anthropic/claude");
+  skipped.set_reason("not_translatable: n");
+  EXPECT_EQ(FormatSkipped(skipped), "skipped anthropic/claude  not_translatable: n");
+}
+
 TEST(FormatAttemptTest, SuccessWithoutErrorTypeShowsTheHttpStatus) {
   AttemptRecord attempt = Attempt(3, "openai/gpt-4o-mini", "", 12, 250.06, 1000);
   attempt.set_outcome(rebound::v1::ATTEMPT_OUTCOME_SUCCESS);
