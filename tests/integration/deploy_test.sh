@@ -5,7 +5,8 @@
 #     cross-references (deploy_check.py k8s), and `rebound check` on the
 #     rebound config embedded in the ConfigMap
 #   - deploy/examples/multi-replica.yaml, its documented replica B and
-#     deploy/examples/policy.yaml with `rebound check`
+#     deploy/examples/policy.yaml with `rebound check`, and
+#     deploy/examples/openai-to-anthropic.yaml
 #   - deploy/Dockerfile against deploy/run.sh and the built binaries' libraries
 #
 #   usage: deploy_test.sh SOURCE_DIR BIN_DIR
@@ -148,6 +149,8 @@ run_check "deploy/examples: replicas A and B, the policy's sections" \
   "$PYTHON" "$CHECK" multi-replica "$SRC" "$WORK/multi"
 run_check "deploy/examples: rebound check on replicas A and B and the policy" \
   check_listed_configs "$WORK/multi"
+run_check "deploy/examples/openai-to-anthropic.yaml: rebound check" \
+  rebound_check "$SRC/deploy/examples/openai-to-anthropic.yaml"
 run_check "deploy/Dockerfile: stages, packages, binaries, user, ports, context" \
   "$PYTHON" "$CHECK" dockerfile "$SRC"
 run_check "deploy/Dockerfile: runtime packages exist and provide the binaries' libraries" \
