@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The demo stack: two fake providers, a control plane, two rebound-server
 # replicas configured to fail over from the first provider to the second, and
-# sample calls made with the rebound CLI: a Retry-After block taken on one
-# replica is honoured by the other.
+# sample calls made with the rebound CLI: an OpenAI-shaped call served by an
+# Anthropic-API model (translated both ways, as
+# deploy/examples/openai-to-anthropic.yaml configures it) and the reverse,
+# and a Retry-After block taken on one replica honoured by the other.
 #   usage: deploy/demo/demo.sh BIN_DIR
 # With a terminal attached the stack keeps running until Ctrl-C; otherwise
 # it stops after the sample calls.
@@ -38,7 +40,8 @@ port_of() {  # name
 }
 
 # The primary rate-limits every call with a 30 s Retry-After; the
-# secondary is healthy.
+# secondary is healthy. The fakes answer each path in its API's shape
+# (/v1/chat/completions as OpenAI, /v1/messages as Anthropic).
 start_fake primary "status=429;retry_after=30"
 start_fake secondary ""
 PRIMARY_PORT=$(port_of primary)
@@ -79,10 +82,22 @@ model_providers:
         - codes: [429]
           strategy: different_provider
           max_attempts: 2
-  - model: anthropic/claude-3-5-sonnet
+  - model: anthropic/claude-3-5-sonnet   # the Anthropic Messages API: translated
     base_url: http://127.0.0.1:$SECONDARY_PORT
     access_key: demo-key-secondary
-    provider_interface: openai   # the demo's fake speaks the OpenAI API
+  # The reverse pair: an Anthropic-API primary, an OpenAI-API fallback.
+  - model: anthropic/claude-3-haiku
+    base_url: http://127.0.0.1:$PRIMARY_PORT
+    access_key: demo-key-primary
+    retry_policy:
+      fallback_models: [openai/gpt-4o-mini]
+      on_status_codes:
+        - codes: [429]
+          strategy: different_provider
+          max_attempts: 2
+  - model: openai/gpt-4o-mini
+    base_url: http://127.0.0.1:$SECONDARY_PORT
+    access_key: demo-key-secondary
 YAML
 }
 
@@ -113,7 +128,9 @@ done
 
 echo
 echo "==> replica-a: rebound complete --model openai/gpt-4o"
-echo "    The primary answers 429 with Retry-After: 30; rebound fails over at once."
+echo "    The primary answers 429 with Retry-After: 30; rebound fails over at once to"
+echo "    anthropic/claude-3-5-sonnet, which speaks the Anthropic Messages API: the request"
+echo "    is translated, and the answer comes back as the chat.completion the caller asked for."
 "$BIN/rebound" complete --addr "$ADDR_A" --model openai/gpt-4o
 echo
 echo "==> the control plane now holds replica-a's block"
@@ -124,11 +141,18 @@ echo "    replica-b learned the block from the control plane: it never calls the
 "$BIN/rebound" complete --addr "$ADDR_B" --model openai/gpt-4o 2>&1 >/dev/null | grep -E "attempt|served"
 echo
 echo "==> replica-b: rebound stream --model openai/gpt-4o   (events arrive as the fallback produces them)"
+echo "    Anthropic's message_start / content_block_delta / message_stop events, translated"
+echo "    one by one into chat.completion.chunk events and [DONE]."
 "$BIN/rebound" stream --addr "$ADDR_B" --model openai/gpt-4o
+echo
+echo "==> replica-a: rebound complete --model anthropic/claude-3-haiku   (the reverse)"
+echo "    An Anthropic-shaped call (path /v1/messages) fails over to openai/gpt-4o-mini and"
+echo "    gets an Anthropic \"message\" back."
+"$BIN/rebound" complete --addr "$ADDR_A" --model anthropic/claude-3-haiku
 echo
 echo "==> a few metrics from replica-b (http://$METRICS_B/metrics)"
 curl -s "http://$METRICS_B/metrics" 2>/dev/null |
-  grep -E '^rebound_(requests|attempts)_total|^rebound_controlplane_(blocks_received_total|propagation_seconds_(sum|count))' || true
+  grep -E '^rebound_(requests|attempts|translations)_total|^rebound_controlplane_(blocks_received_total|propagation_seconds_(sum|count))' || true
 
 if [ -t 0 ]; then
   echo
