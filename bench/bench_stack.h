@@ -23,6 +23,10 @@ inline constexpr char kBenchAccessKey[] = "bench-key";
 // A model whose every attempt fails (the fake reads "fault:SPEC" model names)
 // and whose policy fails over to kBenchModel: each call makes one hop.
 inline constexpr char kFailoverModel[] = "flaky/fault:status=503";
+// The same fake behind the Anthropic Messages API: an OpenAI-shaped call to
+// it is translated both ways (TRANSLATION.md), the cost the bench measures
+// against the same call to kBenchModel.
+inline constexpr char kTranslatedModel[] = "anthropic/bench-translated";
 // A model for long-lived streams: idle and first-byte timeouts of minutes.
 inline constexpr char kStreamModel[] = "openai/bench-stream";
 

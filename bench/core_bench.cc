@@ -1,6 +1,7 @@
-// Micro-benchmarks of the per-request hot paths (codec/, retry/): the model
-// splice that runs before every attempt and the SSE parser that sees every
-// streamed byte.
+// Micro-benchmarks of the per-request hot paths (codec/, retry/,
+// translate/): the model splice that runs before every attempt, the SSE
+// parser that sees every streamed byte, and the translators a call to a
+// model of the other API runs instead of the splice.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,9 @@
 #include "retry/latency_tracker.h"
 #include "retry/retry_budgets.h"
 #include "retry/retry_state.h"
+#include "translate/answer.h"
+#include "translate/request.h"
+#include "translate/stream.h"
 
 namespace rebound {
 namespace {
@@ -101,6 +105,93 @@ void BM_SseParserAndTracker(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 100));
 }
 BENCHMARK(BM_SseParserAndTracker);
+
+// ---------------------------------------------------------------------------
+// Translation (TRANSLATION.md): what an attempt at a model of the other API
+// costs on top of the splice, per request body, per answer, per event.
+
+// ChatBody closed by a user turn, as a translatable conversation must be.
+std::string TranslatableChatBody(size_t target_bytes) {
+  std::string body = ChatBody(target_bytes);
+  body.insert(body.find("],\"model\""), R"(,{"role":"user","content":"And now?"})");
+  return body;
+}
+
+void BM_TranslateRequestToAnthropic(benchmark::State& state) {
+  const std::string body = TranslatableChatBody(static_cast<size_t>(state.range(0)));
+  translate::RequestOptions options{.target_model = "claude-sonnet-4-5"};
+  for (auto _ : state) {
+    auto out = translate::TranslateRequest(body, translate::Api::kOpenAiChat,
+                                           translate::Api::kAnthropicMessages, options);
+    if (!out.ok()) state.SkipWithError(std::string(out.status().message()).c_str());
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+  state.SetLabel(std::to_string(body.size()) + " B body");
+}
+BENCHMARK(BM_TranslateRequestToAnthropic)->Arg(4 << 10);
+
+// The untranslated path's work on the same body, for the ratio.
+void BM_SpliceModelSameBody(benchmark::State& state) {
+  const std::string body = TranslatableChatBody(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    absl::StatusOr<std::string> out = SpliceTopLevelModel(body, "claude-sonnet-4-5");
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetLabel(std::to_string(body.size()) + " B body");
+}
+BENCHMARK(BM_SpliceModelSameBody)->Arg(4 << 10);
+
+// An Anthropic answer of about `target_bytes` of text.
+std::string AnthropicAnswer(size_t target_bytes) {
+  std::string text;
+  while (text.size() < target_bytes) text += "The quick brown fox jumps over the lazy dog. ";
+  return R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5",)"
+         R"("content":[{"type":"text","text":")" + text +
+         R"("}],"stop_reason":"end_turn","stop_sequence":null,)"
+         R"("usage":{"input_tokens":900,"output_tokens":400,"cache_read_input_tokens":100}})";
+}
+
+void BM_TranslateAnswerToOpenAi(benchmark::State& state) {
+  const std::string answer = AnthropicAnswer(static_cast<size_t>(state.range(0)));
+  translate::AnswerOptions options{.served_model = "claude-sonnet-4-5",
+                                   .created_unix_seconds = 1732745730};
+  for (auto _ : state) {
+    auto out = translate::TranslateAnswer(answer, translate::Api::kAnthropicMessages,
+                                          translate::Api::kOpenAiChat, options);
+    if (!out.ok()) state.SkipWithError(std::string(out.status().message()).c_str());
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * answer.size()));
+}
+BENCHMARK(BM_TranslateAnswerToOpenAi)->Arg(2 << 10);
+
+// One Anthropic text delta per iteration through a stream translator that
+// has seen message_start and the block's start: the per-event cost of a
+// translated stream (compare BM_SseParserAndTracker's per-item time).
+void BM_TranslateStreamEventToOpenAi(benchmark::State& state) {
+  auto translator = translate::StreamTranslator::Create(
+      translate::Api::kAnthropicMessages, translate::Api::kOpenAiChat,
+      {.served_model = "claude-sonnet-4-5", .created_unix_seconds = 1732745730});
+  std::vector<translate::CallerEvent> out;
+  benchmark::DoNotOptimize(translator->Translate(
+      "message_start",
+      R"({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",)"
+      R"("model":"claude","content":[],"usage":{"input_tokens":10,"output_tokens":1}}})",
+      &out));
+  benchmark::DoNotOptimize(translator->Translate(
+      "content_block_start",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})",
+      &out));
+  const std::string delta =
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"token 17 "}})";
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(translator->Translate("content_block_delta", delta, &out));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_TranslateStreamEventToOpenAi);
 
 // One retry decision as a request makes it: a RetryState is built, Begin
 // picks the primary, the primary answers 429 and OnAttemptDone fails over to

@@ -176,6 +176,9 @@ int Run() {
   no_fault.fault.clear();  // the model names decide what the fake does
   GatewayTarget gateway_plain(channel, kBenchModel, no_fault, kCallDeadline);
   GatewayTarget gateway_failover(channel, kFailoverModel, no_fault, kCallDeadline);
+  Workload translation_workload = MakeWorkload(4096, 2048);
+  GatewayTarget gateway_untranslated(channel, kBenchModel, translation_workload, kCallDeadline);
+  GatewayTarget gateway_translated(channel, kTranslatedModel, translation_workload, kCallDeadline);
   DirectSyncTarget direct_sync((*stack)->direct_url(), workload, kCallDeadline);
   DirectAsyncTarget direct_async((*stack)->direct_url(), workload, kCallDeadline);
   absl::StatusOr<std::unique_ptr<NoopGateway>> noop =
@@ -227,6 +230,8 @@ int Run() {
       .gateway_async = &gateway,
       .gateway_plain_sync = &gateway_plain,
       .gateway_failover_sync = &gateway_failover,
+      .gateway_untranslated_sync = &gateway_untranslated,
+      .gateway_translated_sync = &gateway_translated,
   };
   // First, on the fresh server (see RunStreamMemory).
   ResultSet streams;

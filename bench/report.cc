@@ -144,6 +144,22 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                r.Get("failover.hop_cost.p50_ms"), r.Get("sequential.direct.p50_ms"),
                r.Get("failover.gateway_share.p50_ms"));
 
+  std::fprintf(out,
+               "\n4b. Translation: sequential gateway calls, a 4 KiB chat request and a 2 KiB "
+               "answer,\n    to the OpenAI-API model and to the same fake as an Anthropic-API "
+               "model (translated both ways)\n");
+  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
+  for (const char* path : {"same_api", "translated"}) {
+    std::string p = absl::StrCat("translation.", path, ".");
+    Row(out, path,
+        absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
+                     Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")), " ",
+                     CountCell(r.Get(p + "errors"))));
+  }
+  Row(out, "translated/same", absl::StrCat(Cell(r.Get("translation.ratio.p50_ms"), 3), "          ",
+                                           Cell(r.Get("translation.ratio.p99_ms"), 3)));
+  std::fprintf(out, "  target: translated/same p50 <= 1.3\n");
+
   if (r.Has("throughput.gateway.calls_per_s")) {
     std::fprintf(out,
                  "\n5. Throughput with h2load: %d requests in flight on each path for %.1f s;\n"

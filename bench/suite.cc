@@ -246,6 +246,20 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
   out.Set("failover.gateway_share.p50_ms",
           out.Get("failover.hop_cost.p50_ms") - out.Get("sequential.direct.p50_ms"));
 
+  std::fprintf(stderr, "rebound-bench: pass %d: translation\n", pass + 1);
+  std::vector<PathResult> translation =
+      RunSequential({targets.gateway_untranslated_sync, targets.gateway_translated_sync},
+                    options.sequential);
+  ReportErrors("translation", "same_api", translation[0]);
+  ReportErrors("translation", "translated", translation[1]);
+  SetLatency(&out, "translation.same_api", translation[0]);
+  SetLatency(&out, "translation.translated", translation[1]);
+  for (const char* q : {"p50_ms", "p99_ms"}) {
+    out.Set(std::string("translation.ratio.") + q,
+            out.Get(std::string("translation.translated.") + q) /
+                out.Get(std::string("translation.same_api.") + q));
+  }
+
   std::fprintf(stderr, "rebound-bench: pass %d: fixed rate\n", pass + 1);
   PathResult rate_direct;
   PathResult rate_gateway;

@@ -28,6 +28,10 @@ struct SuiteTargets {
   // retry and one that fails over once.
   SyncTarget* gateway_plain_sync = nullptr;
   SyncTarget* gateway_failover_sync = nullptr;
+  // The translation cost: one 4 KiB chat request (2 KiB answer) to the
+  // OpenAI-API model and the same to the Anthropic-API one.
+  SyncTarget* gateway_untranslated_sync = nullptr;
+  SyncTarget* gateway_translated_sync = nullptr;
 };
 
 // Throughput with h2load (section 5): both paths with the same number of
