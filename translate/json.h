@@ -20,6 +20,27 @@ namespace rebound::translate {
 using Value = rapidjson::Value;
 using Allocator = rapidjson::Document::AllocatorType;
 
+namespace internal {
+struct SmallPool {
+  Allocator pool{8 << 10};
+};
+}  // namespace internal
+
+// A rapidjson::Document whose pool grows in 8 KiB chunks. RapidJSON's
+// default is 64 KiB: the two or three documents of one translation took
+// glibc's heap past its trim threshold, so every call grew and shrank the
+// heap with brk, and 70% of translating a 2 KiB answer was spent in the
+// kernel (perf, rebound-core-bench BM_TranslateAnswerToOpenAi). Smaller
+// chunks are reused from malloc's free lists. Not movable: the document
+// points at its own pool.
+class Document : private internal::SmallPool, public rapidjson::Document {
+ public:
+  explicit Document(rapidjson::Type type = rapidjson::kNullType)
+      : rapidjson::Document(type, &pool) {}
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+};
+
 // Parses `text` into `doc` only after json_scan validated it (at most 128
 // levels deep): RapidJSON's parser, copy and writer recurse, and a caller's
 // or provider's deeply nested text must not exhaust the stack. False when

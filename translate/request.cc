@@ -11,7 +11,6 @@
 namespace rebound::translate {
 namespace {
 
-using rapidjson::Document;
 using rapidjson::kArrayType;
 using rapidjson::kObjectType;
 

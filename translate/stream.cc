@@ -9,7 +9,6 @@
 namespace rebound::translate {
 namespace {
 
-using rapidjson::Document;
 using rapidjson::kArrayType;
 using rapidjson::kObjectType;
 
@@ -180,7 +179,8 @@ class OpenAiToAnthropic final : public StreamTranslator {
           !text.empty()) {
         if (open_ != Open::kText) {
           CloseBlock(out);
-          Document start = BlockStart();
+          Document start(kObjectType);
+          BlockStart(start);
           Allocator& a = start.GetAllocator();
           Value block(kObjectType);
           Add(block, "type", Str("text", a), a);
@@ -256,12 +256,11 @@ class OpenAiToAnthropic final : public StreamTranslator {
     Emit("message_start", doc, out);
   }
 
-  Document BlockStart() {
-    Document doc(kObjectType);
+  // `doc` (an empty object) becomes the start of the next block.
+  void BlockStart(Document& doc) const {
     Allocator& a = doc.GetAllocator();
     Add(doc, "type", Str("content_block_start", a), a);
     Add(doc, "index", Value(next_block_), a);
-    return doc;
   }
 
   void CloseBlock(std::vector<CallerEvent>* out) {
@@ -296,7 +295,8 @@ class OpenAiToAnthropic final : public StreamTranslator {
       // A new tool call starts a new tool_use block (some providers repeat
       // the id on every fragment of the same call).
       CloseBlock(out);
-      Document start = BlockStart();
+      Document start(kObjectType);
+      BlockStart(start);
       Allocator& a = start.GetAllocator();
       Value block(kObjectType);
       Add(block, "type", Str("tool_use", a), a);
