@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/fakeprovider/fault_response.h"
 #include "tests/fakeprovider/json_text.h"
+#include "tests/fakeprovider/strict_api.h"
 #include "tests/fakeprovider/text_util.h"
 
 namespace rebound::fake {
@@ -110,6 +111,16 @@ void FakeProvider::HandleProvider(const HttpRequest& request, ResponsePlan& plan
     own_spec = *std::move(parsed);
   }
   if (own_spec) spec = &*own_spec;
+
+  // Validated whatever the spec, so that even a request scripted to fail
+  // proves that the vendor would have accepted it.
+  if (!spec->lenient) {
+    if (std::optional<std::string> refusal =
+            StrictRequestError(StrictApiForTarget(request.target), request.body)) {
+      Reply(request, 400, "application/json", *refusal, plan);
+      return;
+    }
+  }
 
   if (options_.log_requests) {
     std::fprintf(stderr, "rebound-fakeprovider: %.*s %.*s model=%s stream=%d\n",

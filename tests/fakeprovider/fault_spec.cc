@@ -143,6 +143,8 @@ absl::Status ApplyFlag(std::string_view key, FaultSpec& spec) {
     spec.no_done = true;
   } else if (key == "echo") {
     spec.echo = true;
+  } else if (key == "lenient") {
+    spec.lenient = true;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("'", ToAbsl(key), "': unknown flag (or missing '=value')"));
@@ -152,7 +154,7 @@ absl::Status ApplyFlag(std::string_view key, FaultSpec& spec) {
 
 bool IsFlag(std::string_view key) {
   return key == "reset_before_headers" || key == "close_before_headers" || key == "stall" ||
-         key == "no_done" || key == "echo";
+         key == "no_done" || key == "echo" || key == "lenient";
 }
 
 absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec) {

@@ -56,6 +56,10 @@ struct FaultSpec {
   std::optional<int> error_event_at;
   bool no_done = false;                   // omit the stream's terminal marker
   bool echo = false;                      // answer with what was received
+
+  // Skip the strict request validation (strict_api.h), for a test whose
+  // request is odd on purpose.
+  bool lenient = false;
 };
 
 // Parses `text`: items separated by ';', each `key=value` or a bare flag.

@@ -40,7 +40,11 @@ constexpr char kChatStreamBody[] =
 constexpr char kMessagesBody[] =
     R"({"model":"claude-3-5-sonnet","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
 constexpr char kMessagesStreamBody[] =
-    R"({"model":"claude-3-5-sonnet","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+    R"({"model":"claude-3-5-sonnet","max_tokens":10,"stream":true,)"
+    R"("messages":[{"role":"user","content":"hi"}]})";
+// Valid in both APIs, for tests where the path alone decides.
+constexpr char kEitherApiBody[] =
+    R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
 
 // A raw JSON member value decoded as a string ("" when absent or not one).
 std::string StringMember(std::string_view object, std::string_view key) {
@@ -190,8 +194,9 @@ TEST_F(FakeProviderTest, AnthropicMessage) {
 }
 
 TEST_F(FakeProviderTest, PathDecidesTheApi) {
-  EXPECT_EQ(StringMember(Post("/anything/else", kChatBody).body, "object"), "chat.completion");
-  EXPECT_EQ(StringMember(Post("/proxy/v1/messages", kChatBody).body, "type"), "message");
+  EXPECT_EQ(StringMember(Post("/anything/else", kEitherApiBody).body, "object"),
+            "chat.completion");
+  EXPECT_EQ(StringMember(Post("/proxy/v1/messages", kEitherApiBody).body, "type"), "message");
 }
 
 TEST_F(FakeProviderTest, TokensAndResponseBytesShapeTheAnswer) {
@@ -205,7 +210,8 @@ TEST_F(FakeProviderTest, TokensAndResponseBytesShapeTheAnswer) {
 TEST_F(FakeProviderTest, LargeRequestBodyWithExpectContinueIsNotDelayed) {
   // libcurl sends "Expect: 100-continue" for big bodies and waits up to 1 s
   // for the interim answer: the fake must give it at once.
-  std::string big = absl::StrCat(R"({"model":"m","pad":")", std::string(2 << 20, 'x'), R"("})");
+  std::string big = absl::StrCat(R"({"model":"m","messages":[{"role":"user","content":")",
+                                 std::string(2 << 20, 'x'), R"("}]})");
   absl::Time start = absl::Now();
   HttpResult r = Post("/v1/chat/completions", big);
   ASSERT_TRUE(r.ok()) << r.error;
@@ -472,7 +478,7 @@ TEST_F(FakeProviderTest, InvalidSpecsAnswer400SayingWhy) {
 TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   // Odd whitespace, key order, a nested "model", UTF-8 and escapes survive.
   std::string body =
-      "{ \"messages\" : [],\n\t\"model\":\"gpt-4o\", "
+      "{ \"messages\" : [ {\"content\":\"hi\", \"role\":\"user\"} ],\n\t\"model\":\"gpt-4o\", "
       "\"metadata\":{\"model\":\"x\"}, \"t\":\"caf\xc3\xa9 \\\"q\\\" \\u00e9\" }";
   HttpResult r = Post("/v1/chat/completions?beta=true", body,
                       {"x-fake-fault: echo", "X-Custom-Header: Some Value",
@@ -487,6 +493,35 @@ TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   // Credentials are never reflected (the request records keep them).
   EXPECT_THAT(RawMember(r.body, "headers"), HasSubstr(R"(["Authorization","[redacted]"])"));
   EXPECT_THAT(r.body, Not(HasSubstr("sk-test-echo-never-reflected")));
+}
+
+// ---------------------------------------------------------------- strict API
+
+TEST_F(FakeProviderTest, InvalidRequestsGetTheVendors400) {
+  HttpResult r = Post("/v1/messages",
+                      R"({"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(r.body,
+            R"({"type":"error","error":{"type":"invalid_request_error",)"
+            R"("message":"max_tokens: Field required"}})");
+  r = Post("/v1/chat/completions",
+           R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"},)"
+           R"({"role":"tool","tool_call_id":"call_1","content":"sunny"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"error":{"message":"Invalid parameter: messages with role 'tool' must be a )"
+            R"(response to a preceeding message with 'tool_calls'.","type":"invalid_request_error",)"
+            R"("param":"messages.[1].role","code":null}})");
+  // Validation comes before the fault: a request scripted to fail must
+  // still be one the vendor would have taken.
+  r = PostWithFault("/v1/messages", R"({"model":"c","max_tokens":0,"messages":[]})", "status=429");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("max_tokens: Input should be greater than or equal to 1"));
+  EXPECT_EQ(fake_->RequestCount(), 3);  // refused requests are recorded too
+  EXPECT_EQ(PostWithFault("/v1/messages", R"({"model":"c"})", "lenient").status, 200);
+  EXPECT_EQ(Post("/v1/embeddings", "not json").status, 200);  // only chat and messages are checked
 }
 
 // ---------------------------------------------------------------- fault sources
@@ -505,16 +540,20 @@ TEST_F(FakeProviderTest, HeaderBeatsScriptWhichBeatsModel) {
   ASSERT_TRUE(fake_->SetScript({"status=503"}));
   // The header wins and leaves the script entry for the next request.
   EXPECT_EQ(PostWithFault("/v1/chat/completions", kChatBody, "status=418").status, 418);
-  EXPECT_EQ(Post("/v1/chat/completions", R"({"model":"fault:status=429"})").status, 503);
-  EXPECT_EQ(Post("/v1/chat/completions", R"({"model":"fault:status=429"})").status, 429);
-  HttpResult ok = Post("/v1/chat/completions", R"({"model":"fault:"})");
+  constexpr char kModelFault[] =
+      R"({"model":"fault:status=429","messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(Post("/v1/chat/completions", kModelFault).status, 503);
+  EXPECT_EQ(Post("/v1/chat/completions", kModelFault).status, 429);
+  HttpResult ok =
+      Post("/v1/chat/completions", R"({"model":"fault:","messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(StringMember(ok.body, "model"), "fault:");
 }
 
 TEST_F(FakeProviderTest, ModelFaultOnlyFromTopLevelModel) {
   HttpResult r =
-      Post("/v1/chat/completions", R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o"})");
+      Post("/v1/chat/completions", R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o",)"
+                                   R"("messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(r.status, 200);
 }
 
@@ -550,7 +589,10 @@ TEST_F(FakeProviderTest, RecordsProviderRequestsExactly) {
   std::string odd_body = std::string("{\"model\":\"m\",\"raw\":\"\xff\xfe\x01\"}");
   ASSERT_EQ(Post("/v1/chat/completions", kChatBody, {"Authorization: Bearer key-primary"}).status,
             200);
-  ASSERT_EQ(Post("/v1/messages", odd_body, {"x-api-key: key-secondary"}).status, 200);
+  // Not valid UTF-8 on purpose (the record keeps exact bytes): lenient.
+  ASSERT_EQ(
+      Post("/v1/messages", odd_body, {"x-api-key: key-secondary", "x-fake-fault: lenient"}).status,
+      200);
   EXPECT_EQ(HttpGet(fake_->base_url() + "/_fake/health"), "ok");  // not recorded
   absl::Time after = absl::Now();
 

@@ -155,6 +155,7 @@ TEST_F(GatewayTest, BodyIsForwardedByteForByteExceptTheTopLevelModel) {
   const std::string body =
       "{ \"metadata\" : {\"model\": \"keep-me\", \"n\": [1, 2.50, {\"model\":null}]},\n"
       "  \"messages\":[{\"role\":\"user\",\"content\":\"say \\\"model\\\": x \\u00e9\"}],\n"
+      "  \"max_tokens\": 64,\n"
       "\t\"model\"  :   \"whatever-the-caller-wrote\" ,  \"temperature\":0.70 }";
   const std::string expected = absl::StrReplaceAll(
       body, {{"\"whatever-the-caller-wrote\"", "\"claude-3-5-sonnet\""}});
@@ -183,8 +184,8 @@ TEST_F(GatewayTest, EachProviderGetsItsOwnCredentialAndNoCallerKeyLeaks) {
     return request;
   };
   ASSERT_TRUE(Complete(with_caller_keys(ChatRequest("openai/gpt-4o"))).ok());
-  v1::CompletionRequest anthropic = with_caller_keys(ChatRequest("anthropic/claude-3-5-sonnet"));
-  anthropic.set_path("/v1/messages");
+  v1::CompletionRequest anthropic =
+      with_caller_keys(MessagesRequest("anthropic/claude-3-5-sonnet"));
   ASSERT_TRUE(Complete(anthropic).ok());
 
   std::vector<RecordedRequest> openai = primary_->Requests();
@@ -653,8 +654,7 @@ TEST_F(GatewayTest, ProviderConnectionLimitFailsFast) {
   EXPECT_EQ(refused.error_detail->reason(), v1::ERROR_REASON_OVERLOADED);
   EXPECT_EQ(refused.pushback_ms.value_or(0), 100);
   // Another provider is not affected by the first one's limit.
-  v1::CompletionRequest other = ChatRequest("anthropic/claude-3-5-sonnet");
-  other.set_path("/v1/messages");
+  v1::CompletionRequest other = MessagesRequest("anthropic/claude-3-5-sonnet");
   EXPECT_TRUE(Complete(other).ok());
   caller.join();
   EXPECT_TRUE(slow.ok()) << slow.status.error_message();

@@ -121,12 +121,15 @@ TEST(FaultSpecTest, StreamFaults) {
 }
 
 TEST(FaultSpecTest, BareFlags) {
-  FaultSpec spec = ParseOk("reset_before_headers;close_before_headers;stall;no_done;echo");
+  EXPECT_FALSE(ParseOk("").lenient);
+  FaultSpec spec =
+      ParseOk("reset_before_headers;close_before_headers;stall;no_done;echo;lenient");
   EXPECT_TRUE(spec.reset_before_headers);
   EXPECT_TRUE(spec.close_before_headers);
   EXPECT_TRUE(spec.stall);
   EXPECT_TRUE(spec.no_done);
   EXPECT_TRUE(spec.echo);
+  EXPECT_TRUE(spec.lenient);
 }
 
 TEST(FaultSpecTest, LaterValueWins) { EXPECT_EQ(ParseOk("status=429;status=503").status, 503); }
@@ -141,6 +144,7 @@ TEST(FaultSpecTest, ErrorsNameTheOffendingItem) {
   EXPECT_THAT(ErrorOf("malformed_event_at=0"), HasSubstr("malformed_event_at"));
   EXPECT_THAT(ErrorOf("explode"), HasSubstr("'explode': unknown flag"));
   EXPECT_THAT(ErrorOf("stall=1"), HasSubstr("stall is a flag"));
+  EXPECT_THAT(ErrorOf("lenient=1"), HasSubstr("lenient is a flag"));
   EXPECT_THAT(ErrorOf("=5"), HasSubstr("missing key"));
   EXPECT_THAT(ErrorOf("status"), HasSubstr("unknown flag"));
 }
