@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/fakeprovider/fault_response.h"
 #include "tests/fakeprovider/json_text.h"
+#include "tests/fakeprovider/request_facts.h"
 #include "tests/fakeprovider/strict_api.h"
 #include "tests/fakeprovider/text_util.h"
 
@@ -128,12 +129,14 @@ void FakeProvider::HandleProvider(const HttpRequest& request, ResponsePlan& plan
                  static_cast<int>(request.target.size()), request.target.data(),
                  fields.model.c_str(), fields.stream ? 1 : 0);
   }
+  Api api = ApiForTarget(request.target);
   ProviderRequest provider_request{
       .http = request,
-      .api = ApiForTarget(request.target),
+      .api = api,
       .model = fields.model,
       .stream = fields.stream,
       .id = next_id_.fetch_add(1, std::memory_order_relaxed),
+      .facts = ReadRequestFacts(api, request.body),
   };
   BuildFaultResponse(*spec, provider_request, plan);
 }

@@ -24,6 +24,7 @@
 #include "codec/json_scan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "tests/integration/test_harness.h"
 
 namespace rebound::testing {
@@ -266,7 +267,8 @@ TEST_F(FakeProviderTest, OpenAiStreamEventsArriveSpacedByTokenInterval) {
   EXPECT_EQ(content, "Hello from the fake provider");
   std::string last = DataOf(events[5]);
   EXPECT_THAT(last, HasSubstr(R"("finish_reason":"stop")"));
-  EXPECT_FALSE(RawMember(last, "usage").empty());
+  // Usage comes only when stream_options.include_usage asked for it.
+  EXPECT_TRUE(RawMember(last, "usage").empty());
   EXPECT_EQ(DataOf(events[6]), "[DONE]");
 }
 
@@ -522,6 +524,110 @@ TEST_F(FakeProviderTest, InvalidRequestsGetTheVendors400) {
   EXPECT_EQ(fake_->RequestCount(), 3);  // refused requests are recorded too
   EXPECT_EQ(PostWithFault("/v1/messages", R"({"model":"c"})", "lenient").status, 200);
   EXPECT_EQ(Post("/v1/embeddings", "not json").status, 200);  // only chat and messages are checked
+}
+
+// The parsed data of every event but a final [DONE].
+std::vector<rapidjson::Document> EventData(const HttpResult& r) {
+  std::vector<rapidjson::Document> out;
+  for (const Event& e : SplitEvents(r)) {
+    std::string data = DataOf(e);
+    if (data == "[DONE]") continue;
+    rapidjson::Document doc;
+    doc.Parse(data.c_str());
+    EXPECT_FALSE(doc.HasParseError()) << data;
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+std::string Str(const rapidjson::Value& v) {
+  return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : "<not a string>";
+}
+
+constexpr char kToolSpec[] = R"(tool_call=get_weather;tool_args={"city":"Paris"};cache_read=7)";
+constexpr char kToolArgs[] = R"({"city":"Paris"})";
+
+TEST_F(FakeProviderTest, OpenAiToolCallJsonAndStream) {
+  HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << r.body;
+  const rapidjson::Value& choice = doc["choices"][0];
+  EXPECT_EQ(Str(choice["finish_reason"]), "tool_calls");
+  const rapidjson::Value& call = choice["message"]["tool_calls"][0];
+  EXPECT_THAT(Str(call["id"]), StartsWith("call_"));
+  EXPECT_EQ(Str(call["function"]["name"]), "get_weather");
+  EXPECT_EQ(Str(call["function"]["arguments"]), kToolArgs);
+  EXPECT_EQ(doc["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 7);
+
+  r = PostWithFault("/v1/chat/completions",
+                    R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},)"
+                    R"("messages":[{"role":"user","content":"hi"}]})",
+                    kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::EndsWith(r.body, "data: [DONE]\n\n"));
+  std::vector<rapidjson::Document> chunks = EventData(r);
+  std::string args;
+  std::string name;
+  std::string finish;
+  int fragments = 0;
+  for (const rapidjson::Document& c : chunks) {
+    if (c["choices"].Empty()) continue;  // the usage chunk
+    const rapidjson::Value& delta = c["choices"][0]["delta"];
+    if (c["choices"][0]["finish_reason"].IsString()) finish = Str(c["choices"][0]["finish_reason"]);
+    if (!delta.HasMember("tool_calls")) continue;
+    const rapidjson::Value& f = delta["tool_calls"][0]["function"];
+    if (f.HasMember("name")) name = Str(f["name"]);
+    if (!f.HasMember("name")) ++fragments;
+    args += Str(f["arguments"]);
+  }
+  EXPECT_EQ(name, "get_weather");
+  EXPECT_GE(fragments, 2);
+  EXPECT_EQ(args, kToolArgs);
+  EXPECT_EQ(finish, "tool_calls");
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_TRUE(chunks.back()["choices"].Empty());
+  EXPECT_EQ(chunks.back()["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 7);
+}
+
+TEST_F(FakeProviderTest, AnthropicToolUseJsonAndStream) {
+  HttpResult r = PostWithFault("/v1/messages", kMessagesBody, kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << r.body;
+  EXPECT_EQ(Str(doc["stop_reason"]), "tool_use");
+  const rapidjson::Value& block = doc["content"][doc["content"].Size() - 1];
+  EXPECT_EQ(Str(block["type"]), "tool_use");
+  EXPECT_THAT(Str(block["id"]), StartsWith("toolu_"));
+  EXPECT_EQ(Str(block["input"]["city"]), "Paris");
+  EXPECT_EQ(doc["usage"]["cache_read_input_tokens"].GetInt(), 7);
+
+  r = PostWithFault("/v1/messages", kMessagesStreamBody, absl::StrCat(kToolSpec, ";tokens=0"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> names;
+  for (const Event& e : SplitEvents(r)) names.push_back(EventNameOf(e));
+  EXPECT_THAT(names, ElementsAre("message_start", "content_block_start", "content_block_delta",
+                                 "content_block_delta", "content_block_delta",
+                                 "content_block_stop", "message_delta", "message_stop"));
+  std::vector<rapidjson::Document> events = EventData(r);
+  EXPECT_EQ(Str(events[1]["content_block"]["type"]), "tool_use");
+  std::string args;
+  for (size_t i = 2; i < 5; ++i) args += Str(events[i]["delta"]["partial_json"]);
+  EXPECT_EQ(args, kToolArgs);
+  EXPECT_EQ(Str(events[6]["delta"]["stop_reason"]), "tool_use");
+}
+
+TEST_F(FakeProviderTest, ImagesAreAcknowledgedAndStopReasonsChosen) {
+  HttpResult r = PostWithFault(
+      "/v1/chat/completions",
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"see"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBO"}}]}]})",
+      "stop=content_filter");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("content":"saw 1 image(s). Hello)"));
+  EXPECT_THAT(r.body, HasSubstr(R"("finish_reason":"content_filter")"));
 }
 
 // ---------------------------------------------------------------- fault sources

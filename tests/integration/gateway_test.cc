@@ -113,8 +113,14 @@ TEST_F(GatewayTest, StreamEventsArriveOneByOneAsTheProviderSendsThem) {
                                                 kIntervalMs)}));
   std::vector<absl::Time> data_times;
   std::vector<std::string> kinds;
+  // An OpenAI stream reports usage only when the request asks for it.
+  v1::CompletionRequest request;
+  request.set_model("openai/gpt-4o");
+  request.set_body(
+      R"({"model":"placeholder","stream":true,"stream_options":{"include_usage":true},)"
+      R"("messages":[{"role":"user","content":"hi"}]})");
   client::CallResult result = gateway_->client().StreamComplete(
-      ChatRequest("openai/gpt-4o", /*stream=*/true), absl::Seconds(10),
+      request, absl::Seconds(10),
       [&](const v1::StreamEvent& event) {
         switch (event.event_case()) {
           case v1::StreamEvent::kAttemptStarted:
@@ -139,7 +145,7 @@ TEST_F(GatewayTest, StreamEventsArriveOneByOneAsTheProviderSendsThem) {
   ASSERT_GE(kinds.size(), 3u);
   EXPECT_EQ(kinds.front(), "started");
   EXPECT_EQ(kinds.back(), "end");
-  // kTokens content chunks + the final finish_reason chunk + [DONE].
+  // kTokens content chunks + the finish_reason chunk + the usage chunk + [DONE].
   ASSERT_GE(data_times.size(), static_cast<size_t>(kTokens));
   // Consecutive token events are spaced by the provider's interval: had the
   // gateway buffered, they would arrive together at the end.
