@@ -1,6 +1,9 @@
 #include "tests/fakeprovider/completion_bodies.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "tests/fakeprovider/answer_parts.h"
 #include "tests/fakeprovider/json_text.h"
 #include "tests/fakeprovider/text_util.h"
 
@@ -10,93 +13,6 @@ namespace {
 constexpr std::string_view kTokens[] = {"Hello", " from",  " the", " fake",  " provider",
                                         ",",     " token", " by",  " token", "."};
 constexpr std::string_view kFiller = "lorem ipsum dolor sit amet ";
-
-std::string Content(const Completion& c) {
-  std::string content;
-  for (int i = 0; i < c.tokens; ++i) content.append(TokenText(i));
-  return content;
-}
-
-std::string Quoted(std::string_view s) {
-  std::string out;
-  AppendJsonString(out, s);
-  return out;
-}
-
-std::string OpenAiBody(const Completion& c, std::string_view content) {
-  return absl::StrCat(
-      R"({"id":"chatcmpl-fake-)", c.id, R"(","object":"chat.completion","created":)",
-      c.created_unix, R"(,"model":)", Quoted(c.model),
-      R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)", Quoted(content),
-      R"(},"logprobs":null,"finish_reason":)", c.finished ? R"("stop")" : "null",
-      R"(}],"usage":{"prompt_tokens":)", c.prompt_tokens, R"(,"completion_tokens":)", c.tokens,
-      R"(,"total_tokens":)", c.prompt_tokens + c.tokens, "}}");
-}
-
-std::string AnthropicBody(const Completion& c, std::string_view content) {
-  return absl::StrCat(R"({"id":"msg_fake_)", c.id,
-                      R"(","type":"message","role":"assistant","model":)", Quoted(c.model),
-                      R"(,"content":[{"type":"text","text":)", Quoted(content),
-                      R"(}],"stop_reason":)", c.finished ? R"("end_turn")" : "null",
-                      R"(,"stop_sequence":null,"usage":{"input_tokens":)", c.prompt_tokens,
-                      R"(,"output_tokens":)", c.tokens, "}}");
-}
-
-std::vector<std::string> OpenAiEvents(const Completion& c) {
-  std::vector<std::string> events;
-  events.reserve(c.tokens + 2);
-  std::string prefix = absl::StrCat(
-      R"(data: {"id":"chatcmpl-fake-)", c.id, R"(","object":"chat.completion.chunk","created":)",
-      c.created_unix, R"(,"model":)", Quoted(c.model), R"(,"choices":[{"index":0,"delta":{)");
-  for (int i = 0; i < c.tokens; ++i) {
-    events.push_back(absl::StrCat(prefix, i == 0 ? R"("role":"assistant",)" : "", R"("content":)",
-                                  Quoted(TokenText(i)),
-                                  R"(},"logprobs":null,"finish_reason":null}]})", "\n\n"));
-  }
-  if (c.finished) {
-    events.push_back(absl::StrCat(prefix, R"(},"logprobs":null,"finish_reason":"stop"}],)",
-                                  R"("usage":{"prompt_tokens":)", c.prompt_tokens,
-                                  R"(,"completion_tokens":)", c.tokens, R"(,"total_tokens":)",
-                                  c.prompt_tokens + c.tokens, "}}\n\n"));
-    events.push_back("data: [DONE]\n\n");
-  }
-  return events;
-}
-
-std::vector<std::string> AnthropicEvents(const Completion& c) {
-  std::vector<std::string> events;
-  events.reserve(c.tokens + 5);
-  events.push_back(absl::StrCat(
-      "event: message_start\n", R"(data: {"type":"message_start","message":{"id":"msg_fake_)", c.id,
-      R"(","type":"message","role":"assistant","model":)", Quoted(c.model),
-      R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":)",
-      c.prompt_tokens, R"(,"output_tokens":1}}})", "\n\n"));
-  events.push_back(
-      "event: content_block_start\n"
-      R"(data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"
-      "\n\n");
-  for (int i = 0; i < c.tokens; ++i) {
-    events.push_back(absl::StrCat(
-        "event: content_block_delta\n",
-        R"(data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)",
-        Quoted(TokenText(i)), "}}\n\n"));
-  }
-  events.push_back(
-      "event: content_block_stop\n"
-      R"(data: {"type":"content_block_stop","index":0})"
-      "\n\n");
-  events.push_back(absl::StrCat(
-      "event: message_delta\n", R"(data: {"type":"message_delta","delta":{"stop_reason":)",
-      c.finished ? R"("end_turn")" : "null", R"(,"stop_sequence":null},"usage":{"output_tokens":)",
-      c.tokens, "}}\n\n"));
-  if (c.finished) {
-    events.push_back(
-        "event: message_stop\n"
-        R"(data: {"type":"message_stop"})"
-        "\n\n");
-  }
-  return events;
-}
 
 std::string ResponsesBody(const Completion& c, std::string_view content) {
   return absl::StrCat(
@@ -125,12 +41,46 @@ std::vector<std::string> ResponsesEvents(const Completion& c) {
   if (c.finished) {
     events.push_back(absl::StrCat("event: response.completed\n",
                                   R"(data: {"type":"response.completed","response":)",
-                                  ResponsesBody(c, Content(c)), "}\n\n"));
+                                  ResponsesBody(c, AnswerText(c)), "}\n\n"));
   }
   return events;
 }
 
 }  // namespace
+
+std::string Quoted(std::string_view s) {
+  std::string out;
+  AppendJsonString(out, s);
+  return out;
+}
+
+std::vector<std::string> TextPieces(const Completion& c) {
+  std::vector<std::string> pieces;
+  pieces.reserve(c.tokens + 1);
+  if (c.images_seen > 0) pieces.push_back(absl::StrCat("saw ", c.images_seen, " image(s). "));
+  for (int i = 0; i < c.tokens; ++i) pieces.emplace_back(TokenText(i));
+  return pieces;
+}
+
+std::string AnswerText(const Completion& c) {
+  std::string text;
+  for (const std::string& piece : TextPieces(c)) text.append(piece);
+  return text;
+}
+
+std::vector<std::string_view> ArgumentFragments(std::string_view args) {
+  constexpr size_t kFragments = 3;
+  std::vector<std::string_view> fragments;
+  size_t start = 0;
+  for (size_t k = 1; k <= kFragments; ++k) {
+    size_t end = args.size() * k / kFragments;
+    // Never cut inside a UTF-8 sequence: move past continuation bytes.
+    while (end < args.size() && (static_cast<unsigned char>(args[end]) & 0xC0) == 0x80) ++end;
+    if (end > start) fragments.push_back(args.substr(start, end - start));
+    start = std::max(start, end);
+  }
+  return fragments;
+}
 
 Api ApiForTarget(std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
@@ -144,14 +94,14 @@ std::string_view TokenText(int index) {
 }
 
 std::string CompletionBody(const Completion& c) {
-  std::string content = Content(c);
+  std::string content = AnswerText(c);
   auto build = [&] {
     switch (c.api) {
-      case Api::kAnthropic: return AnthropicBody(c, content);
+      case Api::kAnthropic: return MessagesBody(c, content);
       case Api::kResponses: return ResponsesBody(c, content);
       case Api::kOpenAi: break;
     }
-    return OpenAiBody(c, content);
+    return ChatBody(c, content);
   };
   std::string body = build();
   if (static_cast<int64_t>(body.size()) < c.pad_to_bytes) {
@@ -171,11 +121,11 @@ std::string CompletionBody(const Completion& c) {
 
 std::vector<std::string> CompletionEvents(const Completion& c) {
   switch (c.api) {
-    case Api::kAnthropic: return AnthropicEvents(c);
+    case Api::kAnthropic: return MessagesEvents(c);
     case Api::kResponses: return ResponsesEvents(c);
     case Api::kOpenAi: break;
   }
-  return OpenAiEvents(c);
+  return ChatEvents(c);
 }
 
 std::string ErrorEvent(Api api) {

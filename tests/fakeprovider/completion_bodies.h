@@ -27,10 +27,23 @@ struct Completion {
   int prompt_tokens = 1;
   int64_t pad_to_bytes = 0;  // non-stream only: grow the content to reach it
   bool finished = true;      // false: no finish_reason / stop_reason / end marker
+
+  // Beyond text, for the chat and messages APIs (the Responses API answers
+  // text only).
+  std::string_view tool_name;         // non-empty: the answer ends with one call of it
+  std::string_view tool_args = "{}";  // that call's arguments, a JSON object
+  std::string_view stop_reason;       // verbatim; empty: the natural one for the answer
+  int cache_read_tokens = 0;          // prompt tokens read from / written to a cache
+  int cache_write_tokens = 0;
+  int images_seen = 0;                // > 0: the text starts with "saw N image(s). "
+  bool include_usage = false;         // chat stream: a final usage chunk, as asked
 };
 
 // Content token `index` (0-based) of every generated answer.
 std::string_view TokenText(int index);
+
+// The text an answer carries: the image acknowledgement, then the tokens.
+std::string AnswerText(const Completion& c);
 
 // The non-stream response body.
 std::string CompletionBody(const Completion& c);

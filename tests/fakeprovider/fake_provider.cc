@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "tests/fakeprovider/fault_response.h"
 #include "tests/fakeprovider/json_text.h"
+#include "tests/fakeprovider/request_facts.h"
+#include "tests/fakeprovider/strict_api.h"
 #include "tests/fakeprovider/text_util.h"
 
 namespace rebound::fake {
@@ -111,18 +113,30 @@ void FakeProvider::HandleProvider(const HttpRequest& request, ResponsePlan& plan
   }
   if (own_spec) spec = &*own_spec;
 
+  // Validated whatever the spec, so that even a request scripted to fail
+  // proves that the vendor would have accepted it.
+  if (!spec->lenient) {
+    if (std::optional<std::string> refusal =
+            StrictRequestError(StrictApiForTarget(request.target), request.body)) {
+      Reply(request, 400, "application/json", *refusal, plan);
+      return;
+    }
+  }
+
   if (options_.log_requests) {
     std::fprintf(stderr, "rebound-fakeprovider: %.*s %.*s model=%s stream=%d\n",
                  static_cast<int>(request.method.size()), request.method.data(),
                  static_cast<int>(request.target.size()), request.target.data(),
                  fields.model.c_str(), fields.stream ? 1 : 0);
   }
+  Api api = ApiForTarget(request.target);
   ProviderRequest provider_request{
       .http = request,
-      .api = ApiForTarget(request.target),
+      .api = api,
       .model = fields.model,
       .stream = fields.stream,
       .id = next_id_.fetch_add(1, std::memory_order_relaxed),
+      .facts = ReadRequestFacts(api, request.body),
   };
   BuildFaultResponse(*spec, provider_request, plan);
 }

@@ -170,6 +170,15 @@ void BuildFaultResponse(const FaultSpec& spec, const ProviderRequest& request, R
   completion.prompt_tokens = std::max<int>(1, static_cast<int>(request.http.body.size() / 4));
   completion.pad_to_bytes = spec.response_bytes;
   completion.finished = !spec.no_done;
+  if (spec.tool_call) {
+    completion.tool_name = *spec.tool_call;
+    completion.tool_args = spec.tool_args;
+  }
+  if (spec.stop) completion.stop_reason = *spec.stop;
+  completion.cache_read_tokens = spec.cache_read;
+  completion.cache_write_tokens = spec.cache_write;
+  completion.images_seen = request.facts.images;
+  completion.include_usage = request.facts.include_usage;
 
   Answer answer = ChooseAnswer(spec, request, completion);
   plan.Wait(spec.delay_headers_ms);

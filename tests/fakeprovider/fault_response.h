@@ -10,6 +10,7 @@
 #include "tests/fakeprovider/completion_bodies.h"
 #include "tests/fakeprovider/fault_spec.h"
 #include "tests/fakeprovider/http_request.h"
+#include "tests/fakeprovider/request_facts.h"
 #include "tests/fakeprovider/response_plan.h"
 
 namespace rebound::fake {
@@ -20,6 +21,7 @@ struct ProviderRequest {
   std::string_view model;
   bool stream = false;
   uint64_t id = 0;  // makes response ids unique within the process
+  RequestFacts facts;
 };
 
 // Fills `plan` with the answer to `request` under `spec`.

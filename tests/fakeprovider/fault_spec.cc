@@ -1,6 +1,8 @@
 #include "tests/fakeprovider/fault_spec.h"
 
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <type_traits>
 
 #include "absl/status/status.h"
@@ -8,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "rapidjson/document.h"
 #include "tests/fakeprovider/text_util.h"
 
 namespace rebound::fake {
@@ -132,6 +136,23 @@ absl::Status ParseHeader(std::string_view value, FaultSpec& spec) {
   return absl::OkStatus();
 }
 
+bool IsToolName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// The Anthropic answer embeds the arguments verbatim as its tool_use
+// `input`, which must be an object.
+bool IsJsonObject(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
+                                                                                    text.size());
+  return !doc.HasParseError() && doc.IsObject();
+}
+
 absl::Status ApplyFlag(std::string_view key, FaultSpec& spec) {
   if (key == "reset_before_headers") {
     spec.reset_before_headers = true;
@@ -143,6 +164,8 @@ absl::Status ApplyFlag(std::string_view key, FaultSpec& spec) {
     spec.no_done = true;
   } else if (key == "echo") {
     spec.echo = true;
+  } else if (key == "lenient") {
+    spec.lenient = true;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("'", ToAbsl(key), "': unknown flag (or missing '=value')"));
@@ -152,7 +175,7 @@ absl::Status ApplyFlag(std::string_view key, FaultSpec& spec) {
 
 bool IsFlag(std::string_view key) {
   return key == "reset_before_headers" || key == "close_before_headers" || key == "stall" ||
-         key == "no_done" || key == "echo";
+         key == "no_done" || key == "echo" || key == "lenient";
 }
 
 absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec) {
@@ -212,6 +235,33 @@ absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec
     return set_int(1, kMaxTokens, spec.malformed_event_at.emplace());
   }
   if (key == "error_event_at") return set_int(1, kMaxTokens, spec.error_event_at.emplace());
+  if (key == "tool_call") {
+    if (!IsToolName(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tool_call=", value, ": a tool name is 1-64 of [a-zA-Z0-9_-]"));
+    }
+    spec.tool_call = std::move(value);
+    return absl::OkStatus();
+  }
+  if (key == "tool_args") {
+    if (!IsJsonObject(value)) {
+      return absl::InvalidArgumentError("tool_args: must be a JSON object");
+    }
+    spec.tool_args = std::move(value);
+    return absl::OkStatus();
+  }
+  if (key == "stop") {
+    if (std::find(std::begin(kStopReasons), std::end(kStopReasons), value) ==
+        std::end(kStopReasons)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stop=", value, ": unknown reason (known: ", absl::StrJoin(kStopReasons, ", ",
+          [](std::string* out, std::string_view r) { out->append(r); }), ")"));
+    }
+    spec.stop = std::move(value);
+    return absl::OkStatus();
+  }
+  if (key == "cache_read") return set_int(0, kMaxTokens, spec.cache_read);
+  if (key == "cache_write") return set_int(0, kMaxTokens, spec.cache_write);
   if (IsFlag(key)) {
     return absl::InvalidArgumentError(absl::StrCat(ToAbsl(key), " is a flag and takes no value"));
   }

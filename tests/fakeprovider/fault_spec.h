@@ -56,7 +56,26 @@ struct FaultSpec {
   std::optional<int> error_event_at;
   bool no_done = false;                   // omit the stream's terminal marker
   bool echo = false;                      // answer with what was received
+
+  // What a successful chat or messages answer says (the Responses API
+  // answers text only).
+  std::optional<std::string> tool_call;  // end with one call of this tool
+  std::string tool_args = "{}";          // its arguments, a JSON object
+  std::optional<std::string> stop;       // finish_reason / stop_reason, verbatim
+  int cache_read = 0;                    // prompt tokens served from a cache
+  int cache_write = 0;                   // prompt tokens written to a cache
+
+  // Skip the strict request validation (strict_api.h), for a test whose
+  // request is odd on purpose.
+  bool lenient = false;
 };
+
+// The stop reasons `stop=` takes: Anthropic's stop_reason and OpenAI's
+// finish_reason values. The fake sends the one given as is, whichever API
+// the request used, so a test may also send a value foreign to the API.
+inline constexpr std::string_view kStopReasons[] = {
+    "end_turn", "max_tokens", "stop_sequence",  "tool_use",     "pause_turn",   "refusal",
+    "stop",     "length",     "tool_calls",     "content_filter", "function_call"};
 
 // Parses `text`: items separated by ';', each `key=value` or a bare flag.
 // Whitespace around keys and values is ignored; inside a value a backslash

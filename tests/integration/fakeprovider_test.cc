@@ -24,6 +24,7 @@
 #include "codec/json_scan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "tests/integration/test_harness.h"
 
 namespace rebound::testing {
@@ -40,7 +41,11 @@ constexpr char kChatStreamBody[] =
 constexpr char kMessagesBody[] =
     R"({"model":"claude-3-5-sonnet","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
 constexpr char kMessagesStreamBody[] =
-    R"({"model":"claude-3-5-sonnet","stream":true,"messages":[{"role":"user","content":"hi"}]})";
+    R"({"model":"claude-3-5-sonnet","max_tokens":10,"stream":true,)"
+    R"("messages":[{"role":"user","content":"hi"}]})";
+// Valid in both APIs, for tests where the path alone decides.
+constexpr char kEitherApiBody[] =
+    R"({"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})";
 
 // A raw JSON member value decoded as a string ("" when absent or not one).
 std::string StringMember(std::string_view object, std::string_view key) {
@@ -190,8 +195,9 @@ TEST_F(FakeProviderTest, AnthropicMessage) {
 }
 
 TEST_F(FakeProviderTest, PathDecidesTheApi) {
-  EXPECT_EQ(StringMember(Post("/anything/else", kChatBody).body, "object"), "chat.completion");
-  EXPECT_EQ(StringMember(Post("/proxy/v1/messages", kChatBody).body, "type"), "message");
+  EXPECT_EQ(StringMember(Post("/anything/else", kEitherApiBody).body, "object"),
+            "chat.completion");
+  EXPECT_EQ(StringMember(Post("/proxy/v1/messages", kEitherApiBody).body, "type"), "message");
 }
 
 TEST_F(FakeProviderTest, TokensAndResponseBytesShapeTheAnswer) {
@@ -205,7 +211,8 @@ TEST_F(FakeProviderTest, TokensAndResponseBytesShapeTheAnswer) {
 TEST_F(FakeProviderTest, LargeRequestBodyWithExpectContinueIsNotDelayed) {
   // libcurl sends "Expect: 100-continue" for big bodies and waits up to 1 s
   // for the interim answer: the fake must give it at once.
-  std::string big = absl::StrCat(R"({"model":"m","pad":")", std::string(2 << 20, 'x'), R"("})");
+  std::string big = absl::StrCat(R"({"model":"m","messages":[{"role":"user","content":")",
+                                 std::string(2 << 20, 'x'), R"("}]})");
   absl::Time start = absl::Now();
   HttpResult r = Post("/v1/chat/completions", big);
   ASSERT_TRUE(r.ok()) << r.error;
@@ -260,7 +267,8 @@ TEST_F(FakeProviderTest, OpenAiStreamEventsArriveSpacedByTokenInterval) {
   EXPECT_EQ(content, "Hello from the fake provider");
   std::string last = DataOf(events[5]);
   EXPECT_THAT(last, HasSubstr(R"("finish_reason":"stop")"));
-  EXPECT_FALSE(RawMember(last, "usage").empty());
+  // Usage comes only when stream_options.include_usage asked for it.
+  EXPECT_TRUE(RawMember(last, "usage").empty());
   EXPECT_EQ(DataOf(events[6]), "[DONE]");
 }
 
@@ -472,7 +480,7 @@ TEST_F(FakeProviderTest, InvalidSpecsAnswer400SayingWhy) {
 TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   // Odd whitespace, key order, a nested "model", UTF-8 and escapes survive.
   std::string body =
-      "{ \"messages\" : [],\n\t\"model\":\"gpt-4o\", "
+      "{ \"messages\" : [ {\"content\":\"hi\", \"role\":\"user\"} ],\n\t\"model\":\"gpt-4o\", "
       "\"metadata\":{\"model\":\"x\"}, \"t\":\"caf\xc3\xa9 \\\"q\\\" \\u00e9\" }";
   HttpResult r = Post("/v1/chat/completions?beta=true", body,
                       {"x-fake-fault: echo", "X-Custom-Header: Some Value",
@@ -487,6 +495,139 @@ TEST_F(FakeProviderTest, EchoReturnsExactlyWhatWasReceived) {
   // Credentials are never reflected (the request records keep them).
   EXPECT_THAT(RawMember(r.body, "headers"), HasSubstr(R"(["Authorization","[redacted]"])"));
   EXPECT_THAT(r.body, Not(HasSubstr("sk-test-echo-never-reflected")));
+}
+
+// ---------------------------------------------------------------- strict API
+
+TEST_F(FakeProviderTest, InvalidRequestsGetTheVendors400) {
+  HttpResult r = Post("/v1/messages",
+                      R"({"model":"claude-3-5-sonnet","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(r.body,
+            R"({"type":"error","error":{"type":"invalid_request_error",)"
+            R"("message":"max_tokens: Field required"}})");
+  r = Post("/v1/chat/completions",
+           R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"},)"
+           R"({"role":"tool","tool_call_id":"call_1","content":"sunny"}]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"error":{"message":"Invalid parameter: messages with role 'tool' must be a )"
+            R"(response to a preceeding message with 'tool_calls'.","type":"invalid_request_error",)"
+            R"("param":"messages.[1].role","code":null}})");
+  // Validation comes before the fault: a request scripted to fail must
+  // still be one the vendor would have taken.
+  r = PostWithFault("/v1/messages", R"({"model":"c","max_tokens":0,"messages":[]})", "status=429");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("max_tokens: Input should be greater than or equal to 1"));
+  EXPECT_EQ(fake_->RequestCount(), 3);  // refused requests are recorded too
+  EXPECT_EQ(PostWithFault("/v1/messages", R"({"model":"c"})", "lenient").status, 200);
+  EXPECT_EQ(Post("/v1/embeddings", "not json").status, 200);  // only chat and messages are checked
+}
+
+// The parsed data of every event but a final [DONE].
+std::vector<rapidjson::Document> EventData(const HttpResult& r) {
+  std::vector<rapidjson::Document> out;
+  for (const Event& e : SplitEvents(r)) {
+    std::string data = DataOf(e);
+    if (data == "[DONE]") continue;
+    rapidjson::Document doc;
+    doc.Parse(data.c_str());
+    EXPECT_FALSE(doc.HasParseError()) << data;
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+std::string Str(const rapidjson::Value& v) {
+  return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : "<not a string>";
+}
+
+constexpr char kToolSpec[] = R"(tool_call=get_weather;tool_args={"city":"Paris"};cache_read=7)";
+constexpr char kToolArgs[] = R"({"city":"Paris"})";
+
+TEST_F(FakeProviderTest, OpenAiToolCallJsonAndStream) {
+  HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << r.body;
+  const rapidjson::Value& choice = doc["choices"][0];
+  EXPECT_EQ(Str(choice["finish_reason"]), "tool_calls");
+  const rapidjson::Value& call = choice["message"]["tool_calls"][0];
+  EXPECT_THAT(Str(call["id"]), StartsWith("call_"));
+  EXPECT_EQ(Str(call["function"]["name"]), "get_weather");
+  EXPECT_EQ(Str(call["function"]["arguments"]), kToolArgs);
+  EXPECT_EQ(doc["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 7);
+
+  r = PostWithFault("/v1/chat/completions",
+                    R"({"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},)"
+                    R"("messages":[{"role":"user","content":"hi"}]})",
+                    kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(absl::EndsWith(r.body, "data: [DONE]\n\n"));
+  std::vector<rapidjson::Document> chunks = EventData(r);
+  std::string args;
+  std::string name;
+  std::string finish;
+  int fragments = 0;
+  for (const rapidjson::Document& c : chunks) {
+    if (c["choices"].Empty()) continue;  // the usage chunk
+    const rapidjson::Value& delta = c["choices"][0]["delta"];
+    if (c["choices"][0]["finish_reason"].IsString()) finish = Str(c["choices"][0]["finish_reason"]);
+    if (!delta.HasMember("tool_calls")) continue;
+    const rapidjson::Value& f = delta["tool_calls"][0]["function"];
+    if (f.HasMember("name")) name = Str(f["name"]);
+    if (!f.HasMember("name")) ++fragments;
+    args += Str(f["arguments"]);
+  }
+  EXPECT_EQ(name, "get_weather");
+  EXPECT_GE(fragments, 2);
+  EXPECT_EQ(args, kToolArgs);
+  EXPECT_EQ(finish, "tool_calls");
+  ASSERT_FALSE(chunks.empty());
+  EXPECT_TRUE(chunks.back()["choices"].Empty());
+  EXPECT_EQ(chunks.back()["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 7);
+}
+
+TEST_F(FakeProviderTest, AnthropicToolUseJsonAndStream) {
+  HttpResult r = PostWithFault("/v1/messages", kMessagesBody, kToolSpec);
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << r.body;
+  EXPECT_EQ(Str(doc["stop_reason"]), "tool_use");
+  const rapidjson::Value& block = doc["content"][doc["content"].Size() - 1];
+  EXPECT_EQ(Str(block["type"]), "tool_use");
+  EXPECT_THAT(Str(block["id"]), StartsWith("toolu_"));
+  EXPECT_EQ(Str(block["input"]["city"]), "Paris");
+  EXPECT_EQ(doc["usage"]["cache_read_input_tokens"].GetInt(), 7);
+
+  r = PostWithFault("/v1/messages", kMessagesStreamBody, absl::StrCat(kToolSpec, ";tokens=0"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> names;
+  for (const Event& e : SplitEvents(r)) names.push_back(EventNameOf(e));
+  EXPECT_THAT(names, ElementsAre("message_start", "content_block_start", "content_block_delta",
+                                 "content_block_delta", "content_block_delta",
+                                 "content_block_stop", "message_delta", "message_stop"));
+  std::vector<rapidjson::Document> events = EventData(r);
+  EXPECT_EQ(Str(events[1]["content_block"]["type"]), "tool_use");
+  std::string args;
+  for (size_t i = 2; i < 5; ++i) args += Str(events[i]["delta"]["partial_json"]);
+  EXPECT_EQ(args, kToolArgs);
+  EXPECT_EQ(Str(events[6]["delta"]["stop_reason"]), "tool_use");
+}
+
+TEST_F(FakeProviderTest, ImagesAreAcknowledgedAndStopReasonsChosen) {
+  HttpResult r = PostWithFault(
+      "/v1/chat/completions",
+      R"({"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"see"},)"
+      R"({"type":"image_url","image_url":{"url":"data:image/png;base64,iVBO"}}]}]})",
+      "stop=content_filter");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr(R"("content":"saw 1 image(s). Hello)"));
+  EXPECT_THAT(r.body, HasSubstr(R"("finish_reason":"content_filter")"));
 }
 
 // ---------------------------------------------------------------- fault sources
@@ -505,16 +646,20 @@ TEST_F(FakeProviderTest, HeaderBeatsScriptWhichBeatsModel) {
   ASSERT_TRUE(fake_->SetScript({"status=503"}));
   // The header wins and leaves the script entry for the next request.
   EXPECT_EQ(PostWithFault("/v1/chat/completions", kChatBody, "status=418").status, 418);
-  EXPECT_EQ(Post("/v1/chat/completions", R"({"model":"fault:status=429"})").status, 503);
-  EXPECT_EQ(Post("/v1/chat/completions", R"({"model":"fault:status=429"})").status, 429);
-  HttpResult ok = Post("/v1/chat/completions", R"({"model":"fault:"})");
+  constexpr char kModelFault[] =
+      R"({"model":"fault:status=429","messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(Post("/v1/chat/completions", kModelFault).status, 503);
+  EXPECT_EQ(Post("/v1/chat/completions", kModelFault).status, 429);
+  HttpResult ok =
+      Post("/v1/chat/completions", R"({"model":"fault:","messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(StringMember(ok.body, "model"), "fault:");
 }
 
 TEST_F(FakeProviderTest, ModelFaultOnlyFromTopLevelModel) {
   HttpResult r =
-      Post("/v1/chat/completions", R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o"})");
+      Post("/v1/chat/completions", R"({"metadata":{"model":"fault:status=500"},"model":"gpt-4o",)"
+                                   R"("messages":[{"role":"user","content":"hi"}]})");
   EXPECT_EQ(r.status, 200);
 }
 
@@ -550,7 +695,10 @@ TEST_F(FakeProviderTest, RecordsProviderRequestsExactly) {
   std::string odd_body = std::string("{\"model\":\"m\",\"raw\":\"\xff\xfe\x01\"}");
   ASSERT_EQ(Post("/v1/chat/completions", kChatBody, {"Authorization: Bearer key-primary"}).status,
             200);
-  ASSERT_EQ(Post("/v1/messages", odd_body, {"x-api-key: key-secondary"}).status, 200);
+  // Not valid UTF-8 on purpose (the record keeps exact bytes): lenient.
+  ASSERT_EQ(
+      Post("/v1/messages", odd_body, {"x-api-key: key-secondary", "x-fake-fault: lenient"}).status,
+      200);
   EXPECT_EQ(HttpGet(fake_->base_url() + "/_fake/health"), "ok");  // not recorded
   absl::Time after = absl::Now();
 

@@ -75,6 +75,16 @@ v1::CompletionRequest ChatRequest(std::string_view model, bool stream) {
   return request;
 }
 
+v1::CompletionRequest MessagesRequest(std::string_view model, bool stream) {
+  v1::CompletionRequest request;
+  request.set_model(std::string(model));
+  request.set_path("/v1/messages");
+  request.set_body(absl::StrCat(
+      R"({"model":"placeholder","max_tokens":64,"messages":[{"role":"user","content":"hi"}])",
+      stream ? R"(,"stream":true})" : "}"));
+  return request;
+}
+
 std::string HeaderValue(const google::protobuf::RepeatedPtrField<v1::Header>& headers,
                         std::string_view name) {
   for (const v1::Header& h : headers) {

@@ -60,6 +60,10 @@ std::string ProviderEntry(const std::string& model, const std::string& base_url,
 // A chat-completions request for `model` with a small body.
 v1::CompletionRequest ChatRequest(std::string_view model, bool stream = false);
 
+// An Anthropic Messages request for `model`: path /v1/messages and a small
+// body with the max_tokens the API requires.
+v1::CompletionRequest MessagesRequest(std::string_view model, bool stream = false);
+
 // The value of the first `name` header in a response or event header list.
 std::string HeaderValue(const google::protobuf::RepeatedPtrField<v1::Header>& headers,
                         std::string_view name);

@@ -113,8 +113,14 @@ TEST_F(GatewayTest, StreamEventsArriveOneByOneAsTheProviderSendsThem) {
                                                 kIntervalMs)}));
   std::vector<absl::Time> data_times;
   std::vector<std::string> kinds;
+  // An OpenAI stream reports usage only when the request asks for it.
+  v1::CompletionRequest request;
+  request.set_model("openai/gpt-4o");
+  request.set_body(
+      R"({"model":"placeholder","stream":true,"stream_options":{"include_usage":true},)"
+      R"("messages":[{"role":"user","content":"hi"}]})");
   client::CallResult result = gateway_->client().StreamComplete(
-      ChatRequest("openai/gpt-4o", /*stream=*/true), absl::Seconds(10),
+      request, absl::Seconds(10),
       [&](const v1::StreamEvent& event) {
         switch (event.event_case()) {
           case v1::StreamEvent::kAttemptStarted:
@@ -139,7 +145,7 @@ TEST_F(GatewayTest, StreamEventsArriveOneByOneAsTheProviderSendsThem) {
   ASSERT_GE(kinds.size(), 3u);
   EXPECT_EQ(kinds.front(), "started");
   EXPECT_EQ(kinds.back(), "end");
-  // kTokens content chunks + the final finish_reason chunk + [DONE].
+  // kTokens content chunks + the finish_reason chunk + the usage chunk + [DONE].
   ASSERT_GE(data_times.size(), static_cast<size_t>(kTokens));
   // Consecutive token events are spaced by the provider's interval: had the
   // gateway buffered, they would arrive together at the end.
@@ -155,6 +161,7 @@ TEST_F(GatewayTest, BodyIsForwardedByteForByteExceptTheTopLevelModel) {
   const std::string body =
       "{ \"metadata\" : {\"model\": \"keep-me\", \"n\": [1, 2.50, {\"model\":null}]},\n"
       "  \"messages\":[{\"role\":\"user\",\"content\":\"say \\\"model\\\": x \\u00e9\"}],\n"
+      "  \"max_tokens\": 64,\n"
       "\t\"model\"  :   \"whatever-the-caller-wrote\" ,  \"temperature\":0.70 }";
   const std::string expected = absl::StrReplaceAll(
       body, {{"\"whatever-the-caller-wrote\"", "\"claude-3-5-sonnet\""}});
@@ -183,8 +190,8 @@ TEST_F(GatewayTest, EachProviderGetsItsOwnCredentialAndNoCallerKeyLeaks) {
     return request;
   };
   ASSERT_TRUE(Complete(with_caller_keys(ChatRequest("openai/gpt-4o"))).ok());
-  v1::CompletionRequest anthropic = with_caller_keys(ChatRequest("anthropic/claude-3-5-sonnet"));
-  anthropic.set_path("/v1/messages");
+  v1::CompletionRequest anthropic =
+      with_caller_keys(MessagesRequest("anthropic/claude-3-5-sonnet"));
   ASSERT_TRUE(Complete(anthropic).ok());
 
   std::vector<RecordedRequest> openai = primary_->Requests();
@@ -653,8 +660,7 @@ TEST_F(GatewayTest, ProviderConnectionLimitFailsFast) {
   EXPECT_EQ(refused.error_detail->reason(), v1::ERROR_REASON_OVERLOADED);
   EXPECT_EQ(refused.pushback_ms.value_or(0), 100);
   // Another provider is not affected by the first one's limit.
-  v1::CompletionRequest other = ChatRequest("anthropic/claude-3-5-sonnet");
-  other.set_path("/v1/messages");
+  v1::CompletionRequest other = MessagesRequest("anthropic/claude-3-5-sonnet");
   EXPECT_TRUE(Complete(other).ok());
   caller.join();
   EXPECT_TRUE(slow.ok()) << slow.status.error_message();

@@ -44,7 +44,10 @@ class StreamApisTest : public ::testing::Test {
   };
 
   Streamed Stream(const std::string& path) {
-    v1::CompletionRequest request = ChatRequest("openai/gpt-4o", /*stream=*/true);
+    // The Messages API requires max_tokens; the other paths take the chat body.
+    v1::CompletionRequest request = path == "/v1/messages"
+                                        ? MessagesRequest("openai/gpt-4o", /*stream=*/true)
+                                        : ChatRequest("openai/gpt-4o", /*stream=*/true);
     request.set_path(path);
     Streamed out;
     out.result = gateway_->client().StreamComplete(

@@ -12,6 +12,7 @@
 #include "tests/fakeprovider/fault_response.h"
 #include "tests/fakeprovider/http_request.h"
 #include "tests/fakeprovider/json_text.h"
+#include "tests/fakeprovider/text_util.h"
 
 namespace rebound::fake {
 namespace {
@@ -121,12 +122,42 @@ TEST(FaultSpecTest, StreamFaults) {
 }
 
 TEST(FaultSpecTest, BareFlags) {
-  FaultSpec spec = ParseOk("reset_before_headers;close_before_headers;stall;no_done;echo");
+  EXPECT_FALSE(ParseOk("").lenient);
+  FaultSpec spec =
+      ParseOk("reset_before_headers;close_before_headers;stall;no_done;echo;lenient");
   EXPECT_TRUE(spec.reset_before_headers);
   EXPECT_TRUE(spec.close_before_headers);
   EXPECT_TRUE(spec.stall);
   EXPECT_TRUE(spec.no_done);
   EXPECT_TRUE(spec.echo);
+  EXPECT_TRUE(spec.lenient);
+}
+
+TEST(FaultSpecTest, AnswerShapes) {
+  FaultSpec spec = ParseOk(
+      R"(tool_call=get_weather;tool_args={"city":"Par\;is","n":1};stop=pause_turn;)"
+      "cache_read=30;cache_write=12");
+  EXPECT_EQ(spec.tool_call, "get_weather");
+  EXPECT_EQ(spec.tool_args, R"({"city":"Par;is","n":1})");
+  EXPECT_EQ(spec.stop, "pause_turn");
+  EXPECT_EQ(spec.cache_read, 30);
+  EXPECT_EQ(spec.cache_write, 12);
+  FaultSpec plain = ParseOk("");
+  EXPECT_FALSE(plain.tool_call);
+  EXPECT_EQ(plain.tool_args, "{}");
+  EXPECT_FALSE(plain.stop);
+  for (std::string_view reason : kStopReasons) {
+    EXPECT_EQ(ParseOk(absl::StrCat("stop=", ToAbsl(reason))).stop, reason);
+  }
+}
+
+TEST(FaultSpecTest, RejectsBadAnswerShapes) {
+  EXPECT_THAT(ErrorOf("tool_call=get weather"), HasSubstr("tool_call=get weather"));
+  EXPECT_THAT(ErrorOf("tool_call="), HasSubstr("tool_call="));
+  EXPECT_THAT(ErrorOf("tool_args=[1]"), HasSubstr("tool_args: must be a JSON object"));
+  EXPECT_THAT(ErrorOf("tool_args={not json"), HasSubstr("tool_args: must be a JSON object"));
+  EXPECT_THAT(ErrorOf("stop=finished"), HasSubstr("stop=finished: unknown reason (known: end_turn"));
+  EXPECT_THAT(ErrorOf("cache_read=-1"), HasSubstr("cache_read"));
 }
 
 TEST(FaultSpecTest, LaterValueWins) { EXPECT_EQ(ParseOk("status=429;status=503").status, 503); }
@@ -141,6 +172,7 @@ TEST(FaultSpecTest, ErrorsNameTheOffendingItem) {
   EXPECT_THAT(ErrorOf("malformed_event_at=0"), HasSubstr("malformed_event_at"));
   EXPECT_THAT(ErrorOf("explode"), HasSubstr("'explode': unknown flag"));
   EXPECT_THAT(ErrorOf("stall=1"), HasSubstr("stall is a flag"));
+  EXPECT_THAT(ErrorOf("lenient=1"), HasSubstr("lenient is a flag"));
   EXPECT_THAT(ErrorOf("=5"), HasSubstr("missing key"));
   EXPECT_THAT(ErrorOf("status"), HasSubstr("unknown flag"));
 }
@@ -332,7 +364,12 @@ class FaultResponseTest : public ::testing::Test {
     request_.received_unix_us = 1'700'000'000'000'000;
     ResponsePlan plan;
     BuildFaultResponse(ParseOk(spec_text),
-                       {.http = request_, .api = api, .model = "m", .stream = stream, .id = 7},
+                       {.http = request_,
+                        .api = api,
+                        .model = "m",
+                        .stream = stream,
+                        .id = 7,
+                        .facts = {}},
                        plan);
     return plan;
   }
