@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -187,7 +188,15 @@ TEST(CallLimitsTest, MaxRetryDurationEndsTheAttemptInFlight) {
   ASSERT_EQ(result.error_detail->attempts_size(), 2);
   EXPECT_EQ(result.error_detail->attempts(0).error_type(),
             absl::StrCat("timeout_", kFirstByteMs, "ms"));
-  EXPECT_EQ(result.error_detail->attempts(1).error_type(), absl::StrCat("timeout_", kBudgetMs, "ms"));
+  // The second attempt gets what is left of the budget when it starts: the
+  // whole 300 ms less the scheduling between the first timeout and the
+  // second send (it measured 299 ms under ASan).
+  int cap_ms = 0;
+  const std::string second = result.error_detail->attempts(1).error_type();
+  ASSERT_TRUE(absl::StartsWith(second, "timeout_") && absl::EndsWith(second, "ms")) << second;
+  ASSERT_TRUE(absl::SimpleAtoi(second.substr(8, second.size() - 10), &cap_ms)) << second;
+  EXPECT_LE(cap_ms, kBudgetMs);
+  EXPECT_GE(cap_ms, kBudgetMs - 100);
   EXPECT_THAT(result.error_detail->retry_exhausted_json(),
               HasSubstr(R"("retry_budget_exhausted":true)"));
   EXPECT_THAT(result.error_detail->retry_exhausted_json(),

@@ -533,7 +533,7 @@ std::vector<rapidjson::Document> EventData(const HttpResult& r) {
     std::string data = DataOf(e);
     if (data == "[DONE]") continue;
     rapidjson::Document doc;
-    doc.Parse(data.c_str());
+    doc.Parse(data.data(), data.size());
     EXPECT_FALSE(doc.HasParseError()) << data;
     out.push_back(std::move(doc));
   }
@@ -551,7 +551,7 @@ TEST_F(FakeProviderTest, OpenAiToolCallJsonAndStream) {
   HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, kToolSpec);
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document doc;
-  doc.Parse(r.body.c_str());
+  doc.Parse(r.body.data(), r.body.size());
   ASSERT_FALSE(doc.HasParseError()) << r.body;
   const rapidjson::Value& choice = doc["choices"][0];
   EXPECT_EQ(Str(choice["finish_reason"]), "tool_calls");
@@ -595,7 +595,7 @@ TEST_F(FakeProviderTest, AnthropicToolUseJsonAndStream) {
   HttpResult r = PostWithFault("/v1/messages", kMessagesBody, kToolSpec);
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document doc;
-  doc.Parse(r.body.c_str());
+  doc.Parse(r.body.data(), r.body.size());
   ASSERT_FALSE(doc.HasParseError()) << r.body;
   EXPECT_EQ(Str(doc["stop_reason"]), "tool_use");
   const rapidjson::Value& block = doc["content"][doc["content"].Size() - 1];

@@ -27,7 +27,7 @@ std::string Str(const rapidjson::Value& v) {
 
 rapidjson::Document Parse(const std::string& json) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str());
+  doc.Parse(json.data(), json.size());
   EXPECT_FALSE(doc.HasParseError()) << json;
   return doc;
 }

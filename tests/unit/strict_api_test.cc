@@ -29,7 +29,7 @@ std::string AnthropicRefusal(std::string_view body) {
     return "";
   }
   rapidjson::Document doc;
-  doc.Parse(error->c_str());
+  doc.Parse(error->data(), error->size());
   EXPECT_FALSE(doc.HasParseError()) << *error;
   EXPECT_TRUE(doc.IsObject() && doc.MemberCount() == 2) << *error;
   EXPECT_EQ(Str(doc["type"]), "error");
@@ -58,7 +58,7 @@ OpenAiError OpenAiRefusal(std::string_view body) {
     return {};
   }
   rapidjson::Document doc;
-  doc.Parse(error->c_str());
+  doc.Parse(error->data(), error->size());
   EXPECT_FALSE(doc.HasParseError()) << *error;
   EXPECT_TRUE(doc.IsObject() && doc.MemberCount() == 1) << *error;
   const rapidjson::Value& e = doc["error"];
@@ -541,7 +541,7 @@ TEST(StrictApiTest, NeverCrashesOnMutatedRequests) {
         std::optional<std::string> error = StrictRequestError(api, body);
         if (error) {
           rapidjson::Document doc;
-          doc.Parse(error->c_str());
+          doc.Parse(error->data(), error->size());
           ASSERT_FALSE(doc.HasParseError()) << *error;
         }
       }

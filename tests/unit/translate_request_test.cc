@@ -214,8 +214,8 @@ TEST(TranslateRequestTest, ARoundTripKeepsWhatBothApisExpress) {
       TranslateRequest(there->body, Api::kAnthropicMessages, Api::kOpenAiChat, Options("gpt-4o"));
   ASSERT_TRUE(back.ok()) << back.status();
   rapidjson::Document a, b;
-  a.Parse(original.c_str());
-  b.Parse(back->body.c_str());
+  a.Parse(original.data(), original.size());
+  b.Parse(back->body.data(), back->body.size());
   for (const char* key : {"model", "max_tokens", "temperature", "top_p", "stop", "user", "tools",
                           "tool_choice", "messages"}) {
     SCOPED_TRACE(key);
