@@ -94,20 +94,6 @@ Check EmptyArray(std::string param) {
   return Fail(std::move(param), message);
 }
 
-enum class Type { kString, kInteger, kNumber, kBool, kObject, kArray };
-
-bool Is(const Value& v, Type type) {
-  switch (type) {
-    case Type::kString: return v.IsString();
-    case Type::kInteger: return v.IsInt64() || v.IsUint64();
-    case Type::kNumber: return v.IsNumber();
-    case Type::kBool: return v.IsBool();
-    case Type::kObject: return v.IsObject();
-    case Type::kArray: return v.IsArray();
-  }
-  return false;
-}
-
 std::string_view Expected(Type type) {
   switch (type) {
     case Type::kString: return "a string";

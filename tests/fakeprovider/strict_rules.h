@@ -33,6 +33,22 @@ inline std::string_view View(const rapidjson::Value& string) {
   return {string.GetString(), string.GetStringLength()};
 }
 
+// The JSON types the rules require of a field (each vendor words the
+// refusal its own way).
+enum class Type { kString, kInteger, kNumber, kBool, kObject, kArray };
+
+inline bool Is(const rapidjson::Value& v, Type type) {
+  switch (type) {
+    case Type::kString: return v.IsString();
+    case Type::kInteger: return v.IsInt64() || v.IsUint64();
+    case Type::kNumber: return v.IsNumber();
+    case Type::kBool: return v.IsBool();
+    case Type::kObject: return v.IsObject();
+    case Type::kArray: return v.IsArray();
+  }
+  return false;
+}
+
 // "an integer", "a string", ...: how both vendors name the JSON type found.
 inline std::string_view TypeName(const rapidjson::Value& v) {
   if (v.IsNull()) return "null";
