@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "codec/json_scan.h"
 #include "common/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,6 +17,21 @@ AnswerOptions Options(std::string model) {
   o.served_model = std::move(model);
   o.created_unix_seconds = 1700000000;
   return o;
+}
+
+// Found by the translate fuzzer: with RAPIDJSON_SSE2, RapidJSON 1.1.0's
+// writer copied the control characters 0x1A-0x1F of a long string raw (its
+// SIMD bound is 0x19), which is not JSON. Every control character must come
+// out escaped, wherever it sits in a long run.
+TEST(TranslateAnswerTest, ControlCharactersInLongStringsAreEscaped) {
+  std::string text(40, 'x');
+  for (char c = 0x01; c < 0x20; ++c) text += std::string(17, c) + "yyyyyyyyyyyyyyyyy";
+  const std::string body = "not json: " + text;
+  for (Api from : {Api::kAnthropicMessages, Api::kOpenAiChat}) {
+    const Api to = from == Api::kOpenAiChat ? Api::kAnthropicMessages : Api::kOpenAiChat;
+    std::string out = TranslateErrorBody(body, 500, from, to);
+    EXPECT_TRUE(json::Validate(out).ok()) << json::Validate(out) << "\n" << out;
+  }
 }
 
 TEST(TranslateAnswerTest, AnAnthropicMessageBecomesAChatCompletion) {
