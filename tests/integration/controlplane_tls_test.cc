@@ -140,8 +140,9 @@ TEST_F(ControlPlaneTlsTest, ReplicaAndCliWithTheCaConnectOverTls) {
   auto replica = StartReplica("replica-tls", absl::StrCat("  ca_file: ", Ca().cert, "\n"));
   ASSERT_NE(replica, nullptr);
   EXPECT_TRUE(WaitConnected(*replica)) << replica->ScrapeMetrics();
-  EXPECT_THAT(replica->process().Stderr(), HasSubstr("tls=on"));
-  EXPECT_THAT(cp_->Stderr(), HasSubstr("tls=on"));
+  // Log lines reach stderr on the processes' own schedule: wait for them.
+  EXPECT_TRUE(replica->process().WaitForStderrLine("tls=on", absl::Seconds(10)).ok());
+  EXPECT_TRUE(cp_->WaitForStderrLine("tls=on", absl::Seconds(10)).ok());
 
   std::string err;
   EXPECT_EQ(CliState({"--ca-file", Ca().cert}, &err), 0) << err;
@@ -161,13 +162,14 @@ TEST_F(ControlPlaneTlsTest, ReplicaTrustingAnotherCaStaysDisconnectedAndServes) 
 
 TEST_F(ControlPlaneTlsTest, MutualTlsAdmitsOnlyClientsWithACertificateFromTheCa) {
   StartControlPlane(/*require_client_certs=*/true);
-  EXPECT_THAT(cp_->Stderr(), HasSubstr("tls=mutual"));
+  // The ready line is on stdout; the TLS line on stderr may come after it.
+  EXPECT_TRUE(cp_->WaitForStderrLine("tls=mutual", absl::Seconds(10)).ok()) << cp_->Stderr();
   auto with_cert = StartReplica(
       "replica-mtls", absl::StrCat("  ca_file: ", Ca().cert, "\n  cert_file: ", Ca().client_cert,
                                    "\n  key_file: ", Ca().client_key, "\n"));
   ASSERT_NE(with_cert, nullptr);
   EXPECT_TRUE(WaitConnected(*with_cert)) << with_cert->ScrapeMetrics();
-  EXPECT_THAT(with_cert->process().Stderr(), HasSubstr("tls=mutual"));
+  EXPECT_TRUE(with_cert->process().WaitForStderrLine("tls=mutual", absl::Seconds(10)).ok());
 
   auto without_cert =
       StartReplica("replica-no-cert", absl::StrCat("  ca_file: ", Ca().cert, "\n"));
