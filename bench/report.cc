@@ -21,6 +21,20 @@ std::string CountCell(double value) { return absl::StrFormat("%9.0f", value); }
 
 std::string Verdict(bool met) { return met ? "MET" : "MISSED"; }
 
+// The header of a latency table, and one row: <key>.p50_ms ... (and its
+// error count when `errors`).
+void LatencyHeader(std::FILE* out) {
+  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
+}
+void LatencyRow(std::FILE* out, const ResultSet& r, const std::string& label,
+                const std::string& key, bool errors = true) {
+  std::string p = key + ".";
+  Row(out, label,
+      absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
+                   Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")),
+                   errors ? absl::StrCat(" ", CountCell(r.Get(p + "errors"))) : ""));
+}
+
 std::string JsonNumber(double v) {
   // JSON has no NaN or infinity; neither should occur, but never emit them.
   if (v != v || v > 1e300 || v < -1e300) return "null";
@@ -53,19 +67,12 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                "   in alternating blocks of %lld\n",
                static_cast<long long>(s.calls), static_cast<long long>(s.warmup),
                static_cast<long long>(s.block));
-  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
-  auto latency_row = [&](const std::string& label, const std::string& key, bool errors) {
-    std::string p = absl::StrCat("sequential.", key, ".");
-    Row(out, label,
-        absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
-                     Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")),
-                     errors ? absl::StrCat(" ", CountCell(r.Get(p + "errors"))) : ""));
-  };
-  latency_row("direct", "direct", true);
-  latency_row("gateway", "gateway", true);
-  latency_row("  in upstream", "gateway.upstream_attempt", false);
-  latency_row("  rest", "gateway.outside_attempt", false);
-  latency_row("grpc no-op", "grpc_noop", true);
+  LatencyHeader(out);
+  LatencyRow(out, r, "direct", "sequential.direct");
+  LatencyRow(out, r, "gateway", "sequential.gateway");
+  LatencyRow(out, r, "  in upstream", "sequential.gateway.upstream_attempt", /*errors=*/false);
+  LatencyRow(out, r, "  rest", "sequential.gateway.outside_attempt", /*errors=*/false);
+  LatencyRow(out, r, "grpc no-op", "sequential.grpc_noop");
   double added_p50 = r.Get("sequential.added.p50_ms");
   Row(out, "added",
       absl::StrCat(Cell(added_p50), Cell(r.Get("sequential.added.p90_ms")),
@@ -128,13 +135,9 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
   std::fprintf(out,
                "\n4. Failover hop: sequential gateway calls; the first attempt of a hop call "
                "answers 503\n   and the policy fails over to the healthy model\n");
-  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
+  LatencyHeader(out);
   for (const char* path : {"plain", "hop"}) {
-    std::string p = absl::StrCat("failover.", path, ".");
-    Row(out, path,
-        absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
-                     Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")), " ",
-                     CountCell(r.Get(p + "errors"))));
+    LatencyRow(out, r, path, absl::StrCat("failover.", path));
   }
   Row(out, "hop cost", absl::StrCat(Cell(r.Get("failover.hop_cost.p50_ms")), "          ",
                                     Cell(r.Get("failover.hop_cost.p99_ms"))));
@@ -148,13 +151,9 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                "\n4b. Translation: sequential gateway calls, a 4 KiB chat request and a 2 KiB "
                "answer,\n    to the OpenAI-API model and to the same fake as an Anthropic-API "
                "model (translated both ways)\n");
-  Row(out, "", "    p50 ms    p90 ms    p99 ms   mean ms    errors");
+  LatencyHeader(out);
   for (const char* path : {"same_api", "translated"}) {
-    std::string p = absl::StrCat("translation.", path, ".");
-    Row(out, path,
-        absl::StrCat(Cell(r.Get(p + "p50_ms")), Cell(r.Get(p + "p90_ms")),
-                     Cell(r.Get(p + "p99_ms")), Cell(r.Get(p + "mean_ms")), " ",
-                     CountCell(r.Get(p + "errors"))));
+    LatencyRow(out, r, path, absl::StrCat("translation.", path));
   }
   Row(out, "translated/same", absl::StrCat(Cell(r.Get("translation.ratio.p50_ms"), 3), "          ",
                                            Cell(r.Get("translation.ratio.p99_ms"), 3)));

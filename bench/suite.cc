@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/bench_stack.h"
@@ -33,6 +36,22 @@ void SetLatency(ResultSet* out, const std::string& prefix, const PathResult& r) 
   out->Set(prefix + ".mean_ms", r.latency.mean_ms);
   out->Set(prefix + ".max_ms", r.latency.max_ms);
   out->Set(prefix + ".errors", static_cast<double>(r.errors));
+}
+
+// Runs `paths` one call at a time in alternating blocks, reports their
+// errors and stores each one's latency as <phase>.<name>.*.
+std::vector<PathResult> RunSequentialPhase(
+    ResultSet* out, const char* phase,
+    const std::vector<std::pair<const char*, SyncTarget*>>& paths,
+    const SequentialOptions& options) {
+  std::vector<SyncTarget*> targets;
+  for (const auto& [name, target] : paths) targets.push_back(target);
+  std::vector<PathResult> results = RunSequential(targets, options);
+  for (size_t p = 0; p < results.size(); ++p) {
+    ReportErrors(phase, paths[p].first, results[p]);
+    SetLatency(out, absl::StrCat(phase, ".", paths[p].first), results[p]);
+  }
+  return results;
 }
 
 void SetAdded(ResultSet* out, const std::string& phase) {
@@ -199,13 +218,11 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
   const bool direct_first = pass % 2 == 0;
 
   std::fprintf(stderr, "rebound-bench: pass %d: sequential\n", pass + 1);
-  std::vector<PathResult> seq = RunSequential(
-      {targets.direct_sync, targets.gateway_sync, targets.grpc_floor_sync}, options.sequential);
-  const char* kSequentialPaths[] = {"direct", "gateway", "grpc_noop"};
-  for (size_t p = 0; p < seq.size(); ++p) {
-    ReportErrors("sequential", kSequentialPaths[p], seq[p]);
-    SetLatency(&out, std::string("sequential.") + kSequentialPaths[p], seq[p]);
-  }
+  std::vector<PathResult> seq = RunSequentialPhase(&out, "sequential",
+                                                   {{"direct", targets.direct_sync},
+                                                    {"gateway", targets.gateway_sync},
+                                                    {"grpc_noop", targets.grpc_floor_sync}},
+                                                   options.sequential);
   SetAdded(&out, "sequential");
   const PathResult& gateway = seq[1];
   for (const auto& [name, summary] :
@@ -229,13 +246,9 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
               out.Get("sequential.grpc_noop.p50_ms"));
 
   std::fprintf(stderr, "rebound-bench: pass %d: failover hop\n", pass + 1);
-  std::vector<PathResult> hop =
-      RunSequential({targets.gateway_plain_sync, targets.gateway_failover_sync},
-                    options.sequential);
-  ReportErrors("failover", "plain", hop[0]);
-  ReportErrors("failover", "hop", hop[1]);
-  SetLatency(&out, "failover.plain", hop[0]);
-  SetLatency(&out, "failover.hop", hop[1]);
+  RunSequentialPhase(&out, "failover",
+                     {{"plain", targets.gateway_plain_sync}, {"hop", targets.gateway_failover_sync}},
+                     options.sequential);
   for (const char* q : {"p50_ms", "p99_ms"}) {
     double cost = out.Get(std::string("failover.hop.") + q) -
                   out.Get(std::string("failover.plain.") + q);
@@ -247,13 +260,10 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
           out.Get("failover.hop_cost.p50_ms") - out.Get("sequential.direct.p50_ms"));
 
   std::fprintf(stderr, "rebound-bench: pass %d: translation\n", pass + 1);
-  std::vector<PathResult> translation =
-      RunSequential({targets.gateway_untranslated_sync, targets.gateway_translated_sync},
-                    options.sequential);
-  ReportErrors("translation", "same_api", translation[0]);
-  ReportErrors("translation", "translated", translation[1]);
-  SetLatency(&out, "translation.same_api", translation[0]);
-  SetLatency(&out, "translation.translated", translation[1]);
+  RunSequentialPhase(&out, "translation",
+                     {{"same_api", targets.gateway_untranslated_sync},
+                      {"translated", targets.gateway_translated_sync}},
+                     options.sequential);
   for (const char* q : {"p50_ms", "p99_ms"}) {
     out.Set(std::string("translation.ratio.") + q,
             out.Get(std::string("translation.translated.") + q) /

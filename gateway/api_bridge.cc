@@ -51,8 +51,8 @@ const absl::StatusOr<translate::TranslatedRequest>& ApiBridge::TranslatedFor(
   return cached_->translated;
 }
 
-absl::StatusOr<ApiBridge::Attempt> ApiBridge::Build(const ModelProvider& target) {
-  Attempt out;
+absl::StatusOr<ApiBridge::Outgoing> ApiBridge::Build(const ModelProvider& target) {
+  Outgoing out;
   if (!Translates(target)) {
     absl::StatusOr<UpstreamRequest> request = BuildUpstreamRequest(target, *caller_);
     if (!request.ok()) return request.status();

@@ -40,7 +40,8 @@ class ApiBridge {
   //   "not_translatable: <field>"             (translate/request.h)
   std::string SkipReason(const ModelProvider& target);
 
-  struct Attempt {
+  // What an attempt sends (Call::Attempt is the attempt's own state).
+  struct Outgoing {
     UpstreamRequest request;
     std::vector<std::string> dropped_fields;  // left out by the translation
     bool include_usage = false;  // OpenAI caller: stream_options.include_usage
@@ -48,7 +49,7 @@ class ApiBridge {
   // The request for an attempt at `target`. Errors (InvalidArgument): the
   // body is not a JSON object, or `target` (the primary: fallbacks were
   // filtered) cannot serve the call, with SkipReason's words.
-  absl::StatusOr<Attempt> Build(const ModelProvider& target);
+  absl::StatusOr<Outgoing> Build(const ModelProvider& target);
 
  private:
   // The request translated for `target`, cached: failover attempts at

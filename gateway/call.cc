@@ -349,7 +349,7 @@ void Call::LogAttempt(const AttemptResult& r) const {
 void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
   if (output_ == nullptr) return;
   const ModelProvider* target = decision.target;
-  absl::StatusOr<ApiBridge::Attempt> built = bridge_->Build(*target);
+  absl::StatusOr<ApiBridge::Outgoing> built = bridge_->Build(*target);
   if (!built.ok()) {
     FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
                     std::string(built.status().message()), nullptr);
@@ -597,15 +597,15 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
     env_.metrics->RecordUnprocessedResends(a.target->provider, transfer.unprocessed_resends);
   }
   if (a.translated) {
-    r.translation = absl::StrCat(std::string(translate::ToString(bridge_->caller_api())), "->",
-                                 std::string(translate::ToString(a.answer_api)));
+    const std::string from(translate::ToString(bridge_->caller_api()));
+    const std::string to(translate::ToString(a.answer_api));
+    r.translation = absl::StrCat(from, "->", to);
     r.dropped_fields = a.dropped_fields;
     std::string_view result = r.kind == AttemptResult::Kind::kSuccess ? "translated"
                               : absl::StartsWith(r.error_type, "untranslatable")
                                   ? "untranslatable_answer"
                                   : "upstream_failed";
-    env_.metrics->RecordTranslation(translate::ToString(bridge_->caller_api()),
-                                    translate::ToString(a.answer_api), result);
+    env_.metrics->RecordTranslation(from, to, result);
   }
   env_.metrics->RecordAttempt(a.target->model_id, a.target->provider, OutcomeLabel(r.kind),
                               StatusClass(a.http_status), absl::ToDoubleSeconds(r.ttfb),

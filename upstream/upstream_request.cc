@@ -31,50 +31,6 @@ bool IsDroppedHeader(std::string_view name) {
                        "accept-encoding", "x-request-id"});
 }
 
-}  // namespace
-
-absl::Status CheckCallerRequest(const CallerRequest& request) {
-  const std::string& path = request.path;
-  if (path.empty() || path[0] != '/' || absl::StartsWith(path, "//")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("path must start with a single '/', got \"", absl::CEscape(absl::string_view(path)), "\""));
-  }
-  for (char c : path) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '#' || c == '\\') {
-      return absl::InvalidArgumentError(
-          "path may contain only printable ASCII without spaces, '#' or '\\'");
-    }
-  }
-  if (path.find("/../") != std::string::npos || absl::EndsWith(path, "/..")) {
-    return absl::InvalidArgumentError("path must not contain '..' segments");
-  }
-  for (const auto& [name, value] : request.headers) {
-    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("header name \"", absl::CEscape(absl::string_view(name)), "\" is not an HTTP token"));
-    }
-    for (char c : value) {
-      if (c == '\r' || c == '\n' || c == '\0') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("header \"", name, "\" has a CR, LF or NUL in its value"));
-      }
-    }
-  }
-  for (char c : request.request_id) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x21 || u > 0x7e) {
-      return absl::InvalidArgumentError("request_id must be printable ASCII without spaces");
-    }
-  }
-  if (request.request_id.size() > 256) {
-    return absl::InvalidArgumentError("request_id is longer than 256 bytes");
-  }
-  return absl::OkStatus();
-}
-
-namespace {
-
 // The caller's vendor headers that mean nothing (or the wrong thing) to the
 // other vendor.
 bool IsVendorHeader(std::string_view name) {
@@ -128,6 +84,46 @@ UpstreamRequest Address(const ModelProvider& target, const CallerRequest& reques
 }
 
 }  // namespace
+
+absl::Status CheckCallerRequest(const CallerRequest& request) {
+  const std::string& path = request.path;
+  if (path.empty() || path[0] != '/' || absl::StartsWith(path, "//")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path must start with a single '/', got \"", absl::CEscape(absl::string_view(path)), "\""));
+  }
+  for (char c : path) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '#' || c == '\\') {
+      return absl::InvalidArgumentError(
+          "path may contain only printable ASCII without spaces, '#' or '\\'");
+    }
+  }
+  if (path.find("/../") != std::string::npos || absl::EndsWith(path, "/..")) {
+    return absl::InvalidArgumentError("path must not contain '..' segments");
+  }
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header name \"", absl::CEscape(absl::string_view(name)), "\" is not an HTTP token"));
+    }
+    for (char c : value) {
+      if (c == '\r' || c == '\n' || c == '\0') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("header \"", name, "\" has a CR, LF or NUL in its value"));
+      }
+    }
+  }
+  for (char c : request.request_id) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7e) {
+      return absl::InvalidArgumentError("request_id must be printable ASCII without spaces");
+    }
+  }
+  if (request.request_id.size() > 256) {
+    return absl::InvalidArgumentError("request_id is longer than 256 bytes");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<UpstreamRequest> BuildUpstreamRequest(const ModelProvider& target,
                                                      const CallerRequest& request) {
