@@ -254,6 +254,18 @@ void Call::Execute(const Decision& decision) {
   }
   switch (decision.kind) {
     case Decision::Kind::kAttempt: {
+      if (!env_.stream_resets && streaming_ && attempt_ != nullptr &&
+          attempt_->events_forwarded > 0) {
+        const AttemptResult& last = retry_->attempts().back();
+        FinishWithError(grpc::StatusCode::UNAVAILABLE, v1::ERROR_REASON_STREAM_INTERRUPTED,
+                        absl::StrCat("upstream ", last.target->model_id,
+                                     ": the stream failed after ", attempt_->events_forwarded,
+                                     " events reached the caller (", last.error_type,
+                                     "); this API cannot reset a stream, so no other "
+                                     "model was tried"),
+                        &last);
+        return;
+      }
       if (!retry_->attempts().empty()) {
         const AttemptResult& last = retry_->attempts().back();
         env_.metrics->RecordRetry(model_label_, last.target->model_id, decision.target->model_id,
@@ -819,6 +831,8 @@ void Call::FinishWithError(grpc::StatusCode code, v1::ErrorReason reason, std::s
 void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
                    int64_t pushback_ms, std::string_view outcome, bool slow_caller) {
   if (output_ == nullptr) return;
+  // The output may drop the last reference to this Call when it ends.
+  std::shared_ptr<Call> keep = weak_from_this().lock();
   CallOutput* output = output_;
   output_ = nullptr;
   absl::Duration total = absl::Nanoseconds(env_.clock->Mono() - started_);
@@ -828,7 +842,7 @@ void Call::EndCall(const grpc::Status& status, v1::CompletionResponse response,
   } else {
     output->End(status, std::move(response), pushback_ms);
   }
-  env_.metrics->RecordRequest(model_label_, outcome);
+  env_.metrics->RecordRequest(model_label_, outcome, env_.api);
   env_.metrics->RecordOverhead(absl::ToDoubleSeconds(std::max(total - upstream_time_,
                                                               absl::ZeroDuration())));
 }

@@ -70,6 +70,12 @@ struct CallEnv {
   // server.retry_budget is disabled. Shared: a reload swaps in a new set
   // while calls keep theirs.
   std::shared_ptr<RetryBudgets> retry_budgets;
+  // Which front end the call came through, for rebound_requests_total.
+  std::string_view api = "grpc";
+  // The caller understands StreamReset (gRPC). Plain SSE (the HTTP front
+  // door) cannot take back events: there, a stream that fails after events
+  // reached the caller ends the call instead of failing over.
+  bool stream_resets = true;
 };
 
 class Call : public TransferHandler, public std::enable_shared_from_this<Call> {

@@ -48,4 +48,16 @@ std::string_view RequestOutcome(v1::ErrorReason reason) {
   return "error";
 }
 
+v1::ErrorDetail ErrorDetailOf(const grpc::Status& status) {
+  v1::ErrorDetail detail;
+  google::rpc::Status rich;
+  if (status.error_details().empty() || !rich.ParseFromString(status.error_details())) {
+    return detail;
+  }
+  for (const google::protobuf::Any& any : rich.details()) {
+    if (any.Is<v1::ErrorDetail>() && any.UnpackTo(&detail)) break;
+  }
+  return detail;
+}
+
 }  // namespace rebound

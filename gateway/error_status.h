@@ -30,6 +30,10 @@ std::string_view RequestOutcome(v1::ErrorReason reason);
 grpc::Status MakeErrorStatus(grpc::StatusCode code, const std::string& message,
                              const v1::ErrorDetail& detail);
 
+// The ErrorDetail MakeErrorStatus packed into `status` (an empty one when
+// there is none): for the HTTP front door, which answers in JSON.
+v1::ErrorDetail ErrorDetailOf(const grpc::Status& status);
+
 }  // namespace rebound
 
 #endif  // REBOUND_GATEWAY_ERROR_STATUS_H_

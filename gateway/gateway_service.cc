@@ -48,7 +48,7 @@ class GatewayService::UnaryReactor final : public grpc::ServerUnaryReactor, publ
     if (call_) loop_->Post([call = call_] { call->Cancel(); });
   }
   void OnDone() override {
-    service_->CallEnded();
+    service_->core_->CallEnded();
     // The Call may go on this thread: the loop holds its own reference
     // whenever it runs Call code (a posted task, a timer, a live transfer).
     call_.reset();
@@ -142,7 +142,7 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
   }
   void OnDone() override {
     canceller_->Disarm();
-    service_->CallEnded();
+    service_->core_->CallEnded();
     call_.reset();  // see UnaryReactor::OnDone
     delete this;
   }
@@ -215,118 +215,50 @@ class GatewayService::StreamReactor final : public grpc::ServerWriteReactor<v1::
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
 };
 
-GatewayService::GatewayService(std::shared_ptr<const Config> config,
-                               std::vector<std::unique_ptr<UpstreamWorker>>* workers,
-                               Metrics* metrics, BlockTable* blocks, LatencyTracker* latency)
-    : config_(std::move(config)),
-      workers_(workers),
-      metrics_(metrics),
-      blocks_(blocks),
-      latency_(latency) {
-  absl::MutexLock lock(&mu_);
-  retry_budgets_ = RetryBudgets::Build(*config_, nullptr);
-  secrets_ = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config_));
-}
-
-void GatewayService::SetConfig(std::shared_ptr<const Config> config) {
-  auto secrets = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config));
-  absl::MutexLock lock(&mu_);
-  retry_budgets_ = RetryBudgets::Build(*config, retry_budgets_.get());
-  secrets_ = std::move(secrets);
-  config_ = std::move(config);
-}
-
-std::shared_ptr<const Config> GatewayService::config() const {
-  absl::MutexLock lock(&mu_);
-  return config_;
-}
-
-void GatewayService::SetCallerTokens(std::shared_ptr<const BearerTokens> tokens) {
-  absl::MutexLock lock(&mu_);
-  caller_tokens_ = std::move(tokens);
-}
-
-void GatewayService::CallEnded() {
-  in_flight_.fetch_sub(1);
-  metrics_->in_flight().Decrement();
-}
-
 template <typename Reactor>
 void GatewayService::Dispatch(Reactor* reactor, grpc::CallbackServerContext* context,
                               const v1::CompletionRequest& request, bool streaming) {
-  in_flight_.fetch_add(1);
-  metrics_->in_flight().Increment();
-  std::shared_ptr<const Config> config;
-  std::shared_ptr<const BearerTokens> tokens;
-  std::shared_ptr<RetryBudgets> retry_budgets;
-  std::shared_ptr<const std::vector<std::string>> secrets;
-  {
-    absl::MutexLock lock(&mu_);
-    config = config_;
-    tokens = caller_tokens_;
-    retry_budgets = retry_budgets_;
-    secrets = secrets_;
-  }
+  CallSettings settings = core_->Settings();
+  Metrics* metrics = core_->metrics();
+  // Counted first (OnDone uncounts every reactor), refused after the
+  // caller check.
+  std::optional<Refusal> refusal = core_->Admit(*settings.config);
   // First, so an unauthenticated caller learns nothing else and causes no
   // upstream work.
-  if (tokens) {
-    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
-      metrics_->RecordUnauthenticated(streaming ? "StreamComplete" : "Complete");
-      metrics_->RecordRequest("unknown", "unauthenticated");
+  if (settings.caller_tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*settings.caller_tokens, *context)) {
+      metrics->RecordUnauthenticated(streaming ? "StreamComplete" : "Complete");
+      metrics->RecordRequest("unknown", "unauthenticated", "grpc");
       reactor->End(*std::move(refused), {}, 0);
       return;
     }
   }
-  if (draining_.load()) {
+  if (refusal) {
     v1::ErrorDetail detail;
-    detail.set_reason(v1::ERROR_REASON_SHUTTING_DOWN);
-    metrics_->RecordRequest("unknown", "shutting_down");
-    reactor->End(MakeErrorStatus(grpc::StatusCode::UNAVAILABLE,
-                                 "the gateway is shutting down; retry on another replica", detail),
-                 {}, 0);
+    detail.set_reason(refusal->reason);
+    detail.set_retry_pushback_ms(refusal->pushback_ms);
+    metrics->RecordRequest("unknown", RequestOutcome(refusal->reason), "grpc");
+    reactor->End(MakeErrorStatus(refusal->code, refusal->message, detail), {},
+                 refusal->pushback_ms);
     return;
   }
-  if (in_flight_.load() > config->server.max_in_flight) {
-    v1::ErrorDetail detail;
-    detail.set_reason(v1::ERROR_REASON_OVERLOADED);
-    detail.set_retry_pushback_ms(100);
-    metrics_->RecordRequest("unknown", "overloaded");
-    reactor->End(MakeErrorStatus(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 absl::StrCat("the gateway is at its limit of ",
-                                              config->server.max_in_flight, " calls in flight"),
-                                 detail),
-                 {}, 100);
-    return;
-  }
-  std::variant<ValidatedRequest, RequestRejection> checked = ValidateRequest(
-      request, *config, config->server.max_body_bytes,
-      request.request_id().empty()
-          ? NewRequestId(absl::Now(), next_request_serial_.fetch_add(1, std::memory_order_relaxed))
-          : std::string());
+  std::variant<ValidatedRequest, RequestRejection> checked =
+      ValidateRequest(request, *settings.config, settings.config->server.max_body_bytes,
+                      request.request_id().empty() ? core_->NewRequestId() : std::string());
   if (auto* rejected = std::get_if<RequestRejection>(&checked)) {
     v1::ErrorDetail detail;
     detail.set_reason(rejected->reason);
     detail.set_request_id(rejected->request_id);
-    metrics_->RecordRequest(rejected->model_label, RequestOutcome(rejected->reason));
+    metrics->RecordRequest(rejected->model_label, RequestOutcome(rejected->reason), "grpc");
     reactor->End(MakeErrorStatus(rejected->code, rejected->message, detail), {}, 0);
     return;
   }
-  UpstreamWorker& worker =
-      *(*workers_)[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_->size()];
-  CallEnv env;
-  env.timers = &worker.loop;
-  env.upstream = worker.client.get();
-  env.metrics = metrics_;
-  env.blocks = blocks_;
-  env.latency = latency_;
-  env.max_response_bytes = config->server.max_response_bytes;
-  env.stream_pause_timeout = absl::Milliseconds(config->server.stream_pause_timeout_ms);
-  env.secrets = std::move(secrets);
-  env.retry_budgets = std::move(retry_budgets);
+  UpstreamWorker& worker = core_->NextWorker();
+  CallEnv env = core_->MakeEnv(settings, worker, "grpc");
   absl::Time deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                             ? absl::InfiniteFuture()
                             : absl::FromChrono(context->deadline());
-  auto call = std::make_shared<Call>(env, std::move(config),
+  auto call = std::make_shared<Call>(env, std::move(settings.config),
                                      std::get<ValidatedRequest>(std::move(checked)), streaming,
                                      deadline, reactor);
   if constexpr (std::is_same_v<Reactor, StreamReactor>) {
@@ -356,16 +288,11 @@ grpc::ServerUnaryReactor* GatewayService::ListModels(grpc::CallbackServerContext
                                                      const v1::ListModelsRequest*,
                                                      v1::ListModelsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::shared_ptr<const Config> config;
-  std::shared_ptr<const BearerTokens> tokens;
-  {
-    absl::MutexLock lock(&mu_);
-    config = config_;
-    tokens = caller_tokens_;
-  }
-  if (tokens) {
-    if (std::optional<grpc::Status> refused = CheckCaller(*tokens, *context)) {
-      metrics_->RecordUnauthenticated("ListModels");
+  CallSettings settings = core_->Settings();
+  const std::shared_ptr<const Config>& config = settings.config;
+  if (settings.caller_tokens) {
+    if (std::optional<grpc::Status> refused = CheckCaller(*settings.caller_tokens, *context)) {
+      core_->metrics()->RecordUnauthenticated("ListModels");
       reactor->Finish(*std::move(refused));
       return reactor;
     }

@@ -62,7 +62,8 @@ Metrics::Metrics()
     : serial_(NextSerial()), registry_(std::make_shared<prometheus::Registry>()) {
   requests_ = &prometheus::BuildCounter()
                    .Name("rebound_requests_total")
-                   .Help("Calls to rebound.v1.Gateway by primary model and outcome.")
+                   .Help("Calls by primary model, outcome and api (grpc: rebound.v1.Gateway; "
+                         "http: the OpenAI/Anthropic front door).")
                    .Register(*registry_);
   attempts_ = &prometheus::BuildCounter()
                    .Name("rebound_attempts_total")
@@ -146,6 +147,15 @@ Metrics::Metrics()
                     .Help("Gateway calls currently being served.")
                     .Register(*registry_)
                     .Add({});
+  http_connections_ = &prometheus::BuildGauge()
+                           .Name("rebound_http_connections")
+                           .Help("Open connections of the HTTP front door.")
+                           .Register(*registry_)
+                           .Add({});
+  http_rejects_ = &prometheus::BuildCounter()
+                       .Name("rebound_http_rejects_total")
+                       .Help("HTTP front door connections and requests refused or cut, by reason.")
+                       .Register(*registry_);
   controlplane_connected_ = &prometheus::BuildGauge()
                                  .Name("rebound_controlplane_connected")
                                  .Help("1 while the Sync stream to this control-plane address "
@@ -186,9 +196,24 @@ Metrics::Metrics()
       .Set(1);
 }
 
-void Metrics::RecordRequest(std::string_view model, std::string_view outcome) {
-  Cached<prometheus::Counter>(serial_, requests_, {model, outcome}, [&]() -> prometheus::Counter& {
-    return requests_->Add({{"model", std::string(model)}, {"outcome", std::string(outcome)}});
+void Metrics::RecordRequest(std::string_view model, std::string_view outcome,
+                            std::string_view api) {
+  Cached<prometheus::Counter>(serial_, requests_, {model, outcome, api},
+                              [&]() -> prometheus::Counter& {
+                                return requests_->Add({{"model", std::string(model)},
+                                                       {"outcome", std::string(outcome)},
+                                                       {"api", std::string(api)}});
+                              })
+      .Increment();
+}
+
+void Metrics::SetHttpConnections(int64_t open) {
+  http_connections_->Set(static_cast<double>(open));
+}
+
+void Metrics::RecordHttpReject(std::string_view reason) {
+  Cached<prometheus::Counter>(serial_, http_rejects_, {reason}, [&]() -> prometheus::Counter& {
+    return http_rejects_->Add({{"reason", std::string(reason)}});
   }).Increment();
 }
 

@@ -28,8 +28,9 @@ class Metrics {
 
   // outcome: ok, upstream_error, exhausted, invalid_request, unknown_model,
   // overloaded, shutting_down, cancelled, stream_interrupted, deadline,
-  // response_too_large, caller_too_slow.
-  void RecordRequest(std::string_view model, std::string_view outcome);
+  // response_too_large, caller_too_slow. api: "grpc" or "http" (the
+  // front door).
+  void RecordRequest(std::string_view model, std::string_view outcome, std::string_view api);
   // outcome: success, http_error, timeout, transport_error,
   // stream_interrupted, overloaded, response_too_large. status_class: 2xx,
   // 4xx, 5xx, none.
@@ -82,6 +83,13 @@ class Metrics {
 
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
+  // The HTTP front door's listener: open connections, and connections or
+  // requests it refused or cut (reason: too_many_connections, bad_request,
+  // headers_too_large, body_too_large, request_timeout, write_timeout,
+  // client_gone).
+  void SetHttpConnections(int64_t open);
+  void RecordHttpReject(std::string_view reason);
+
  private:
   const uint64_t serial_;  // unique per instance: keys the per-thread metric cache
   std::shared_ptr<prometheus::Registry> registry_;
@@ -104,6 +112,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* blocks_created_;
   prometheus::Family<prometheus::Gauge>* active_blocks_;
   prometheus::Gauge* in_flight_;
+  prometheus::Gauge* http_connections_;
+  prometheus::Family<prometheus::Counter>* http_rejects_;
   prometheus::Family<prometheus::Gauge>* controlplane_connected_;
   prometheus::Gauge* policy_version_;
   prometheus::Counter* policy_nacks_;

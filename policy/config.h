@@ -189,6 +189,15 @@ struct ServerSettings {
   int max_connections_per_provider = 256;
   int64_t drain_grace_ms = 30000;
   int upstream_threads = 1;
+  // The HTTP front door (OpenAI and Anthropic APIs); empty: off. Served by
+  // the upstream threads, with `tls` as for gRPC.
+  std::string http_listen;
+  int http_max_connections = 10000;
+  // A keep-alive connection with no request in progress is closed after this.
+  int64_t http_idle_timeout_ms = 60000;
+  // A request must arrive whole (headers and body) within this of its first
+  // byte (or of the connection's accept): the slowloris bound.
+  int64_t http_request_timeout_ms = 30000;
   TlsFiles tls;
   RetryBudgetSettings retry_budget;
   // Bearer tokens callers of Gateway must present (one per line); empty:

@@ -121,12 +121,25 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
   if (auto x = f.Take("upstream_threads")) {
     if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;
   }
+  if (auto x = f.Take("http_listen")) {
+    if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->http_listen = *a;
+  }
+  if (auto x = f.Take("http_max_connections")) {
+    if (auto n = r->Int32(*x, 1, limits::kMaxHttpConnections)) s->http_max_connections = *n;
+  }
+  if (auto x = f.Take("http_idle_timeout_ms")) {
+    if (auto n = r->Milliseconds(*x)) s->http_idle_timeout_ms = *n;
+  }
+  if (auto x = f.Take("http_request_timeout_ms")) {
+    if (auto n = r->Milliseconds(*x)) s->http_request_timeout_ms = *n;
+  }
   if (auto x = f.Take("tls")) ReadTls(r, *x, &s->tls);
   if (auto x = f.Take("retry_budget")) ParseRetryBudget(r, *x, &s->retry_budget);
   ReadOptionalString(r, f, "auth_token_file", &s->auth_token_file);
   f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_response_bytes",
             "stream_pause_timeout_ms", "max_in_flight",
-            "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "tls",
+            "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "http_listen",
+            "http_max_connections", "http_idle_timeout_ms", "http_request_timeout_ms", "tls",
             "auth_token_file", "retry_budget"});
 }
 

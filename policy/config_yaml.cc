@@ -149,6 +149,10 @@ std::string ToYaml(const Config& config) {
   Val(out, "max_connections_per_provider", s.max_connections_per_provider);
   Val(out, "drain_grace_ms", s.drain_grace_ms);
   Val(out, "upstream_threads", s.upstream_threads);
+  OptionalStr(out, "http_listen", s.http_listen);
+  Val(out, "http_max_connections", s.http_max_connections);
+  Val(out, "http_idle_timeout_ms", s.http_idle_timeout_ms);
+  Val(out, "http_request_timeout_ms", s.http_request_timeout_ms);
   if (!s.tls.cert_file.empty() || !s.tls.key_file.empty() || !s.tls.client_ca_file.empty()) {
     out << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
     OptionalStr(out, "cert_file", s.tls.cert_file);

@@ -83,6 +83,9 @@ inline constexpr int kMaxConnectionsPerProvider = 65'536;
 // Event-loop threads for upstream I/O; more than the cores of any machine
 // this runs on only adds contention.
 inline constexpr int kMaxUpstreamThreads = 16;
+// server.http_max_connections: file descriptors are the real bound; a
+// larger number is a typo.
+inline constexpr int kMaxHttpConnections = 1'000'000;
 
 // max_attempts of any class and default_max_attempts. A request stops at 10
 // attempts whatever the classes say (values above 10 are warned about); this

@@ -62,6 +62,7 @@ GatewayServer::GatewayServer(std::string config_path, std::shared_ptr<const Conf
 }
 
 GatewayServer::~GatewayServer() {
+  if (http_server_) http_server_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
   // Before the workers go: their block listener may still report.
   if (controlplane_) controlplane_->Stop();
@@ -125,8 +126,9 @@ absl::Status GatewayServer::Start() {
       reporter->ReportBlock(key, block, absl::Now());
     }
   });
-  service_ = std::make_unique<GatewayService>(config, &workers_, &metrics_, &blocks_, &latency_);
-  service_->SetCallerTokens(*caller_tokens);
+  core_ = std::make_unique<GatewayCore>(config, &workers_, &metrics_, &blocks_, &latency_);
+  core_->SetCallerTokens(*caller_tokens);
+  service_ = std::make_unique<GatewayService>(core_.get());
   workers_[0]->loop.Post([this] { SweepBlocks(); });
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -149,8 +151,16 @@ absl::Status GatewayServer::Start() {
   std::vector<int> metrics_ports = exposer_->GetListeningPorts();
   std::string metrics_host =
       settings.metrics_address.substr(0, settings.metrics_address.rfind(':'));
+  if (!settings.http_listen.empty()) {
+    if (absl::Status s = StartHttp(settings); !s.ok()) return s;
+  }
+  std::string http_ready;
+  if (http_server_) {
+    http_ready = absl::StrCat(" http=", settings.http_listen.substr(0, settings.http_listen.rfind(':')),
+                              ":", http_server_->port());
+  }
   std::cout << "rebound-server ready grpc=" << host << ":" << port << " metrics=" << metrics_host
-            << ":" << (metrics_ports.empty() ? 0 : metrics_ports[0]) << std::endl;
+            << ":" << (metrics_ports.empty() ? 0 : metrics_ports[0]) << http_ready << std::endl;
   if (absl::Status s = StartControlPlane(port); !s.ok()) return s;
   LogInfo("server_started",
           {{"grpc", absl::StrCat(host, ":", port)},
@@ -161,6 +171,31 @@ absl::Status GatewayServer::Start() {
            {"caller_auth", *caller_tokens ? absl::StrCat((*caller_tokens)->size(), " tokens")
                                           : std::string("off")}});
   return absl::OkStatus();
+}
+
+absl::Status GatewayServer::StartHttp(const ServerSettings& settings) {
+  http::ServerOptions options;
+  options.address = settings.http_listen;
+  if (!settings.tls.cert_file.empty()) {
+    absl::StatusOr<std::shared_ptr<http::TlsContext>> tls = http::TlsContext::Create(settings.tls);
+    if (!tls.ok()) return tls.status();
+    options.tls = *std::move(tls);
+  }
+  options.max_connections = settings.http_max_connections;
+  options.limits.max_body_bytes = settings.max_body_bytes;
+  options.request_timeout = absl::Milliseconds(settings.http_request_timeout_ms);
+  options.idle_timeout = absl::Milliseconds(settings.http_idle_timeout_ms);
+  options.write_timeout = absl::Milliseconds(settings.stream_pause_timeout_ms);
+  front_door_ = std::make_unique<HttpFrontDoor>(core_.get());
+  http_server_ = std::make_unique<http::Server>(
+      std::move(options), core_->loops(),
+      [door = front_door_.get()](http::Request request, std::shared_ptr<http::Exchange> exchange) {
+        door->Handle(std::move(request), std::move(exchange));
+      });
+  http_server_->mutable_stats()->on_reject = [this](std::string_view reason) {
+    metrics_.RecordHttpReject(reason);
+  };
+  return http_server_->Start();
 }
 
 absl::Status GatewayServer::StartControlPlane(int grpc_port) {
@@ -211,7 +246,7 @@ absl::Status GatewayServer::ApplyPushedPolicy(std::string_view yaml) {
   absl::MutexLock lock(&config_mu_);
   pushed_policy_ = result.config;
   config_ = MergePushedPolicy(*result.config, *config_);
-  service_->SetConfig(config_);
+  core_->SetConfig(config_);
   LogInfo("policy_in_force", {{"providers", absl::StrCat(config_->providers.size())}});
   return absl::OkStatus();
 }
@@ -230,6 +265,7 @@ void GatewayServer::SweepBlocks() {
                                counts[kind == BlockKind::kLatency][scope == BlockScope::kProvider]);
     }
   }
+  if (http_server_) metrics_.SetHttpConnections(http_server_->stats().open_connections.load());
   workers_[0]->loop.AddTimerAfter(absl::Seconds(1), [this] { SweepBlocks(); });
 }
 
@@ -272,9 +308,14 @@ void GatewayServer::Reload(const char* why) {
   absl::MutexLock lock(&config_mu_);
   if (result.config->server.listen_address != config_->server.listen_address ||
       result.config->server.metrics_address != config_->server.metrics_address ||
-      result.config->server.upstream_threads != config_->server.upstream_threads) {
+      result.config->server.upstream_threads != config_->server.upstream_threads ||
+      result.config->server.http_listen != config_->server.http_listen ||
+      result.config->server.http_max_connections != config_->server.http_max_connections ||
+      result.config->server.http_idle_timeout_ms != config_->server.http_idle_timeout_ms ||
+      result.config->server.http_request_timeout_ms != config_->server.http_request_timeout_ms) {
     LogWarn("config_reload_partial",
-            {{"detail", "listen addresses and upstream_threads change only on restart"}});
+            {{"detail", "listen addresses, upstream_threads and the http_* listener settings "
+                        "change only on restart"}});
   }
   if (result.config->control_plane != config_->control_plane) {
     LogWarn("config_reload_partial", {{"detail", "control_plane changes only on restart"}});
@@ -282,8 +323,8 @@ void GatewayServer::Reload(const char* why) {
   // Once a policy was pushed, the control plane owns model_providers: the
   // file still brings its server settings (replica/replica_sync.h).
   config_ = pushed_policy_ ? MergePushedPolicy(*pushed_policy_, *result.config) : result.config;
-  service_->SetConfig(config_);
-  service_->SetCallerTokens(*caller_tokens);
+  core_->SetConfig(config_);
+  core_->SetCallerTokens(*caller_tokens);
   LogInfo("config_reloaded",
           {{"trigger", why},
            {"providers", absl::StrCat(config_->providers.size())},
@@ -313,14 +354,24 @@ void GatewayServer::RunUntilTerminated() {
 
 void GatewayServer::Drain() {
   int64_t grace_ms = config()->server.drain_grace_ms;
-  LogInfo("draining", {{"in_flight", absl::StrCat(service_->in_flight())},
+  LogInfo("draining", {{"in_flight", absl::StrCat(core_->in_flight())},
                        {"grace_ms", absl::StrCat(grace_ms)}});
-  service_->StartDraining();
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(grace_ms);
+  core_->StartDraining();
+  if (http_server_) http_server_->StartDraining();
   server_->GetHealthCheckService()->SetServingStatus(false);
   // Shutdown stops accepting calls, waits for in-flight calls up to the
   // deadline, then cancels the rest.
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+  server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  if (http_server_) {
+    // HTTP calls still running at the deadline are cut with their
+    // connections (their Calls are cancelled).
+    if (!core_->WaitForIdle(deadline)) {
+      LogWarn("drain_deadline", {{"in_flight", absl::StrCat(core_->in_flight())}});
+    }
+    http_server_->Stop();
+  }
   // Kept until the calls are done, so blocks they create still reach the
   // other replicas.
   if (controlplane_) controlplane_->Stop();

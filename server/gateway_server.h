@@ -1,5 +1,7 @@
 // The rebound-server process: wires config, upstream workers, the gRPC
-// server (Gateway, health, reflection) and the metrics exposer, and handles
+// server (Gateway, health, reflection), the optional HTTP front door
+// (server.http_listen, on the upstream workers' loops) and the metrics
+// exposer, and handles
 // SIGTERM (drain) and SIGHUP / file changes (validated reload). With
 // control_plane.addresses set, it also runs the ReplicaSync, which
 // shares blocks with the other replicas and applies pushed policies (see
@@ -17,8 +19,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/gateway_core.h"
 #include "gateway/gateway_service.h"
+#include "gateway/http_front_door.h"
 #include "gateway/metrics.h"
+#include "http/server.h"
 #include "policy/config.h"
 #include "replica/replica_sync.h"
 
@@ -56,6 +61,8 @@ class GatewayServer {
   // Starts the control-plane client; `grpc_port` names the replica when
   // control_plane.replica_id is empty.
   absl::Status StartControlPlane(int grpc_port);
+  // Binds server.http_listen on every upstream worker's loop.
+  absl::Status StartHttp(const ServerSettings& settings);
   std::shared_ptr<const Config> config() const;
   // Every second on the first worker: sweeps expired blocks and publishes
   // the active-block gauges.
@@ -77,8 +84,11 @@ class GatewayServer {
   LatencyTracker latency_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<std::unique_ptr<UpstreamWorker>> workers_;
+  std::unique_ptr<GatewayCore> core_;
   std::unique_ptr<GatewayService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpFrontDoor> front_door_;
+  std::unique_ptr<http::Server> http_server_;  // null unless server.http_listen
   int64_t config_mtime_ns_ = 0;
   std::unique_ptr<ReplicaSync> controlplane_;
   // What the BlockTable listener (upstream threads) reports to; set once the

@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(std::strin
   }
   g->address_ = m[1];
   g->metrics_port_ = std::stoi(m[2]);
+  if (std::regex_search(*line, m, std::regex(" http=\\S+:(\\d+)"))) g->http_port_ = std::stoi(m[1]);
   // Every response and error the test receives is kept for secret_scan_test.
   g->client_ = std::make_unique<client::GatewayClient>(RecordingChannel(g->address_, "gateway"),
                                                        client::ClientOptions{});

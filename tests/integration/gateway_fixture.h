@@ -28,6 +28,8 @@ class GatewayProcess {
 
   const std::string& address() const { return address_; }
   int metrics_port() const { return metrics_port_; }
+  // The HTTP front door's port (server.http_listen), 0 when it is off.
+  int http_port() const { return http_port_; }
   const std::string& config_path() const { return config_path_; }
   client::GatewayClient& client() { return *client_; }
   Subprocess& process() { return *process_; }
@@ -42,6 +44,7 @@ class GatewayProcess {
   std::string address_;
   std::string config_path_;
   int metrics_port_ = 0;
+  int http_port_ = 0;
 };
 
 // The value of the first metric line starting with `line_prefix` + " " in

@@ -541,10 +541,10 @@ TEST_F(GatewayTest, MetricsAreExposedWithBoundedLabels) {
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_upstream_duration_seconds histogram"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_gateway_overhead_seconds histogram"));
   EXPECT_THAT(metrics, HasSubstr("# TYPE rebound_in_flight_requests gauge"));
-  EXPECT_THAT(metrics, HasSubstr(R"(rebound_requests_total{model="openai/gpt-4o",outcome="ok"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(rebound_requests_total{api="grpc",model="openai/gpt-4o",outcome="ok"} 1)"));
   EXPECT_THAT(metrics, HasSubstr(
       R"(rebound_attempts_total{model="openai/gpt-4o",outcome="success",provider="openai",status_class="2xx"} 1)"));
-  EXPECT_THAT(metrics, HasSubstr(R"(rebound_requests_total{model="unknown",outcome="unknown_model"} 1)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(rebound_requests_total{api="grpc",model="unknown",outcome="unknown_model"} 1)"));
   EXPECT_THAT(metrics, HasSubstr("rebound_in_flight_requests 0"));
   EXPECT_THAT(metrics, Not(HasSubstr("attacker")));
   EXPECT_THAT(metrics, Not(HasSubstr("key-primary")));

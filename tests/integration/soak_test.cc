@@ -351,7 +351,7 @@ TEST(SoakTest, TwoThousandFaultyCallsEndCorrectlyWithoutGrowingMemory) {
       absl::Seconds(2), absl::Milliseconds(20));
   EXPECT_THAT(metrics, HasSubstr("rebound_in_flight_requests 0"));
   EXPECT_THAT(metrics, HasSubstr(absl::StrCat(
-                           R"(rebound_requests_total{model="openai/gpt-4o",outcome="ok"} )",
+                           R"(rebound_requests_total{api="grpc",model="openai/gpt-4o",outcome="ok"} )",
                            ok_calls, "\n")));
   EXPECT_TRUE((*gateway)->process().Running());
 #ifdef __SANITIZE_ADDRESS__

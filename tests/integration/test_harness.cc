@@ -407,6 +407,7 @@ HttpResult HttpFetch(const HttpOptions& options) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options.timeout)));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);

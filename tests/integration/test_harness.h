@@ -156,6 +156,7 @@ struct HttpOptions {
   std::optional<std::string> body{};   // sent as is (binary-safe)
   std::vector<std::string> headers{};  // "Name: value"
   absl::Duration timeout = absl::Seconds(10);
+  std::string ca_file{};  // https: the roots to trust (PEM file)
 };
 
 struct HttpResult {

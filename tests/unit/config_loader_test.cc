@@ -906,6 +906,41 @@ model_providers: []
       << Dump(r);
 }
 
+TEST(ConfigLoaderTest, HttpFrontDoorSettings) {
+  LoadResult off = Load("model_providers: []\n");
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off.config->server.http_listen, "") << "the front door is off unless set";
+  LoadResult on = Load(R"(
+server:
+  http_listen: 127.0.0.1:0
+  http_max_connections: 20
+  http_idle_timeout_ms: 5000
+  http_request_timeout_ms: 700
+model_providers: []
+)");
+  ASSERT_TRUE(on.ok()) << Dump(on);
+  EXPECT_EQ(on.config->server.http_listen, "127.0.0.1:0");
+  EXPECT_EQ(on.config->server.http_max_connections, 20);
+  EXPECT_EQ(on.config->server.http_idle_timeout_ms, 5000);
+  EXPECT_EQ(on.config->server.http_request_timeout_ms, 700);
+  LoadResult bad = Load(R"(
+server:
+  http_listen: "8080"
+  http_max_connections: 0
+  http_idle_timeout_ms: 0
+  http_request_timeout_ms: forever
+model_providers: []
+)");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.diagnostics,
+              ElementsAre(Warning(0, "model_providers", "no model providers"),
+                          Error(2, "server.http_listen", "must look like host:port"),
+                          Error(3, "server.http_max_connections", "got 0"),
+                          Error(4, "server.http_idle_timeout_ms", "got 0"),
+                          Error(5, "server.http_request_timeout_ms", "got \"forever\"")))
+      << Dump(bad);
+}
+
 TEST(ConfigLoaderTest, AddressForms) {
   for (std::string_view ok : {"127.0.0.1:1", "[::1]:50051", "[::]:0", "localhost:65535",
                               "0.0.0.0:0", "gateway.internal:443"}) {

@@ -36,7 +36,9 @@ LoadResult LoadPushed(std::string_view yaml, std::vector<std::string> allowed) {
 void ExpectNoEnvValues(const LoadResult& r) {
   for (const Diagnostic& d : r.diagnostics) {
     for (const auto& [name, value] : DefaultEnv()) {
-      if (!value.empty()) EXPECT_THAT(d.message, Not(HasSubstr(value))) << d.ToString();
+      if (!value.empty()) {
+        EXPECT_THAT(d.message, Not(HasSubstr(value))) << d.ToString();
+      }
     }
   }
 }

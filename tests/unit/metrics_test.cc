@@ -20,11 +20,11 @@ std::string Scrape(const Metrics& metrics) {
 TEST(MetricsTest, EachInstanceCountsInItsOwnRegistry) {
   for (int i = 0; i < 50; ++i) {
     auto metrics = std::make_unique<Metrics>();
-    metrics->RecordRequest("openai/gpt-4o", "ok");
+    metrics->RecordRequest("openai/gpt-4o", "ok", "grpc");
     metrics->RecordAttempt("openai/gpt-4o", "openai", "success", "2xx", 0.1, 0.2);
     std::string text = Scrape(*metrics);
     ASSERT_THAT(text, ::testing::HasSubstr(
-                          R"(rebound_requests_total{model="openai/gpt-4o",outcome="ok"} 1)"))
+                          R"(rebound_requests_total{api="grpc",model="openai/gpt-4o",outcome="ok"} 1)"))
         << "instance " << i;
   }
 }
