@@ -22,6 +22,7 @@ std::string ConfigYaml(int fake_port, int upstream_threads) {
       "server:\n"
       "  listen: 127.0.0.1:0\n"
       "  metrics_listen: 127.0.0.1:0\n"
+      "  http_listen: 127.0.0.1:0\n"
       "  upstream_threads: ", upstream_threads, "\n"
       // The stream-memory phase holds thousands of upstream connections.
       "  max_connections_per_provider: 8192\n"
@@ -71,10 +72,11 @@ absl::StatusOr<std::unique_ptr<BenchStack>> BenchStack::Start(const StackOptions
   absl::StatusOr<std::string> ready =
       stack->server_->WaitForLine(R"(^rebound-server ready grpc=\S+)", kStartTimeout);
   if (!ready.ok()) return ready.status();
-  // "rebound-server ready grpc=HOST:PORT metrics=HOST:PORT"
+  // "rebound-server ready grpc=HOST:PORT metrics=HOST:PORT http=HOST:PORT"
   for (absl::string_view word : absl::StrSplit(*ready, ' ')) {
     if (absl::ConsumePrefix(&word, "grpc=")) stack->gateway_address_ = std::string(word);
     if (absl::ConsumePrefix(&word, "metrics=")) stack->metrics_address_ = std::string(word);
+    if (absl::ConsumePrefix(&word, "http=")) stack->http_address_ = std::string(word);
   }
   if (stack->gateway_address_.empty()) {
     return absl::InternalError(absl::StrCat("no gRPC address in '", *ready, "'"));

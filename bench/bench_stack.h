@@ -55,6 +55,8 @@ class BenchStack {
   const std::string& gateway_address() const { return gateway_address_; }
   // "HOST:PORT" of the gateway's Prometheus endpoint.
   const std::string& metrics_address() const { return metrics_address_; }
+  // "HOST:PORT" of the HTTP front door (server.http_listen).
+  const std::string& http_address() const { return http_address_; }
   // The URL the gateway forwards to: the fake's chat-completions endpoint.
   std::string direct_url() const;
   pid_t server_pid() const { return server_->pid(); }
@@ -69,6 +71,7 @@ class BenchStack {
   std::unique_ptr<testing::Subprocess> server_;
   std::string gateway_address_;
   std::string metrics_address_;
+  std::string http_address_;
   std::string config_path_;
 };
 

@@ -106,6 +106,12 @@ ThroughputOptions MakeThroughputOptions(const BenchStack& stack, const Workload&
   t.direct_headers = {"content-type: application/json",
                       absl::StrCat("authorization: Bearer ", kBenchAccessKey),
                       absl::StrCat(kFaultHeader, ": ", workload.fault)};
+  if (!stack.http_address().empty()) {
+    // The same JSON as the direct path; rebound adds the provider's key.
+    t.http_url = absl::StrCat("http://", stack.http_address(), "/v1/chat/completions");
+    t.http_headers = {"content-type: application/json",
+                      absl::StrCat(kFaultHeader, ": ", workload.fault)};
+  }
   t.metrics_url = absl::StrCat("http://", stack.metrics_address(), "/metrics");
   t.concurrency = settings.concurrency;
   t.gateway_connections = std::max(1, absl::GetFlag(FLAGS_h2load_connections));

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -48,6 +49,13 @@ bool CountBefore(absl::string_view line, absl::string_view label, int64_t* out) 
   return false;
 }
 
+std::string WholeFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 std::string GrpcFrame(const std::string& serialized) {
@@ -85,6 +93,20 @@ absl::StatusOr<H2loadResult> ParseH2loadSummary(const std::string& text) {
   return r;
 }
 
+absl::StatusOr<LatencySummary> ParseH2loadLog(const std::string& text) {
+  LatencyRecorder recorder;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> cells = absl::StrSplit(line, '\t');
+    int64_t us = 0;
+    if (cells.size() < 3 || !absl::SimpleAtoi(cells[2], &us) || us < 0) {
+      return absl::InternalError(absl::StrCat("unexpected h2load log line: ", line));
+    }
+    recorder.Add(us * 1000);
+  }
+  if (recorder.count() == 0) return absl::InternalError("the h2load log is empty");
+  return recorder.Summarize();
+}
+
 absl::StatusOr<H2loadResult> RunH2load(const H2loadOptions& options) {
   std::vector<std::string> args = {
       "-D", absl::StrCat(absl::ToInt64Milliseconds(options.duration), "ms"),
@@ -97,6 +119,14 @@ absl::StatusOr<H2loadResult> RunH2load(const H2loadOptions& options) {
     args.push_back("--h1");
   } else {
     args.insert(args.end(), {"-m", absl::StrCat(options.streams_per_connection)});
+  }
+  if (options.rps_per_connection > 0) {
+    args.push_back(absl::StrCat("--rps=", options.rps_per_connection));
+  }
+  std::string log_file;
+  if (options.per_request_log) {
+    log_file = testing::WriteTempFile("h2load-requests.log", "");
+    args.push_back(absl::StrCat("--log-file=", log_file));
   }
   for (const std::string& h : options.headers) args.insert(args.end(), {"-H", h});
   args.push_back(options.url);
@@ -117,6 +147,11 @@ absl::StatusOr<H2loadResult> RunH2load(const H2loadOptions& options) {
   absl::StatusOr<H2loadResult> r = ParseH2loadSummary(out);
   if (!r.ok()) return r.status();
   r->cpu_seconds = cpu;
+  if (options.per_request_log) {
+    absl::StatusOr<LatencySummary> latency = ParseH2loadLog(WholeFile(log_file));
+    if (!latency.ok()) return latency.status();
+    r->latency = *latency;
+  }
   return r;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bench/latency_stats.h"
 
 namespace rebound::bench {
 
@@ -25,6 +26,8 @@ struct H2loadOptions {
   int streams_per_connection = 8;    // -m (HTTP/2 only)
   absl::Duration duration = absl::Seconds(5);  // -D, measured
   absl::Duration warmup = absl::Milliseconds(500);  // --warm-up-time, not measured
+  int rps_per_connection = 0;        // --rps: a fixed rate per connection; 0: as fast as it can
+  bool per_request_log = false;      // --log-file: fills H2loadResult::latency
 };
 
 struct H2loadResult {
@@ -35,7 +38,13 @@ struct H2loadResult {
   double requests_per_s = 0;
   double mean_ms = 0;           // mean request time
   double cpu_seconds = 0;       // h2load's own user + sys CPU
+  // With per_request_log: percentiles of every logged request.
+  LatencySummary latency;
 };
+
+// Parses h2load's --log-file (one request per line: start time in us,
+// status, duration in us) into a summary (exposed for its unit test).
+absl::StatusOr<LatencySummary> ParseH2loadLog(const std::string& text);
 
 // Runs h2load to completion and parses its summary. An error when it cannot
 // start, exits non-zero or prints no summary.

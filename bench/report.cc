@@ -186,6 +186,39 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                                      Verdict(rate >= kTargetThroughputCallsPerS))));
   }
 
+  if (r.Has("front_door.sequential.http.calls_per_s")) {
+    std::fprintf(out,
+                 "\n5b. HTTP front door with h2load: the same chat request straight to the fake\n"
+                 "    (HTTP/1.1), through the front door (HTTP/1.1, --h1) and through gRPC\n"
+                 "    (HTTP/2); one call at a time, %.0f calls/s over 4 connections, and %d\n"
+                 "    in flight; latency percentiles from h2load's per-request log\n",
+                 s.rps, s.concurrency);
+    Row(out, "", "   calls/s    p50 ms    p99 ms    errors   CPU us/call: server      fake");
+    for (const char* mode : {"sequential", "fixed_rate", "saturation"}) {
+      std::fprintf(out, "  %s\n", mode);
+      for (const char* path : {"direct", "http", "grpc"}) {
+        std::string p = absl::StrCat("front_door.", mode, ".", path, ".");
+        bool rebound = std::string(path) != "direct";
+        Row(out, absl::StrCat("  ", path),
+            absl::StrCat(Cell(r.Get(p + "calls_per_s"), 1), Cell(r.Get(p + "p50_ms")),
+                         Cell(r.Get(p + "p99_ms")), " ", CountCell(r.Get(p + "errors")),
+                         "              ",
+                         rebound ? Cell(r.Get(p + "server_cpu_us_per_call"), 1) : "         -",
+                         Cell(r.Get(p + "fake_cpu_us_per_call"), 1)));
+      }
+      std::string b = absl::StrCat("front_door.", mode, ".");
+      double http_added = r.Get(b + "http_added.p50_ms");
+      double grpc_added = r.Get(b + "grpc_added.p50_ms");
+      double http_cpu = r.Get(b + "http.server_cpu_us_per_call");
+      double grpc_cpu = r.Get(b + "grpc.server_cpu_us_per_call");
+      std::fprintf(out,
+                   "    added p50: http %.3f ms, grpc %.3f ms; server CPU/call http/grpc %.3f"
+                   "      target: http <= grpc: %s\n",
+                   http_added, grpc_added, grpc_cpu > 0 ? http_cpu / grpc_cpu : 0,
+                   Verdict(http_added <= grpc_added && http_cpu <= grpc_cpu).c_str());
+    }
+  }
+
   if (r.Has("streams.errors")) {
     double per_stream = r.Get("streams.server_kib_per_stream");
     std::fprintf(out,

@@ -103,70 +103,56 @@ GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
   return calls;
 }
 
-// One h2load run on one path, with the CPU the server and the fake used in
-// it. h2load sees HTTP 200 even for a gRPC error (the status travels in
-// trailers), so on the gateway path rebound's own counters must show every
+// One h2load run, with the CPU the server and the fake used in it, stored
+// as <prefix>.*. h2load sees HTTP 200 even for a gRPC error (the status
+// travels in trailers), so through rebound its own counters must show every
 // call OK: any call it counted as failed during the run is an error. Calls
 // cancelled by the caller are not: h2load resets the streams still in
 // flight when its window closes (at most the requests in flight).
-void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions& options,
-                   ResultSet* out) {
-  H2loadOptions h;
-  h.binary = t.h2load;
-  h.duration = t.duration;
-  if (gateway) {
-    h.url = t.gateway_url;
-    h.body_file = t.gateway_body_file;
-    h.headers = t.gateway_headers;
-    h.connections = t.gateway_connections;
-    h.streams_per_connection = std::max(1, t.concurrency / t.gateway_connections);
-  } else {
-    h.url = t.direct_url;
-    h.body_file = t.direct_body_file;
-    h.headers = t.direct_headers;
-    h.http1 = true;
-    h.connections = t.concurrency;
-  }
-  const char* path = gateway ? "gateway" : "direct";
-  std::string prefix = std::string("throughput.") + path;
-  GatewayCalls before = gateway ? CountGatewayCalls(t.metrics_url) : GatewayCalls{};
+void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, const ThroughputOptions& t,
+                       const SuiteOptions& options, const std::string& prefix, ResultSet* out) {
+  const int in_flight = h.connections * (h.http1 ? 1 : h.streams_per_connection);
+  GatewayCalls before = through_rebound ? CountGatewayCalls(t.metrics_url) : GatewayCalls{};
   absl::StatusOr<double> server_cpu0 = ProcessCpuSeconds(options.server_pid);
   absl::StatusOr<double> fake_cpu0 = ProcessCpuSeconds(options.fake_pid);
   absl::StatusOr<H2loadResult> r = RunH2load(h);
   absl::StatusOr<double> server_cpu1 = ProcessCpuSeconds(options.server_pid);
   absl::StatusOr<double> fake_cpu1 = ProcessCpuSeconds(options.fake_pid);
   if (!r.ok()) {
-    std::fprintf(stderr, "rebound-bench: throughput/%s: %s\n", path,
+    std::fprintf(stderr, "rebound-bench: %s: %s\n", prefix.c_str(),
                  std::string(r.status().message()).c_str());
     out->Set(prefix + ".errors", 1);
     return;
   }
   int64_t errors = r->failed + (r->done - r->succeeded);
   // CPU is sampled around the whole run, warm-up included, so it is divided
-  // by every call of the run: on the gateway rebound's exact count, on the
+  // by every call of the run: through rebound its exact count, on the
   // direct path the measured rate over the whole run (warm-up calls run at
   // about the same rate).
-  double all_calls =
-      r->requests_per_s * absl::ToDoubleSeconds(t.duration + H2loadOptions().warmup);
-  if (gateway) {
+  double all_calls = r->requests_per_s * absl::ToDoubleSeconds(h.duration + h.warmup);
+  if (through_rebound) {
     GatewayCalls after = CountGatewayCalls(t.metrics_url);
     errors += static_cast<int64_t>(after.failed - before.failed);
     double cancelled = after.cancelled - before.cancelled;
-    if (cancelled > t.concurrency) {
-      errors += static_cast<int64_t>(cancelled) - t.concurrency;  // more than the window's end
+    if (cancelled > in_flight) {
+      errors += static_cast<int64_t>(cancelled) - in_flight;  // more than the window's end
     }
     out->Set(prefix + ".cancelled_at_end", cancelled);
     all_calls = after.ok - before.ok;
   }
   if (errors > 0) {
-    std::fprintf(stderr, "rebound-bench: throughput/%s: %lld errors\n", path,
+    std::fprintf(stderr, "rebound-bench: %s: %lld errors\n", prefix.c_str(),
                  static_cast<long long>(errors));
   }
   out->Set(prefix + ".calls_per_s", r->requests_per_s);
   out->Set(prefix + ".mean_ms", r->mean_ms);
   out->Set(prefix + ".errors", static_cast<double>(errors));
+  if (h.per_request_log) {
+    out->Set(prefix + ".p50_ms", r->latency.p50_ms);
+    out->Set(prefix + ".p99_ms", r->latency.p99_ms);
+  }
   if (all_calls > 0) {
-    if (gateway && server_cpu0.ok() && server_cpu1.ok()) {
+    if (through_rebound && server_cpu0.ok() && server_cpu1.ok()) {
       out->Set(prefix + ".server_cpu_us_per_call",
                MicrosPerCall(*server_cpu1 - *server_cpu0, static_cast<int64_t>(all_calls)));
     }
@@ -176,6 +162,81 @@ void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions&
     }
     out->Set(prefix + ".h2load_cpu_us_per_call",
              MicrosPerCall(r->cpu_seconds, static_cast<int64_t>(all_calls)));
+  }
+}
+
+enum class H2Path { kDirect, kHttp, kGrpc };
+
+// h2load's options for `path`: HTTP/1.1 straight to the fake or to the
+// front door (one request per connection at a time), or gRPC over HTTP/2
+// with `in_flight` streams spread over at most t.gateway_connections.
+H2loadOptions H2loadFor(const ThroughputOptions& t, H2Path path, int in_flight) {
+  H2loadOptions h;
+  h.binary = t.h2load;
+  h.duration = t.duration;
+  switch (path) {
+    case H2Path::kDirect:
+    case H2Path::kHttp:
+      h.url = path == H2Path::kDirect ? t.direct_url : t.http_url;
+      h.body_file = t.direct_body_file;
+      h.headers = path == H2Path::kDirect ? t.direct_headers : t.http_headers;
+      h.http1 = true;
+      h.connections = in_flight;
+      break;
+    case H2Path::kGrpc:
+      h.url = t.gateway_url;
+      h.body_file = t.gateway_body_file;
+      h.headers = t.gateway_headers;
+      h.connections = std::min(in_flight, t.gateway_connections);
+      h.streams_per_connection = std::max(1, in_flight / h.connections);
+      break;
+  }
+  return h;
+}
+
+void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions& options,
+                   ResultSet* out) {
+  H2loadOptions h = H2loadFor(t, gateway ? H2Path::kGrpc : H2Path::kDirect, t.concurrency);
+  RunH2loadMeasured(h, gateway, t, options,
+                    std::string("throughput.") + (gateway ? "gateway" : "direct"), out);
+}
+
+// The HTTP front door against the gRPC API and the direct baseline, all
+// three driven by h2load in the same way: one call at a time, a fixed
+// rate, and saturation. Stored as front_door.<mode>.<path>.* plus each
+// mode's added latency (path minus direct) for http and grpc.
+void RunFrontDoor(const SuiteOptions& options, bool direct_first, ResultSet* out) {
+  const ThroughputOptions& t = options.throughput;
+  constexpr int kRateConnections = 4;
+  struct Mode {
+    const char* name;
+    int in_flight;
+    int rps_per_connection;
+  };
+  const Mode modes[] = {
+      {"sequential", 1, 0},
+      {"fixed_rate", kRateConnections,
+       std::max(1, static_cast<int>(options.fixed_rate.rps) / kRateConnections)},
+      {"saturation", t.concurrency, 0},
+  };
+  std::vector<std::pair<H2Path, const char*>> order = {
+      {H2Path::kDirect, "direct"}, {H2Path::kHttp, "http"}, {H2Path::kGrpc, "grpc"}};
+  if (!direct_first) std::reverse(order.begin(), order.end());
+  for (const Mode& m : modes) {
+    for (const auto& [path, name] : order) {
+      H2loadOptions h = H2loadFor(t, path, m.in_flight);
+      h.rps_per_connection = m.rps_per_connection;
+      h.per_request_log = true;
+      RunH2loadMeasured(h, path != H2Path::kDirect, t, options,
+                        absl::StrCat("front_door.", m.name, ".", name), out);
+    }
+    const std::string base = absl::StrCat("front_door.", m.name, ".");
+    for (const char* via : {"http", "grpc"}) {
+      for (const char* q : {"p50_ms", "p99_ms"}) {
+        out->Set(absl::StrCat(base, via, "_added.", q),
+                 out->Get(absl::StrCat(base, via, ".", q)) - out->Get(base + "direct." + q));
+      }
+    }
   }
 }
 
@@ -313,6 +374,10 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
   if (!options.throughput.h2load.empty()) {
     std::fprintf(stderr, "rebound-bench: pass %d: throughput (h2load)\n", pass + 1);
     RunThroughput(options, direct_first, &out);
+    if (!options.throughput.http_url.empty()) {
+      std::fprintf(stderr, "rebound-bench: pass %d: HTTP front door (h2load)\n", pass + 1);
+      RunFrontDoor(options, direct_first, &out);
+    }
   }
   return out;
 }

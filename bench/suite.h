@@ -44,6 +44,8 @@ struct ThroughputOptions {
   std::string direct_body_file;     // the same chat request as JSON
   std::vector<std::string> direct_headers;  // what rebound sends upstream
   std::vector<std::string> gateway_headers;
+  std::string http_url;             // the front door's /v1/chat/completions; "" skips it
+  std::vector<std::string> http_headers;  // sent with direct_body_file
   std::string metrics_url;          // the gateway's /metrics: counts its OK calls
   int concurrency = 32;             // requests in flight on each path
   int gateway_connections = 4;      // HTTP/2 connections (streams split over them)
