@@ -66,6 +66,7 @@ write_config() {  # replica id
 server:
   listen: 127.0.0.1:0
   metrics_listen: 127.0.0.1:0
+  http_listen: 127.0.0.1:0
 control_plane:
   addresses: [$CP_ADDR]
   replica_id: $1
@@ -117,6 +118,7 @@ READY_B=$(wait_for_line "$WORK/replica-b.out" "rebound-server ready")
 ADDR_A=$(echo "$READY_A" | sed -E 's/.*grpc=([^ ]+).*/\1/')
 ADDR_B=$(echo "$READY_B" | sed -E 's/.*grpc=([^ ]+).*/\1/')
 METRICS_B=$(echo "$READY_B" | sed -E 's/.*metrics=([^ ]+).*/\1/')
+HTTP_B=$(echo "$READY_B" | sed -E 's/.*http=([^ ]+).*/\1/')
 echo "==> replica-a: $READY_A"
 echo "==> replica-b: $READY_B"
 # Both replicas connect to the control plane before the first call.
@@ -149,6 +151,12 @@ echo "==> replica-a: rebound complete --model anthropic/claude-3-haiku   (the re
 echo "    An Anthropic-shaped call (path /v1/messages) fails over to openai/gpt-4o-mini and"
 echo "    gets an Anthropic \"message\" back."
 "$BIN/rebound" complete --addr "$ADDR_A" --model anthropic/claude-3-haiku
+echo
+echo "==> replica-b's HTTP front door: plain curl, as any OpenAI SDK would call it"
+echo "    curl http://$HTTP_B/v1/chat/completions -d '{\"model\":\"gpt-4o\",...}'"
+curl -s -i "http://$HTTP_B/v1/chat/completions" -H 'content-type: application/json' \
+  -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]}' |
+  grep -iE '^(HTTP/|x-rebound-|\{)' || true
 echo
 echo "==> a few metrics from replica-b (http://$METRICS_B/metrics)"
 curl -s "http://$METRICS_B/metrics" 2>/dev/null |
