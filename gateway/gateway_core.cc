@@ -68,17 +68,12 @@ void GatewayCore::CallEnded() {
 }
 
 bool GatewayCore::WaitForIdle(absl::Time deadline) {
+  // The condition is re-evaluated whenever idle_mu_ is released, and the
+  // call that brings in_flight_ to 0 takes and releases it after doing so.
   absl::MutexLock lock(&idle_mu_);
   const absl::Condition idle(
       +[](std::atomic<int>* in_flight) { return in_flight->load() == 0; }, &in_flight_);
-  while (!idle.Eval()) {
-    // Re-checked at least every 50 ms: a call may end between the check and
-    // the wait without taking the lock after it.
-    absl::Time until = std::min(deadline, absl::Now() + absl::Milliseconds(50));
-    idle_mu_.AwaitWithDeadline(idle, until);
-    if (absl::Now() >= deadline) return idle.Eval();
-  }
-  return true;
+  return idle_mu_.AwaitWithDeadline(idle, deadline);
 }
 
 std::string GatewayCore::NewRequestId() {
