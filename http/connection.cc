@@ -136,7 +136,20 @@ void Connection::Start() {
 
 void Connection::Drain() {
   draining_ = true;
-  if (exchange_ == nullptr && !parser_.in_request() && pending_output() == 0) Close();
+  if (closed_ || lingering_) return;
+  // A request that has already reached the socket is answered (a 503 from
+  // a draining gateway, with Connection: close) rather than reset unread.
+  if (exchange_ == nullptr) {
+    ReadSome();
+    if (!closed_) ProcessInput();
+    if (closed_) return;
+  }
+  if (exchange_ == nullptr && !parser_.in_request() && pending_output() == 0) {
+    Close();
+    return;
+  }
+  UpdateInterest();
+  UpdateTimer();
 }
 
 void Connection::Close() {

@@ -26,7 +26,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ~Connection();
 
   void Start();
-  // Closes now if no request is in progress, else after its answer.
+  // Closes now if no request is in progress (after reading what the client
+  // has sent already), else after its answer.
   void Drain();
   // Closes at once; a request in progress sees its exchange gone.
   void Close();

@@ -525,8 +525,20 @@ TEST_F(FrontDoorTest, HealthzIs503WhileDrainingAndInFlightStreamsFinish) {
   ASSERT_TRUE(idle.Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
   EXPECT_EQ(StatusOf(idle.ReadResponse()), 200);
 
+  // A request half sent when the drain starts is still answered: 503.
+  // (The first request proves the connection was accepted.)
+  RawClient arriving(gateway_->http_port());
+  ASSERT_TRUE(arriving.Send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_EQ(StatusOf(arriving.ReadResponse()), 200);
+  ASSERT_TRUE(arriving.Send("GET /healthz HTTP/1.1\r\nHost: a\r\n"));
+
   gateway_->process().Signal(SIGTERM);
   ASSERT_TRUE(gateway_->process().WaitForStderrLine("draining", absl::Seconds(10)).ok());
+  ASSERT_TRUE(arriving.Send("\r\n"));
+  std::string health = arriving.ReadResponse();
+  EXPECT_EQ(StatusOf(health), 503) << health;
+  EXPECT_THAT(health, HasSubstr("Connection: close"));
+  EXPECT_EQ(BodyOf(health), R"({"status":"NOT_SERVING"})");
   // The idle keep-alive connection is closed; new connections are refused.
   idle.ReadUntilClosed(absl::Seconds(5));
   EXPECT_TRUE(idle.closed_by_peer());
