@@ -208,7 +208,6 @@ void Connection::ReadSome() {
       in_.clear();
       in_offset_ = 0;
     }
-    if (!parser_.in_request() && in_offset_ == in_.size()) request_started_ = MonoNow();
     in_.append(buffer, io.bytes);
     if (io.bytes < sizeof(buffer) && !transport_->has_buffered_input()) return;
   }
@@ -220,7 +219,9 @@ void Connection::ProcessInput() {
   while (!closed_ && exchange_ == nullptr && !close_after_write_ && in_offset_ < in_.size()) {
     bool was_in_request = parser_.in_request();
     size_t used = parser_.Feed(std::string_view(in_).substr(in_offset_));
-    if (!was_in_request && used > 0) request_started_ = MonoNow();
+    // A request starts at its first byte; empty lines before it (which the
+    // parser skips) start nothing, so they cannot push the timeout back.
+    if (!was_in_request && parser_.in_request()) request_started_ = MonoNow();
     in_offset_ += used;
     if (parser_.wants_continue()) {
       parser_.ContinueSent();

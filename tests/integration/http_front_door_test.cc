@@ -502,6 +502,25 @@ TEST_F(FrontDoorTest, SlowClientIsCutAtTheRequestTimeout) {
   EXPECT_EQ(Metric(R"(rebound_http_rejects_total{reason="request_timeout"})"), 1);
 }
 
+// Empty lines before a request line are allowed (RFC 9112 2.2) but start no
+// request: a client that sends only those must not push the timeout back.
+TEST_F(FrontDoorTest, EmptyLinesDoNotHoldAConnectionPastTheRequestTimeout) {
+  RawClient blank(gateway_->http_port());
+  ASSERT_TRUE(blank.connected());
+  const absl::Time opened = absl::Now();
+  bool cut = false;
+  for (int i = 0; i < 80 && !cut; ++i) {
+    cut = !blank.Send("\r\n");
+    // The client's pacing, not a timer under test.
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  blank.ReadUntilClosed(absl::Milliseconds(kRequestTimeoutMs) * 4);
+  const absl::Duration held = absl::Now() - opened;
+  EXPECT_TRUE(blank.closed_by_peer());
+  EXPECT_GE(held, absl::Milliseconds(kRequestTimeoutMs) * 0.6);
+  EXPECT_LE(held, absl::Milliseconds(kRequestTimeoutMs) * 4);
+}
+
 TEST_F(FrontDoorTest, ConnectionThatSendsNothingIsClosedAtTheRequestTimeout) {
   RawClient silent(gateway_->http_port());
   ASSERT_TRUE(silent.connected());
