@@ -159,6 +159,11 @@ constexpr char kChatBody[] =
 constexpr char kMessagesBody[] =
     R"({"model":"anthropic/claude-sonnet","max_tokens":64,"messages":[{"role":"user","content":"hi"}]})";
 
+// `body` (a JSON object) with "stream": true.
+std::string Streaming(absl::string_view body) {
+  return absl::StrCat(body.substr(0, body.size() - 1), R"(,"stream":true})");
+}
+
 std::string Post(absl::string_view path, absl::string_view body, absl::string_view extra = "") {
   return absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: rebound\r\nContent-Type: application/json\r\n",
                       extra, "Content-Length: ", body.size(), "\r\n\r\n", body);
@@ -257,8 +262,7 @@ TEST_F(FrontDoorTest, BareModelNameAndDefaultModelResolve) {
 }
 
 TEST_F(FrontDoorTest, MessagesStreamIsServerSentEvents) {
-  std::string body = kMessagesBody;
-  body.insert(body.size() - 1, R"(,"stream":true)");
+  const std::string body = Streaming(kMessagesBody);
   HttpResult r = Call("/v1/messages", body);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.status, 200);
@@ -283,8 +287,7 @@ TEST_F(FrontDoorTest, ChatFailsOverToAnthropicAndStaysOpenAiShaped) {
 
 TEST_F(FrontDoorTest, MessagesStreamFailsOverToOpenAiAndStaysAnthropicShaped) {
   ASSERT_TRUE(anthropic_->SetScript({"status=529"}));
-  std::string body = kMessagesBody;
-  body.insert(body.size() - 1, R"(,"stream":true)");
+  const std::string body = Streaming(kMessagesBody);
   HttpResult r = Call("/v1/messages", body);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Header("x-rebound-served-model"), "openai/gpt-4o");
@@ -331,8 +334,7 @@ TEST_F(FrontDoorTest, StreamFailureAfterEventsEndsWithTheApisErrorEvent) {
   // invisible only before anything reached the caller, so here the caller
   // sees the events, then the error event, never [DONE].
   ASSERT_TRUE(openai_->SetScript({"token_interval_ms=20;cut_after_events=3"}));
-  std::string body = kChatBody;
-  body.insert(body.size() - 1, R"(,"stream":true)");
+  const std::string body = Streaming(kChatBody);
   HttpResult chat = Call("/v1/chat/completions", body);
   ASSERT_TRUE(chat.ok()) << chat.error << " (the terminating chunk must still arrive)";
   EXPECT_EQ(chat.status, 200);
@@ -341,8 +343,7 @@ TEST_F(FrontDoorTest, StreamFailureAfterEventsEndsWithTheApisErrorEvent) {
   EXPECT_THAT(chat.body, Not(HasSubstr("[DONE]")));
 
   ASSERT_TRUE(anthropic_->SetScript({"token_interval_ms=20;cut_after_events=4"}));
-  std::string mbody = kMessagesBody;
-  mbody.insert(mbody.size() - 1, R"(,"stream":true)");
+  const std::string mbody = Streaming(kMessagesBody);
   HttpResult messages = Call("/v1/messages", mbody);
   ASSERT_TRUE(messages.ok()) << messages.error;
   EXPECT_THAT(messages.body, HasSubstr("event: error\ndata: {\"type\":\"error\""));
@@ -536,8 +537,7 @@ TEST_F(FrontDoorTest, ConnectionThatSendsNothingIsClosedAtTheRequestTimeout) {
 TEST_F(FrontDoorTest, HealthzIs503WhileDrainingAndInFlightStreamsFinish) {
   ASSERT_TRUE(openai_->SetScript({"tokens=15;token_interval_ms=100"}));
   RawClient streaming(gateway_->http_port());
-  std::string body = kChatBody;
-  body.insert(body.size() - 1, R"(,"stream":true)");
+  const std::string body = Streaming(kChatBody);
   ASSERT_TRUE(streaming.Send(Post("/v1/chat/completions", body)));
   ASSERT_TRUE(WaitUntil([&] { return openai_->RequestCount() == 1; }));
   RawClient idle(gateway_->http_port());  // keep-alive, between requests
@@ -609,8 +609,7 @@ TEST_F(FrontDoorLimitsTest, ConnectionsPastTheLimitAreClosedAndCounted) {
 TEST_F(FrontDoorLimitsTest, StreamingClientThatStopsReadingIsCut) {
   ASSERT_TRUE(openai_->SetScript({"tokens=60000"}));
   RawClient reader(gateway_->http_port());
-  std::string body = kChatBody;
-  body.insert(body.size() - 1, R"(,"stream":true)");
+  const std::string body = Streaming(kChatBody);
   ASSERT_TRUE(reader.Send(Post("/v1/chat/completions", body)));
   ASSERT_TRUE(WaitUntil([&] { return openai_->RequestCount() == 1; }));
   const absl::Time sent = openai_->Requests()[0].time;
