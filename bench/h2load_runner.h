@@ -43,7 +43,7 @@ struct H2loadResult {
 };
 
 // Parses h2load's --log-file (one request per line: start time in us,
-// status, duration in us) into a summary (exposed for its unit test).
+// status, duration in us) into a summary.
 absl::StatusOr<LatencySummary> ParseH2loadLog(const std::string& text);
 
 // Runs h2load to completion and parses its summary. An error when it cannot

@@ -172,8 +172,7 @@ std::variant<const ModelProvider*, HttpAnswer> ResolveModel(const Config& config
                                                             const std::optional<std::string>& model,
                                                             Api api) {
   auto not_found = [&](std::string message) {
-    return ErrorAnswer(api, 404, IsAnthropic(api) ? "not_found_error" : "invalid_request_error",
-                       "model_not_found", message, "model");
+    return ErrorAnswer(api, 404, "invalid_request_error", "model_not_found", message, "model");
   };
   if (!model) {
     if (const ModelProvider* d = config.Default()) return d;

@@ -47,8 +47,8 @@ std::variant<const ModelProvider*, HttpAnswer> ResolveModel(const Config& config
                                                             translate::Api api);
 
 // An error of rebound's own in `api`'s shape (Anthropic for messages,
-// OpenAI's for everything else). `type`: OpenAI's error type, or the
-// Anthropic type for messages; `code`: OpenAI's code (may be empty).
+// OpenAI's for everything else). `type` and `code` (may be empty): OpenAI's;
+// Anthropic's error type follows from `status`.
 HttpAnswer ErrorAnswer(translate::Api api, int status, std::string_view type,
                        std::string_view code, std::string_view message,
                        std::string_view param = "");

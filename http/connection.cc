@@ -75,7 +75,6 @@ class Connection::ExchangeImpl final : public Exchange {
 
   void SetOnWritable(absl::AnyInvocable<void()> fn) override { on_writable_ = std::move(fn); }
   void SetOnGone(absl::AnyInvocable<void()> fn) override { on_gone_ = std::move(fn); }
-  bool gone() const override { return gone_; }
   EventLoop* loop() const override { return loop_; }
 
   // The connection closed before the answer was queued whole.

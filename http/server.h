@@ -45,7 +45,6 @@ class Exchange {
   virtual void SetOnWritable(absl::AnyInvocable<void()> fn) = 0;
   // Runs once if the connection closes before the answer was written.
   virtual void SetOnGone(absl::AnyInvocable<void()> fn) = 0;
-  virtual bool gone() const = 0;
   // The loop the connection runs on.
   virtual EventLoop* loop() const = 0;
 };
