@@ -4,7 +4,8 @@
 #   tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 60; TARGETs default to all of them
-# (config_loader json_scan model_splice rate_limit_headers sse translate http_request).
+# (config_loader json_scan model_splice rate_limit_headers sse translate http_request
+# provider_error).
 # FUZZ_BUILD_DIR (default build-fuzz) is the clang build tree. Each target
 # starts from its seed corpus in tests/fuzz/corpus/<target>/ (read only) and
 # keeps what it learns in $FUZZ_BUILD_DIR/fuzz-corpus/<target>/, so later runs
@@ -21,7 +22,7 @@ BUILD_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config_loader json_scan model_splice rate_limit_headers sse translate http_request)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(config_loader json_scan model_splice rate_limit_headers sse translate http_request provider_error)
 
 case "$SECONDS_PER_TARGET" in
   '' | *[!0-9]*) echo "seconds must be a positive integer, got '$SECONDS_PER_TARGET'" >&2; exit 2 ;;
