@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "tests/fakeprovider/error_bodies.h"
 #include "tests/fakeprovider/provider_state.h"
 #include "tests/fakeprovider/text_util.h"
 
@@ -41,15 +42,29 @@ struct Answer {
   bool stream = false;
 };
 
+// error_class= goes into the stream's error event when the request streams,
+// error_event_at= says where and no error status was asked for; otherwise it
+// is the answer itself.
+bool ErrorClassInStream(const FaultSpec& spec, const ProviderRequest& request) {
+  return spec.error_class && spec.error_event_at && request.stream &&
+         Is2xx(spec.status.value_or(200));
+}
+
 Answer ChooseAnswer(const FaultSpec& spec, const ProviderRequest& request,
                     const Completion& completion) {
   Answer a;
-  a.status = spec.status.value_or(200);
+  const bool error_answer = spec.error_class && !ErrorClassInStream(spec, request);
+  a.status = spec.status.value_or(
+      error_answer ? ErrorAnswerStatus(*spec.error_class, request.api) : 200);
   if (spec.echo) {
     a.status = 200;
     a.body = EchoBody(request.http);
   } else if (spec.body) {
     a.body = *spec.body;
+  } else if (error_answer) {
+    // Whatever the status: status=200 makes a provider that answers its
+    // errors with 200.
+    a.body = ErrorAnswerBody(*spec.error_class, request.api);
   } else if (!Is2xx(a.status)) {
     // Providers answer errors with a plain JSON body even to stream requests.
     a.body = ErrorBody(a.status);
@@ -123,7 +138,9 @@ void BuildStream(const FaultSpec& spec, const Completion& completion, ResponsePl
   }
   size_t send = events.size();
   if (spec.error_event_at && static_cast<size_t>(*spec.error_event_at) <= events.size()) {
-    events[*spec.error_event_at - 1] = ErrorEvent(completion.api);
+    events[*spec.error_event_at - 1] = spec.error_class
+                                           ? ErrorEventOf(*spec.error_class, completion.api)
+                                           : ErrorEvent(completion.api);
     send = *spec.error_event_at;
   }
   std::optional<int> partial =

@@ -201,6 +201,15 @@ absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec
     spec.body = std::move(decoded);
     return absl::OkStatus();
   }
+  if (key == "error_class") {
+    spec.error_class = FindErrorShape(value);
+    if (!spec.error_class) {
+      return absl::InvalidArgumentError(absl::StrCat("error_class=", value,
+                                                     ": unknown class (known: ",
+                                                     ErrorShapeNames(), ")"));
+    }
+    return absl::OkStatus();
+  }
   if (key == "retry_after") {
     for (char c : value) {
       if (c == '\r' || c == '\n' || c == '\0') {

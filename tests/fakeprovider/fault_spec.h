@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/fakeprovider/error_bodies.h"
 
 namespace rebound::fake {
 
@@ -28,6 +29,11 @@ struct FaultSpec {
   std::optional<int> status;
   // Literal response body (body= or body_b64=); replaces the generated one.
   std::optional<std::string> body;
+  // error_class=: answer that class's real error (error_bodies.h), its
+  // status and body in the request's API shape; `status` and `body` still
+  // override. With error_event_at and a streamed request it rides in the
+  // stream's error event instead.
+  std::optional<ErrorShape> error_class;
 
   // Rate-limit signals, each written as a response header.
   std::optional<std::string> retry_after;                    // Retry-After, verbatim
@@ -51,8 +57,9 @@ struct FaultSpec {
   std::optional<int> stall_after_events;
   std::optional<int> cut_after_events;
   std::optional<int> malformed_event_at;  // 1-based
-  // 1-based: this event becomes the API's in-stream error event and the
-  // stream then ends cleanly (as providers do after such an event).
+  // 1-based: this event becomes the API's in-stream error event (carrying
+  // error_class when given) and the stream then ends cleanly (as providers
+  // do after such an event).
   std::optional<int> error_event_at;
   bool no_done = false;                   // omit the stream's terminal marker
   bool echo = false;                      // answer with what was received

@@ -451,6 +451,110 @@ TEST_F(FakeProviderTest, LiteralBodies) {
   EXPECT_EQ(r.Header("content-type"), "text/plain");
 }
 
+// What each error_class= answers, as the providers answer it: OpenAI's
+// status and error.code (raw JSON: a string or null) and error.type,
+// Anthropic's status, error.type and the start of error.message.
+struct ClassAnswer {
+  std::string_view name;
+  int openai_status;
+  std::string_view openai_code;
+  std::string_view openai_type;
+  int anthropic_status;
+  std::string_view anthropic_type;
+  std::string_view anthropic_message;
+};
+constexpr ClassAnswer kClassAnswers[] = {
+    {"context_length_exceeded", 400, R"("context_length_exceeded")", "invalid_request_error", 400,
+     "invalid_request_error", "prompt is too long: "},
+    {"content_filter", 400, R"("content_filter")", "", 400, "invalid_request_error",
+     "Output blocked by content filtering policy"},
+    {"quota_exhausted", 429, R"("insufficient_quota")", "insufficient_quota", 400,
+     "invalid_request_error", "Your credit balance is too low"},
+    {"rate_limited", 429, R"("rate_limit_exceeded")", "requests", 429, "rate_limit_error",
+     "This request would exceed your account's rate limit"},
+    {"overloaded", 503, "null", "server_error", 529, "overloaded_error", "Overloaded"},
+    {"server_error", 500, "null", "server_error", 500, "api_error", "Internal server error"},
+    {"invalid_request", 400, R"("decimal_above_max_value")", "invalid_request_error", 400,
+     "invalid_request_error", "max_tokens: Field required"},
+    {"authentication", 401, R"("invalid_api_key")", "invalid_request_error", 401,
+     "authentication_error", "invalid x-api-key"},
+    {"not_found", 404, R"("model_not_found")", "invalid_request_error", 404, "not_found_error",
+     "model: "},
+};
+
+TEST_F(FakeProviderTest, ErrorClassAnswersOpenAisErrorShape) {
+  for (const ClassAnswer& want : kClassAnswers) {
+    const std::string spec = absl::StrCat("error_class=", ToAbsl(want.name));
+    HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, spec);
+    ASSERT_TRUE(r.ok()) << want.name << ": " << r.error;
+    EXPECT_EQ(r.status, want.openai_status) << want.name;
+    EXPECT_THAT(r.Header("content-type").value_or(""), HasSubstr("application/json"));
+    ASSERT_TRUE(json::Validate(r.body).ok()) << r.body;
+    EXPECT_EQ(StringMember(r.body, "type"), "") << "no Anthropic envelope: " << r.body;
+    const std::string error = RawMember(r.body, "error");
+    EXPECT_FALSE(StringMember(error, "message").empty()) << r.body;
+    EXPECT_EQ(RawMember(error, "code"), want.openai_code) << r.body;
+    // Azure's content filter has "type": null.
+    EXPECT_EQ(StringMember(error, "type"), want.openai_type) << r.body;
+    EXPECT_TRUE(json::FindMember(error, "param").has_value()) << r.body;
+  }
+}
+
+TEST_F(FakeProviderTest, ErrorClassAnswersAnthropicsErrorShape) {
+  for (const ClassAnswer& want : kClassAnswers) {
+    const std::string spec = absl::StrCat("error_class=", ToAbsl(want.name));
+    HttpResult r = PostWithFault("/v1/messages", kMessagesBody, spec);
+    ASSERT_TRUE(r.ok()) << want.name << ": " << r.error;
+    EXPECT_EQ(r.status, want.anthropic_status) << want.name;
+    ASSERT_TRUE(json::Validate(r.body).ok()) << r.body;
+    EXPECT_EQ(StringMember(r.body, "type"), "error") << r.body;
+    EXPECT_THAT(StringMember(r.body, "request_id"), StartsWith("req_")) << r.body;
+    const std::string error = RawMember(r.body, "error");
+    EXPECT_EQ(StringMember(error, "type"), want.anthropic_type) << r.body;
+    EXPECT_THAT(StringMember(error, "message"), StartsWith(std::string(want.anthropic_message)))
+        << r.body;
+  }
+}
+
+TEST_F(FakeProviderTest, ErrorClassKeepsRetryAfterAndYieldsToStatusAndBody) {
+  HttpResult r = PostWithFault("/v1/messages", kMessagesStreamBody,
+                               "error_class=rate_limited;retry_after=3");
+  EXPECT_EQ(r.status, 429);  // an error ignores the request's stream flag
+  EXPECT_EQ(r.Header("retry-after"), "3");
+  EXPECT_EQ(StringMember(RawMember(r.body, "error"), "type"), "rate_limit_error");
+  r = PostWithFault("/v1/chat/completions", kChatBody, "error_class=overloaded;status=502");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_THAT(StringMember(RawMember(r.body, "error"), "message"),
+              HasSubstr("currently overloaded"));
+  r = PostWithFault("/v1/chat/completions", kChatBody, "error_class=not_found;body=gone");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "gone");
+  r = PostWithFault("/v1/chat/completions", kChatBody, "error_class=overload");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("error_class=overload: unknown class (known: "));
+}
+
+TEST_F(FakeProviderTest, ErrorEventAtCarriesTheErrorClass) {
+  HttpResult r = PostWithFault("/v1/messages", kMessagesStreamBody,
+                               "tokens=3;error_event_at=2;error_class=overloaded");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  std::vector<Event> events = SplitEvents(r);
+  ASSERT_EQ(events.size(), 2u) << r.body;
+  EXPECT_EQ(EventNameOf(events[1]), "error");
+  EXPECT_EQ(StringMember(DataOf(events[1]), "type"), "error");
+  EXPECT_EQ(StringMember(RawMember(DataOf(events[1]), "error"), "type"), "overloaded_error");
+
+  r = PostWithFault("/v1/chat/completions", kChatStreamBody,
+                    "error_event_at=1;error_class=context_length_exceeded");
+  ASSERT_TRUE(r.ok()) << r.error;
+  events = SplitEvents(r);
+  ASSERT_EQ(events.size(), 1u) << r.body;
+  EXPECT_EQ(EventNameOf(events[0]), "");
+  EXPECT_EQ(RawMember(RawMember(DataOf(events[0]), "error"), "code"),
+            R"("context_length_exceeded")");
+}
+
 TEST_F(FakeProviderTest, ResetBeforeHeadersIsATransportError) {
   HttpResult r = PostWithFault("/v1/chat/completions", kChatBody, "reset_before_headers");
   EXPECT_FALSE(r.ok());

@@ -1,8 +1,12 @@
 // The fake provider's answer shapes in both APIs, JSON and SSE: tool calls,
-// every stop reason, usage with cache fields, acknowledged images. Bodies
-// must parse, streams must come in the vendor's event order, and argument
-// fragments must reassemble to the arguments.
+// every stop reason, usage with cache fields, acknowledged images, and the
+// error answers of every error class. Bodies must parse, streams must come
+// in the vendor's event order, and argument fragments must reassemble to
+// the arguments.
+#include <iterator>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -10,6 +14,7 @@
 #include "rapidjson/document.h"
 #include "tests/fakeprovider/answer_parts.h"
 #include "tests/fakeprovider/completion_bodies.h"
+#include "tests/fakeprovider/error_bodies.h"
 #include "tests/fakeprovider/fault_spec.h"
 #include "tests/fakeprovider/request_facts.h"
 
@@ -299,6 +304,90 @@ TEST(AnswerTest, ArgumentFragmentsKeepUtf8CharactersWhole) {
       joined.append(f);
     }
     EXPECT_EQ(joined, prefix);
+  }
+}
+
+// ---------------------------------------------------------------- error classes
+
+// The statuses the providers answer each class with (error_bodies.cc says
+// where a class has more than one real form).
+struct ErrorStatuses {
+  std::string_view name;
+  int openai;
+  int anthropic;
+};
+constexpr ErrorStatuses kErrorStatuses[] = {
+    {"context_length_exceeded", 400, 400}, {"content_filter", 400, 400},
+    {"quota_exhausted", 429, 400},         {"rate_limited", 429, 429},
+    {"overloaded", 503, 529},              {"server_error", 500, 500},
+    {"invalid_request", 400, 400},         {"authentication", 401, 401},
+    {"not_found", 404, 404},
+};
+
+TEST(ErrorAnswerTest, EachClassHasTheProvidersStatuses) {
+  ASSERT_EQ(ErrorShapes().size(), std::size(kErrorStatuses));
+  for (const ErrorStatuses& want : kErrorStatuses) {
+    std::optional<ErrorShape> shape = FindErrorShape(want.name);
+    ASSERT_TRUE(shape) << want.name;
+    EXPECT_EQ(ErrorAnswerStatus(*shape, Api::kOpenAi), want.openai) << want.name;
+    EXPECT_EQ(ErrorAnswerStatus(*shape, Api::kResponses), want.openai) << want.name;
+    EXPECT_EQ(ErrorAnswerStatus(*shape, Api::kAnthropic), want.anthropic) << want.name;
+  }
+  EXPECT_FALSE(FindErrorShape("overload"));
+}
+
+TEST(ErrorAnswerTest, OpenAiBodiesAreOpenAisErrorShape) {
+  for (const ErrorShape& shape : ErrorShapes()) {
+    for (Api api : {Api::kOpenAi, Api::kResponses}) {
+      rapidjson::Document doc = Parse(ErrorAnswerBody(shape, api));
+      ASSERT_TRUE(doc.IsObject()) << shape.name;
+      EXPECT_EQ(doc.MemberCount(), 1u) << shape.name;
+      ASSERT_TRUE(doc.HasMember("error") && doc["error"].IsObject()) << shape.name;
+      const rapidjson::Value& e = doc["error"];
+      EXPECT_TRUE(e.HasMember("message") && e["message"].IsString()) << shape.name;
+      EXPECT_TRUE(e.HasMember("type") && (e["type"].IsString() || e["type"].IsNull()))
+          << shape.name;
+      EXPECT_TRUE(e.HasMember("param")) << shape.name;
+      EXPECT_TRUE(e.HasMember("code") && (e["code"].IsString() || e["code"].IsNull()))
+          << shape.name;
+    }
+  }
+}
+
+TEST(ErrorAnswerTest, AnthropicBodiesAreAnthropicsErrorShape) {
+  for (const ErrorShape& shape : ErrorShapes()) {
+    rapidjson::Document doc = Parse(ErrorAnswerBody(shape, Api::kAnthropic));
+    ASSERT_TRUE(doc.IsObject()) << shape.name;
+    EXPECT_EQ(Str(doc["type"]), "error") << shape.name;
+    ASSERT_TRUE(doc.HasMember("error") && doc["error"].IsObject()) << shape.name;
+    EXPECT_EQ(doc["error"].MemberCount(), 2u) << shape.name;
+    EXPECT_THAT(Str(doc["error"]["type"]), ::testing::EndsWith("_error")) << shape.name;
+    EXPECT_TRUE(doc["error"]["message"].IsString()) << shape.name;
+    EXPECT_THAT(Str(doc["request_id"]), StartsWith("req_")) << shape.name;
+  }
+}
+
+TEST(ErrorAnswerTest, ErrorEventsAreEachApisFailureEvent) {
+  for (const ErrorShape& shape : ErrorShapes()) {
+    std::vector<Sse> messages = Split({ErrorEventOf(shape, Api::kAnthropic)});
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].name, "error");
+    rapidjson::Document m = Parse(messages[0].data);
+    EXPECT_EQ(Str(m["type"]), "error");
+    EXPECT_EQ(Str(m["error"]["message"]), Str(Parse(std::string(shape.anthropic_error))["message"]));
+
+    std::vector<Sse> chat = Split({ErrorEventOf(shape, Api::kOpenAi)});
+    ASSERT_EQ(chat.size(), 1u);
+    EXPECT_EQ(chat[0].name, "");
+    EXPECT_TRUE(Parse(chat[0].data)["error"].IsObject());
+
+    std::vector<Sse> responses = Split({ErrorEventOf(shape, Api::kResponses)});
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].name, "response.failed");
+    rapidjson::Document r = Parse(responses[0].data);
+    EXPECT_EQ(Str(r["type"]), "response.failed");
+    EXPECT_EQ(Str(r["response"]["status"]), "failed");
+    EXPECT_TRUE(r["response"]["error"]["message"].IsString());
   }
 }
 

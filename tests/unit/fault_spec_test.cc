@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fakeprovider/error_bodies.h"
 #include "tests/fakeprovider/fake_provider.h"
 #include "tests/fakeprovider/fault_response.h"
 #include "tests/fakeprovider/http_request.h"
@@ -18,9 +19,11 @@ namespace rebound::fake {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
+using ::testing::StartsWith;
 
 FaultSpec ParseOk(std::string_view text) {
   absl::StatusOr<FaultSpec> spec = ParseFaultSpec(text);
@@ -158,6 +161,31 @@ TEST(FaultSpecTest, RejectsBadAnswerShapes) {
   EXPECT_THAT(ErrorOf("tool_args={not json"), HasSubstr("tool_args: must be a JSON object"));
   EXPECT_THAT(ErrorOf("stop=finished"), HasSubstr("stop=finished: unknown reason (known: end_turn"));
   EXPECT_THAT(ErrorOf("cache_read=-1"), HasSubstr("cache_read"));
+}
+
+TEST(FaultSpecTest, ErrorClassNamesATableRow) {
+  FaultSpec spec = ParseOk("error_class=quota_exhausted;retry_after=30");
+  ASSERT_TRUE(spec.error_class);
+  EXPECT_EQ(spec.error_class->name, "quota_exhausted");
+  EXPECT_EQ(spec.error_class->openai_status, 429);
+  EXPECT_EQ(spec.retry_after, "30");
+  EXPECT_FALSE(spec.status);  // the class's own status applies
+  EXPECT_FALSE(ParseOk("").error_class);
+  for (const ErrorShape& shape : ErrorShapes()) {
+    FaultSpec s = ParseOk(absl::StrCat("error_class=", ToAbsl(shape.name)));
+    ASSERT_TRUE(s.error_class) << shape.name;
+    EXPECT_EQ(s.error_class->name, shape.name);
+  }
+}
+
+TEST(FaultSpecTest, UnknownErrorClassSaysWhichAreKnown) {
+  EXPECT_EQ(ErrorOf("error_class=overload"),
+            "error_class=overload: unknown class (known: context_length_exceeded, "
+            "content_filter, quota_exhausted, rate_limited, overloaded, server_error, "
+            "invalid_request, authentication, not_found)");
+  EXPECT_THAT(ErrorOf("error_class="), HasSubstr("error_class=: unknown class"));
+  EXPECT_THAT(ErrorOf("error_class=Rate_Limited"), HasSubstr("unknown class"));
+  EXPECT_THAT(ErrorOf("error_class"), HasSubstr("'error_class': unknown flag"));
 }
 
 TEST(FaultSpecTest, LaterValueWins) { EXPECT_EQ(ParseOk("status=429;status=503").status, 503); }
@@ -446,6 +474,84 @@ TEST_F(FaultResponseTest, ErrorsIgnoreStreamingAndCarryRetryHeaders) {
   EXPECT_THAT(bytes, HasSubstr("Retry-After: Tue, 14 Nov 2023 22:13:50 GMT\r\n"));
   EXPECT_THAT(bytes, HasSubstr("retry-after-ms: 250\r\n"));
   EXPECT_THAT(bytes, ::testing::EndsWith(ErrorBody(429)));
+}
+
+// The body of a single-write answer.
+std::string BodyOf(const ResponsePlan& plan) {
+  const std::string& bytes = plan.steps()[0].data;
+  return bytes.substr(bytes.find("\r\n\r\n") + 4);
+}
+
+TEST_F(FaultResponseTest, ErrorClassAnswersInTheRequestsApiShape) {
+  const ErrorShape overloaded = *FindErrorShape("overloaded");
+  ResponsePlan openai = Build("error_class=overloaded");
+  ASSERT_THAT(Kinds(openai), ElementsAre(Kind::kWrite));
+  EXPECT_THAT(openai.steps()[0].data, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  EXPECT_EQ(BodyOf(openai), ErrorAnswerBody(overloaded, Api::kOpenAi));
+  EXPECT_THAT(BodyOf(openai), StartsWith(R"({"error":{"message":"That model is )"));
+
+  ResponsePlan anthropic = Build("error_class=overloaded", false, Api::kAnthropic);
+  EXPECT_THAT(anthropic.steps()[0].data, StartsWith("HTTP/1.1 529 Site Overloaded\r\n"));
+  EXPECT_EQ(BodyOf(anthropic),
+            R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},)"
+            R"("request_id":"req_011CFakeProviderError"})");
+}
+
+TEST_F(FaultResponseTest, ErrorClassIgnoresStreamingWithoutErrorEventAt) {
+  ResponsePlan plan = Build("error_class=rate_limited;retry_after=7", true, Api::kAnthropic);
+  ASSERT_THAT(Kinds(plan), ElementsAre(Kind::kWrite));
+  EXPECT_THAT(plan.steps()[0].data, StartsWith("HTTP/1.1 429 Too Many Requests\r\n"));
+  EXPECT_THAT(plan.steps()[0].data, HasSubstr("Retry-After: 7\r\n"));
+  EXPECT_THAT(plan.steps()[0].data, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_THAT(BodyOf(plan), HasSubstr(R"("type":"rate_limit_error")"));
+}
+
+TEST_F(FaultResponseTest, StatusAndBodyOverrideTheErrorClass) {
+  ResponsePlan status = Build("error_class=context_length_exceeded;status=413");
+  EXPECT_THAT(status.steps()[0].data, StartsWith("HTTP/1.1 413 "));
+  EXPECT_EQ(BodyOf(status), ErrorAnswerBody(*FindErrorShape("context_length_exceeded"),
+                                            Api::kOpenAi));
+  // status=200: a provider that answers its errors with 200.
+  ResponsePlan ok = Build("error_class=server_error;status=200");
+  EXPECT_THAT(ok.steps()[0].data, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(BodyOf(ok), ErrorAnswerBody(*FindErrorShape("server_error"), Api::kOpenAi));
+  ResponsePlan body = Build("error_class=not_found;body=gone");
+  EXPECT_THAT(body.steps()[0].data, StartsWith("HTTP/1.1 404 Not Found\r\n"));
+  EXPECT_EQ(BodyOf(body), "gone");
+}
+
+TEST_F(FaultResponseTest, ErrorEventAtCarriesTheErrorClass) {
+  const ErrorShape filter = *FindErrorShape("content_filter");
+  for (Api api : {Api::kOpenAi, Api::kAnthropic}) {
+    ResponsePlan plan = Build("tokens=3;error_event_at=2;error_class=content_filter", true, api);
+    EXPECT_THAT(plan.steps()[0].data, StartsWith("HTTP/1.1 200 OK\r\n"));
+    std::string all;
+    for (const ResponseStep& step : plan.steps()) all += step.data;
+    std::string event = ErrorEventOf(filter, api);
+    EXPECT_THAT(all, HasSubstr(event));
+    // The stream ends at the error event, cleanly.
+    EXPECT_THAT(all, EndsWith(absl::StrCat(ToAbsl(event), "\r\n0\r\n\r\n")));
+  }
+  EXPECT_EQ(ErrorEventOf(filter, Api::kAnthropic),
+            "event: error\n"
+            R"(data: {"type":"error","error":{"type":"invalid_request_error",)"
+            R"("message":"Output blocked by content filtering policy"}})"
+            "\n\n");
+  // Without a class the event stays the generic one.
+  ResponsePlan plain = Build("tokens=3;error_event_at=2", true, Api::kAnthropic);
+  std::string all;
+  for (const ResponseStep& step : plain.steps()) all += step.data;
+  EXPECT_THAT(all, HasSubstr(ErrorEvent(Api::kAnthropic)));
+}
+
+TEST_F(FaultResponseTest, AnErrorStatusBeatsErrorEventAt) {
+  ResponsePlan plan = Build("error_class=overloaded;error_event_at=2;status=500", true);
+  ASSERT_THAT(Kinds(plan), ElementsAre(Kind::kWrite));
+  EXPECT_THAT(plan.steps()[0].data, StartsWith("HTTP/1.1 500 "));
+  EXPECT_EQ(BodyOf(plan), ErrorAnswerBody(*FindErrorShape("overloaded"), Api::kOpenAi));
+  // A non-stream request has no events: the class is the answer.
+  ResponsePlan unary = Build("error_class=overloaded;error_event_at=2", false, Api::kAnthropic);
+  EXPECT_THAT(unary.steps()[0].data, StartsWith("HTTP/1.1 529 "));
 }
 
 TEST(JsonTextTest, ScanFindsTopLevelMembersOnly) {
