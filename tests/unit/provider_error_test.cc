@@ -337,7 +337,8 @@ TEST(ClassifyErrorAnswerTest, InvalidRequestInBothShapes) {
                                      R"(of bytes."}})"),
             C::kInvalidRequest);
   EXPECT_EQ(ClassifyErrorAnswer(
-                400, R"({"error":{"message":"Invalid value for 'temperature': must be <= 2.",)"
+                400, R"({"error":{"message":"Invalid 'temperature': decimal above maximum )"
+                     R"(value. Expected a value <= 2, but got 3 instead.",)"
                      R"("type":"invalid_request_error","param":"temperature",)"
                      R"("code":"decimal_above_max_value"}})"),
             C::kInvalidRequest);
