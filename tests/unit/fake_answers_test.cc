@@ -374,7 +374,8 @@ TEST(ErrorAnswerTest, ErrorEventsAreEachApisFailureEvent) {
     EXPECT_EQ(messages[0].name, "error");
     rapidjson::Document m = Parse(messages[0].data);
     EXPECT_EQ(Str(m["type"]), "error");
-    EXPECT_EQ(Str(m["error"]["message"]), Str(Parse(std::string(shape.anthropic_error))["message"]));
+    rapidjson::Document object = Parse(std::string(shape.anthropic_error));
+    EXPECT_EQ(Str(m["error"]["message"]), Str(object["message"]));
 
     std::vector<Sse> chat = Split({ErrorEventOf(shape, Api::kOpenAi)});
     ASSERT_EQ(chat.size(), 1u);

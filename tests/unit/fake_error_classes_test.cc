@@ -89,7 +89,8 @@ TEST(FakeErrorClassesTest, EachErrorEventIsClassifiedAsItsClass) {
 
 // error_event_at= without error_class= sends each API's usual failure.
 TEST(FakeErrorClassesTest, TheClasslessErrorEventsAreOverloadedOrServerErrors) {
-  EXPECT_EQ(ClassifyStreamError(DataOf(fake::ErrorEvent(Api::kAnthropic))), ProviderErrorClass::kOverloaded);
+  EXPECT_EQ(ClassifyStreamError(DataOf(fake::ErrorEvent(Api::kAnthropic))),
+            ProviderErrorClass::kOverloaded);
   EXPECT_EQ(ClassifyStreamError(DataOf(fake::ErrorEvent(Api::kOpenAi))),
             ProviderErrorClass::kServerError);
   EXPECT_EQ(ClassifyStreamError(DataOf(fake::ErrorEvent(Api::kResponses))),
