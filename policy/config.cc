@@ -19,6 +19,8 @@ std::string_view ToString(Strategy s) {
       return "same_provider";
     case Strategy::kDifferentProvider:
       return "different_provider";
+    case Strategy::kLargerContext:
+      return "larger_context";
   }
   return "unknown";
 }
@@ -86,6 +88,16 @@ const StatusCodeRule* RetryPolicy::RuleForStatus(int code) const {
   return nullptr;
 }
 
+const ErrorRule* RetryPolicy::RuleForError(ProviderErrorClass error) const {
+  if (error == ProviderErrorClass::kNone) return nullptr;
+  for (const ErrorRule& rule : on_errors) {
+    if (std::find(rule.errors.begin(), rule.errors.end(), error) != rule.errors.end()) {
+      return &rule;
+    }
+  }
+  return nullptr;
+}
+
 bool ModelProvider::operator==(const ModelProvider& other) const {
   return model_id == other.model_id && provider == other.provider &&
          bare_model == other.bare_model && base_url == other.base_url &&
@@ -93,7 +105,7 @@ bool ModelProvider::operator==(const ModelProvider& other) const {
          access_key == other.access_key && access_key_source == other.access_key_source &&
          interface == other.interface && passthrough_auth == other.passthrough_auth &&
          default_max_tokens == other.default_max_tokens &&
-         headers == other.headers && is_default == other.is_default && timeouts == other.timeouts &&
+         context_window == other.context_window && headers == other.headers && is_default == other.is_default && timeouts == other.timeouts &&
          tls_ca_file == other.tls_ca_file && retry_policy == other.retry_policy;
 }
 

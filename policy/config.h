@@ -16,9 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "policy/provider_error_class.h"
+
 namespace rebound {
 
-enum class Strategy { kSameModel, kSameProvider, kDifferentProvider };
+// kLargerContext (`larger_context`, an extension of plano's three): the
+// first candidate of any provider whose `context_window` is larger than the
+// failed model's; only for on_errors entries of context_length_exceeded.
+enum class Strategy { kSameModel, kSameProvider, kDifferentProvider, kLargerContext };
 enum class BlockScope { kModel, kProvider };
 enum class ApplyTo { kGlobal, kRequest };
 enum class BackoffApplyTo { kSameModel, kSameProvider, kGlobal };
@@ -36,13 +41,51 @@ std::string_view ToString(BackoffApplyTo a);
 std::string_view ToString(LatencyMeasure m);
 std::string_view ToString(ProviderInterface i);
 
+// A class's escalation step (`then:`, an extension of plano): once the
+// class's own max_attempts are spent, its next failures retry with this
+// strategy, for max_attempts more attempts.
+struct EscalationStep {
+  Strategy strategy = Strategy::kDifferentProvider;
+  int max_attempts = 1;
+
+  bool operator==(const EscalationStep&) const = default;
+};
+
 // The strategy and attempt budget of one error class (RETRY.md 3.2).
-// max_attempts counts failed attempts of the class including the first.
+// max_attempts counts failed attempts of the class including the first;
+// with `then`, the class allows max_attempts + then->max_attempts failures.
 struct ClassPolicy {
   Strategy strategy = Strategy::kDifferentProvider;
   int max_attempts = 2;
+  std::optional<EscalationStep> then = std::nullopt;
 
   bool operator==(const ClassPolicy&) const = default;
+};
+
+// One `on_errors` entry (an extension of plano): a rule for errors the
+// provider's error body names (policy/provider_error_class.h), which takes
+// precedence over on_status_codes.
+struct ErrorRule {
+  std::vector<ProviderErrorClass> errors;
+  ClassPolicy policy;
+  // When set, the failed model (or its provider, block_scope) is blocked for
+  // this long, like a Retry-After of that length: a spent quota stays spent.
+  std::optional<int64_t> block_duration_seconds;
+  BlockScope block_scope = BlockScope::kModel;
+
+  bool operator==(const ErrorRule&) const = default;
+};
+
+// `hedge` (an extension of plano): when an attempt has sent no first byte
+// (for event streams: no first answer event) after after_ms, the same request
+// starts on another candidate while the first keeps running; the first to
+// answer wins and the other is cancelled.
+struct HedgePolicy {
+  int64_t after_ms = 0;
+  Strategy strategy = Strategy::kDifferentProvider;
+  int max_hedges = 1;  // per call; at most two attempts ever run at once
+
+  bool operator==(const HedgePolicy&) const = default;
 };
 
 // One `on_status_codes` entry; codes are expanded ("500-504" -> 5 codes).
@@ -79,6 +122,11 @@ struct RetryAfterPolicy {
   BlockScope scope = BlockScope::kModel;
   ApplyTo apply_to = ApplyTo::kGlobal;
   int64_t max_retry_after_seconds = 300;
+  // An extension of plano: a failure whose Retry-After (or the same model's
+  // remaining block) is at most this long is retried on the same model after
+  // waiting it out, whatever its class's strategy; a longer one follows the
+  // strategy. Absent: plano's behaviour.
+  std::optional<int64_t> same_model_max_wait_ms = std::nullopt;
 
   bool operator==(const RetryAfterPolicy&) const = default;
 };
@@ -89,6 +137,7 @@ struct RetryPolicy {
   Strategy default_strategy = Strategy::kDifferentProvider;
   int default_max_attempts = 2;
   std::vector<StatusCodeRule> on_status_codes;
+  std::vector<ErrorRule> on_errors;
   // `on_timeout`; when absent in YAML, the defaults above.
   ClassPolicy on_timeout;
   std::optional<HighLatencyPolicy> on_high_latency;
@@ -96,9 +145,12 @@ struct RetryPolicy {
   RetryAfterPolicy retry_after;
   std::optional<int64_t> max_retry_duration_ms;
   CrossInterface cross_interface = CrossInterface::kTranslate;
+  std::optional<HedgePolicy> hedge;
 
   // The first `on_status_codes` entry listing `code`, or nullptr.
   const StatusCodeRule* RuleForStatus(int code) const;
+  // The first `on_errors` entry listing `error`, or nullptr (always for kNone).
+  const ErrorRule* RuleForError(ProviderErrorClass error) const;
 
   bool operator==(const RetryPolicy&) const = default;
 };
@@ -134,6 +186,9 @@ struct ModelProvider {
   // `max_tokens` sent to this (Anthropic) model when a translated OpenAI
   // request set none: Anthropic requires it, OpenAI does not.
   int64_t default_max_tokens = 4096;
+  // The model's context window in tokens, for the larger_context strategy;
+  // 0: not configured (never chosen by larger_context).
+  int64_t context_window = 0;
   std::vector<std::pair<std::string, std::string>> headers;
   bool is_default = false;
   Timeouts timeouts;
@@ -200,6 +255,12 @@ struct ServerSettings {
   int64_t http_request_timeout_ms = 30000;
   TlsFiles tls;
   RetryBudgetSettings retry_budget;
+  // `server.hedge_budget`: hedges (retry_policy.hedge) may not exceed this
+  // share of the recent calls whose policy hedges, plus the floor
+  // (min_retries_per_second is `min_hedges_per_second` in YAML). Per
+  // replica; since each replica bounds its own calls, the fleet's hedges stay
+  // within the same share of the fleet's calls (plus one floor per replica).
+  RetryBudgetSettings hedge_budget{true, 10, 1, 10};
   // Bearer tokens callers of Gateway must present (one per line); empty:
   // Gateway is open. Read at start and on every reload.
   std::string auth_token_file;

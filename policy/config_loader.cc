@@ -135,12 +135,13 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
   }
   if (auto x = f.Take("tls")) ReadTls(r, *x, &s->tls);
   if (auto x = f.Take("retry_budget")) ParseRetryBudget(r, *x, &s->retry_budget);
+  if (auto x = f.Take("hedge_budget")) ParseHedgeBudget(r, *x, &s->hedge_budget);
   ReadOptionalString(r, f, "auth_token_file", &s->auth_token_file);
   f.Finish({"listen", "metrics_listen", "max_body_bytes", "max_response_bytes",
             "stream_pause_timeout_ms", "max_in_flight",
             "max_connections_per_provider", "drain_grace_ms", "upstream_threads", "http_listen",
             "http_max_connections", "http_idle_timeout_ms", "http_request_timeout_ms", "tls",
-            "auth_token_file", "retry_budget"});
+            "auth_token_file", "retry_budget", "hedge_budget"});
 }
 
 void ReadControlPlane(YamlReader* r, const Located& v, ControlPlaneSettings* c) {

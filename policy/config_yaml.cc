@@ -32,6 +32,22 @@ void OptionalStr(YAML::Emitter& out, std::string_view key, const std::string& va
 void WriteClass(YAML::Emitter& out, const ClassPolicy& c) {
   Enum(out, "strategy", ToString(c.strategy));
   Val(out, "max_attempts", c.max_attempts);
+  if (c.then) {
+    out << YAML::Key << "then" << YAML::Value << YAML::BeginMap;
+    Enum(out, "strategy", ToString(c.then->strategy));
+    Val(out, "max_attempts", c.then->max_attempts);
+    out << YAML::EndMap;
+  }
+}
+
+void WriteBudget(YAML::Emitter& out, std::string_view key, std::string_view floor_key,
+                 const RetryBudgetSettings& b) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::BeginMap;
+  Val(out, "enabled", b.enabled);
+  Val(out, "percent", b.percent);
+  Val(out, floor_key, b.min_retries_per_second);
+  Val(out, "window_seconds", b.window_seconds);
+  out << YAML::EndMap;
 }
 
 // [429, 430, ..., 450, 526] -> [429, "430-450", 526]; expanding the result
@@ -69,6 +85,22 @@ void WriteRetryPolicy(YAML::Emitter& out, const RetryPolicy& p) {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
+  if (!p.on_errors.empty()) {
+    out << YAML::Key << "on_errors" << YAML::Value << YAML::BeginSeq;
+    for (const ErrorRule& rule : p.on_errors) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "errors" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (ProviderErrorClass e : rule.errors) out << std::string(ToString(e));
+      out << YAML::EndSeq;
+      WriteClass(out, rule.policy);
+      if (rule.block_duration_seconds) {
+        Val(out, "block_duration_seconds", *rule.block_duration_seconds);
+        Enum(out, "block_scope", ToString(rule.block_scope));
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
   out << YAML::Key << "on_timeout" << YAML::Value << YAML::BeginMap;
   WriteClass(out, p.on_timeout);
   out << YAML::EndMap;
@@ -97,9 +129,19 @@ void WriteRetryPolicy(YAML::Emitter& out, const RetryPolicy& p) {
   Enum(out, "scope", ToString(p.retry_after.scope));
   Enum(out, "apply_to", ToString(p.retry_after.apply_to));
   Val(out, "max_retry_after_seconds", p.retry_after.max_retry_after_seconds);
+  if (p.retry_after.same_model_max_wait_ms) {
+    Val(out, "same_model_max_wait_ms", *p.retry_after.same_model_max_wait_ms);
+  }
   out << YAML::EndMap;
   if (p.max_retry_duration_ms) Val(out, "max_retry_duration_ms", *p.max_retry_duration_ms);
   Enum(out, "cross_interface", ToString(p.cross_interface));
+  if (p.hedge) {
+    out << YAML::Key << "hedge" << YAML::Value << YAML::BeginMap;
+    Val(out, "after_ms", p.hedge->after_ms);
+    Enum(out, "strategy", ToString(p.hedge->strategy));
+    Val(out, "max_hedges", p.hedge->max_hedges);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 
@@ -114,6 +156,7 @@ void WriteProvider(YAML::Emitter& out, const ModelProvider& p) {
   Enum(out, "provider_interface", ToString(p.interface));
   Val(out, "passthrough_auth", p.passthrough_auth);
   Val(out, "default_max_tokens", p.default_max_tokens);
+  if (p.context_window > 0) Val(out, "context_window", p.context_window);
   Val(out, "default", p.is_default);
   out << YAML::Key << "headers" << YAML::Value;
   if (p.headers.empty()) out << YAML::Flow;
@@ -160,12 +203,8 @@ std::string ToYaml(const Config& config) {
     OptionalStr(out, "client_ca_file", s.tls.client_ca_file);
     out << YAML::EndMap;
   }
-  out << YAML::Key << "retry_budget" << YAML::Value << YAML::BeginMap;
-  Val(out, "enabled", s.retry_budget.enabled);
-  Val(out, "percent", s.retry_budget.percent);
-  Val(out, "min_retries_per_second", s.retry_budget.min_retries_per_second);
-  Val(out, "window_seconds", s.retry_budget.window_seconds);
-  out << YAML::EndMap;
+  WriteBudget(out, "retry_budget", "min_retries_per_second", s.retry_budget);
+  WriteBudget(out, "hedge_budget", "min_hedges_per_second", s.hedge_budget);
   OptionalStr(out, "auth_token_file", s.auth_token_file);
   out << YAML::EndMap;
 

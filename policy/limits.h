@@ -94,6 +94,14 @@ inline constexpr int kMaxAttempts = 100;
 // default_max_tokens: far above any model's output limit, so only a typo
 // (an extra digit group) is refused.
 inline constexpr int64_t kMaxDefaultMaxTokens = 10'000'000;
+// context_window in tokens: ten times the largest window offered today.
+inline constexpr int64_t kMaxContextWindow = 100'000'000;
+// retry_policy.hedge.max_hedges: each hedge is one more attempt, and a
+// request stops at 10 attempts.
+inline constexpr int kMaxHedges = 9;
+// on_errors entries per policy (there are only nine classes).
+inline constexpr size_t kMaxErrorRules = 16;
+
 // on_high_latency.min_triggers: the server keeps up to that many timestamps
 // per model or provider.
 inline constexpr int kMaxMinTriggers = 1000;

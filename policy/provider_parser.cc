@@ -387,6 +387,9 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
   if (auto x = f.Take("default_max_tokens")) {
     if (auto n = r->Int(*x, 1, limits::kMaxDefaultMaxTokens)) p.default_max_tokens = *n;
   }
+  if (auto x = f.Take("context_window")) {
+    if (auto n = r->Int(*x, 1, limits::kMaxContextWindow)) p.context_window = *n;
+  }
   if (auto x = f.Take("default")) {
     if (auto b = r->Bool(*x)) p.is_default = *b;
   }
@@ -414,7 +417,7 @@ ModelProvider ParseProvider(YamlReader* r, const Located& v, const EnvLookup& en
   }
 
   f.Finish({"model", "base_url", "access_key", "provider_interface", "passthrough_auth", "headers",
-            "default_max_tokens", "default", "timeouts", "tls_ca_file", "retry_policy"},
+            "default_max_tokens", "context_window", "default", "timeouts", "tls_ca_file", "retry_policy"},
            {"name", "http_host", "routing_preferences", "usage", "endpoint", "protocol",
             "cluster_name", "stream", "port", "rate_limits", "base_url_path_prefix", "internal",
             "capabilities", "provider"},

@@ -1,4 +1,5 @@
-// Reads the `server.retry_budget` block into RetryBudgetSettings.
+// Reads the `server.retry_budget` and `server.hedge_budget` blocks into
+// RetryBudgetSettings.
 // Internal to the policy library; used by the config loader.
 #ifndef REBOUND_POLICY_RETRY_BUDGET_PARSER_H_
 #define REBOUND_POLICY_RETRY_BUDGET_PARSER_H_
@@ -14,6 +15,10 @@ namespace rebound {
 // window_seconds 1..600), unknown keys, and a warning when an enabled budget
 // can never allow a retry (percent 0 and min_retries_per_second 0).
 void ParseRetryBudget(YamlReader* reader, const Located& v, RetryBudgetSettings* settings);
+
+// The same for `server.hedge_budget`, whose floor is `min_hedges_per_second`
+// (stored in settings->min_retries_per_second).
+void ParseHedgeBudget(YamlReader* reader, const Located& v, RetryBudgetSettings* settings);
 
 }  // namespace rebound
 

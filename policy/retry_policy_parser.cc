@@ -31,10 +31,24 @@ constexpr absl::string_view kFailuresOnly = "on_status_codes lists failures (300
 // Thresholds below this fire on ordinary network jitter (RETRY.md 2).
 constexpr int64_t kAggressiveLatencyMs = 1000;
 
-std::optional<Strategy> ReadStrategy(YamlReader* r, const Located& v) {
-  return r->Enum<Strategy>(v, {{"same_model", Strategy::kSameModel},
-                               {"same_provider", Strategy::kSameProvider},
-                               {"different_provider", Strategy::kDifferentProvider}});
+// Where a strategy is written decides whether larger_context may be.
+enum class StrategyUse { kGeneral, kContextOverflow };
+
+std::optional<Strategy> ReadStrategy(YamlReader* r, const Located& v,
+                                     StrategyUse use = StrategyUse::kGeneral) {
+  std::optional<Strategy> s =
+      r->Enum<Strategy>(v, {{"same_model", Strategy::kSameModel},
+                            {"same_provider", Strategy::kSameProvider},
+                            {"different_provider", Strategy::kDifferentProvider},
+                            {"larger_context", Strategy::kLargerContext}});
+  if (s == Strategy::kLargerContext && use != StrategyUse::kContextOverflow) {
+    r->reporter().Error(v.line, v.path,
+                        "larger_context is only for an on_errors entry whose errors are "
+                        "[context_length_exceeded]: only a prompt too long for a model's window "
+                        "is answered by a model with a larger one");
+    return std::nullopt;
+  }
+  return s;
 }
 
 std::optional<BlockScope> ReadScope(YamlReader* r, const Located& v) {
@@ -59,15 +73,52 @@ std::optional<int> ReadMaxAttempts(YamlReader* r, const Located& v) {
   return n;
 }
 
-// `strategy` and `max_attempts` of one error class; the policy defaults fill
-// whatever the block leaves out.
-ClassPolicy ReadClassPolicy(YamlReader* r, MapFields& f, const ClassPolicy& defaults) {
+// `then:`, a class's escalation step.
+EscalationStep ReadEscalation(YamlReader* r, const Located& v, StrategyUse use) {
+  EscalationStep step;
+  if (!r->ExpectMap(v)) return step;
+  MapFields f(r, v);
+  if (auto x = f.Take("strategy")) {
+    if (auto s = ReadStrategy(r, *x, use)) step.strategy = *s;
+  } else {
+    r->reporter().Error(v.line, JoinPath(v.path, "strategy"),
+                        "is required: the strategy of the retries after the class's own "
+                        "max_attempts, e.g. different_provider");
+  }
+  if (auto x = f.Take("max_attempts")) {
+    if (auto n = ReadMaxAttempts(r, *x)) step.max_attempts = *n;
+  }
+  f.Finish({"strategy", "max_attempts"});
+  return step;
+}
+
+// `strategy`, `max_attempts` and, where `then_allowed`, `then` of one error
+// class; the policy defaults fill whatever the block leaves out.
+ClassPolicy ReadClassPolicy(YamlReader* r, MapFields& f, const ClassPolicy& defaults,
+                            bool then_allowed = true, StrategyUse use = StrategyUse::kGeneral) {
   ClassPolicy policy = defaults;
-  if (auto v = f.Take("strategy")) {
-    if (auto s = ReadStrategy(r, *v)) policy.strategy = *s;
+  std::optional<Located> strategy = f.Take("strategy");
+  if (strategy) {
+    if (auto s = ReadStrategy(r, *strategy, use)) policy.strategy = *s;
   }
   if (auto v = f.Take("max_attempts")) {
     if (auto n = ReadMaxAttempts(r, *v)) policy.max_attempts = *n;
+  }
+  if (!then_allowed) return policy;
+  if (auto v = f.Take("then")) {
+    policy.then = ReadEscalation(r, *v, use);
+    if (policy.then->strategy == policy.strategy && strategy) {
+      r->reporter().Warning(v->line, v->path,
+                            absl::StrCat("then uses the class's own strategy (",
+                                         AbslView(ToString(policy.strategy)),
+                                         "): max_attempts alone says the same"));
+    }
+    if (policy.max_attempts + policy.then->max_attempts > kMaxAttemptsPerRequest) {
+      r->reporter().Warning(v->line, v->path,
+                            absl::StrCat("max_attempts ", policy.max_attempts, " + then ",
+                                         policy.then->max_attempts, " is above the hard cap of ",
+                                         kMaxAttemptsPerRequest, " attempts per request"));
+    }
   }
   return policy;
 }
@@ -223,8 +274,119 @@ StatusCodeRule ReadStatusCodeRule(YamlReader* r, const Located& v, size_t index,
     }
   }
   rule.policy = ReadClassPolicy(r, f, defaults);
-  f.Finish({"codes", "strategy", "max_attempts"});
+  f.Finish({"codes", "strategy", "max_attempts", "then"});
   return rule;
+}
+
+// Why retrying the same model cannot help with `error`; empty when it can.
+absl::string_view SameModelIsPointless(ProviderErrorClass error) {
+  switch (error) {
+    case ProviderErrorClass::kContentFilter:
+      return "the same model refuses the same prompt again";
+    case ProviderErrorClass::kQuotaExhausted:
+      return "a spent quota stays spent; waiting does not help";
+    case ProviderErrorClass::kContextLengthExceeded:
+      return "the prompt does not fit the same model's window again";
+    default:
+      return "";
+  }
+}
+
+ErrorRule ReadErrorRule(YamlReader* r, const Located& v, const ClassPolicy& defaults,
+                        std::map<ProviderErrorClass, size_t>* owners, size_t index,
+                        std::string_view list_path) {
+  ErrorRule rule;
+  rule.policy = defaults;
+  if (!r->ExpectMap(v)) return rule;
+  MapFields f(r, v);
+  std::optional<Located> errors = f.Take("errors");
+  if (!errors) {
+    r->reporter().Error(v.line, JoinPath(v.path, "errors"),
+                        "is required: the provider errors this entry handles, e.g. "
+                        "[context_length_exceeded]");
+  } else if (r->ExpectListOfAtMost(*errors, std::size(kAllProviderErrorClasses),
+                                   "error classes")) {
+    std::vector<Located> items = r->Items(*errors);
+    if (items.empty()) {
+      r->reporter().Error(errors->line, errors->path, "must list at least one error class");
+    }
+    for (const Located& item : items) {
+      std::optional<std::string> name = r->String(item);
+      if (!name) continue;
+      std::optional<ProviderErrorClass> c = ProviderErrorClassFromString(*name);
+      if (!c) {
+        std::vector<std::string> known;
+        for (ProviderErrorClass k : kAllProviderErrorClasses) known.emplace_back(ToString(k));
+        r->reporter().Error(item.line, item.path,
+                            absl::StrCat(QuoteForMessage(*name), " is not an error class; one of ",
+                                         absl::StrJoin(known, ", ")));
+        continue;
+      }
+      auto [it, inserted] = owners->emplace(*c, index);
+      if (!inserted && it->second != index) {
+        r->reporter().Warning(item.line, item.path,
+                              absl::StrCat(*name, " is already listed in ",
+                                           IndexPath(list_path, it->second),
+                                           "; the first entry wins, so this entry never "
+                                           "handles it"));
+      }
+      rule.errors.push_back(*c);
+    }
+  }
+  const bool context_only =
+      !rule.errors.empty() &&
+      std::all_of(rule.errors.begin(), rule.errors.end(), [](ProviderErrorClass c) {
+        return c == ProviderErrorClass::kContextLengthExceeded;
+      });
+  const bool strategy_written = f.Has("strategy");
+  rule.policy = ReadClassPolicy(r, f, defaults, /*then_allowed=*/true,
+                                context_only ? StrategyUse::kContextOverflow
+                                             : StrategyUse::kGeneral);
+  auto check_same_model = [&](Strategy s, const std::string& key, bool written) {
+    if (s != Strategy::kSameModel) return;
+    for (ProviderErrorClass c : rule.errors) {
+      absl::string_view why = SameModelIsPointless(c);
+      if (why.empty()) continue;
+      r->reporter().ErrorAt(key, absl::StrCat("same_model for ", AbslView(ToString(c)),
+                                              written ? "" : " (default_strategy)", ": ", why,
+                                              "; use another strategy"));
+      return;
+    }
+  };
+  check_same_model(rule.policy.strategy, JoinPath(v.path, "strategy"), strategy_written);
+  if (rule.policy.then) {
+    check_same_model(rule.policy.then->strategy, JoinPath(v.path, "then.strategy"), true);
+  }
+  if (auto x = f.Take("block_duration_seconds")) {
+    if (auto n = r->Seconds(*x)) rule.block_duration_seconds = *n;
+  }
+  if (auto x = f.Take("block_scope")) {
+    if (auto s = ReadScope(r, *x)) rule.block_scope = *s;
+  }
+  f.Finish({"errors", "strategy", "max_attempts", "then", "block_duration_seconds",
+            "block_scope"});
+  return rule;
+}
+
+HedgePolicy ReadHedge(YamlReader* r, const Located& v) {
+  HedgePolicy h;
+  if (!r->ExpectMap(v)) return h;
+  MapFields f(r, v);
+  if (auto x = f.Take("after_ms")) {
+    if (auto n = r->Milliseconds(*x)) h.after_ms = *n;
+  } else {
+    r->reporter().Error(v.line, JoinPath(v.path, "after_ms"),
+                        "is required: how long an attempt may go without a first byte before "
+                        "the request is also sent to another candidate");
+  }
+  if (auto x = f.Take("strategy")) {
+    if (auto s = ReadStrategy(r, *x)) h.strategy = *s;
+  }
+  if (auto x = f.Take("max_hedges")) {
+    if (auto n = r->Int32(*x, 1, limits::kMaxHedges)) h.max_hedges = *n;
+  }
+  f.Finish({"after_ms", "strategy", "max_hedges"});
+  return h;
 }
 
 HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPolicy& defaults) {
@@ -268,7 +430,7 @@ HighLatencyPolicy ReadHighLatency(YamlReader* r, const Located& v, const ClassPo
                                      " needs trigger_window_seconds: the window in which that "
                                      "many slow responses must fall"));
   }
-  h.policy = ReadClassPolicy(r, f, defaults);
+  h.policy = ReadClassPolicy(r, f, defaults, /*then_allowed=*/false);
   if (auto x = f.Take("block_duration_seconds")) {
     if (auto n = r->Seconds(*x)) h.block_duration_seconds = *n;
   }
@@ -353,13 +515,24 @@ RetryAfterPolicy ReadRetryAfter(YamlReader* r, const Located& v, Strategy defaul
   if (auto x = f.Take("max_retry_after_seconds")) {
     if (auto n = r->Seconds(*x)) ra.max_retry_after_seconds = *n;
   }
+  if (auto x = f.Take("same_model_max_wait_ms")) {
+    if (auto n = r->Milliseconds(*x)) {
+      ra.same_model_max_wait_ms = *n;
+      if (*n > ra.max_retry_after_seconds * 1000) {
+        r->reporter().Warning(x->line, x->path,
+                              absl::StrCat(*n, " ms is above max_retry_after_seconds (",
+                                           ra.max_retry_after_seconds,
+                                           " s): Retry-After values are capped there first"));
+      }
+    }
+  }
   if (scope && ra.scope == BlockScope::kProvider && default_strategy == Strategy::kSameModel) {
     r->reporter().Warning(scope->line, scope->path,
                           "scope: provider with default_strategy: same_model: a Retry-After "
                           "blocks the whole provider, and the same_model retry then waits for "
                           "that block or ends the request");
   }
-  f.Finish({"scope", "apply_to", "max_retry_after_seconds"});
+  f.Finish({"scope", "apply_to", "max_retry_after_seconds", "same_model_max_wait_ms"});
   return ra;
 }
 
@@ -377,7 +550,7 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
   if (auto x = f.Take("default_max_attempts")) {
     if (auto n = ReadMaxAttempts(r, *x)) p.default_max_attempts = *n;
   }
-  const ClassPolicy defaults{p.default_strategy, p.default_max_attempts};
+  const ClassPolicy defaults{p.default_strategy, p.default_max_attempts, std::nullopt};
   p.on_timeout = defaults;
 
   if (auto x = f.Take("fallback_models");
@@ -410,10 +583,19 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
     }
   }
 
+  if (auto x = f.Take("on_errors");
+      x && r->ExpectListOfAtMost(*x, limits::kMaxErrorRules, "on_errors rules")) {
+    std::map<ProviderErrorClass, size_t> owners;
+    std::vector<Located> items = r->Items(*x);
+    for (size_t i = 0; i < items.size(); ++i) {
+      p.on_errors.push_back(ReadErrorRule(r, items[i], defaults, &owners, i, x->path));
+    }
+  }
+
   if (auto x = f.Take("on_timeout"); x && r->ExpectMap(*x)) {
     MapFields t(r, *x);
     p.on_timeout = ReadClassPolicy(r, t, defaults);
-    t.Finish({"strategy", "max_attempts"});
+    t.Finish({"strategy", "max_attempts", "then"});
   }
 
   if (auto x = f.Take("on_high_latency")) p.on_high_latency = ReadHighLatency(r, *x, defaults);
@@ -430,10 +612,11 @@ RetryPolicy ParseRetryPolicy(YamlReader* r, const Located& v) {
       p.cross_interface = *c;
     }
   }
+  if (auto x = f.Take("hedge")) p.hedge = ReadHedge(r, *x);
 
   f.Finish({"fallback_models", "default_strategy", "default_max_attempts", "on_status_codes",
             "on_timeout", "on_high_latency", "backoff", "retry_after_handling",
-            "max_retry_duration_ms", "cross_interface"});
+            "max_retry_duration_ms", "cross_interface", "on_errors", "hedge"});
   return p;
 }
 

@@ -36,6 +36,10 @@ bool CanQualify(Strategy strategy, const ModelProvider& primary,
   for (const ModelProvider& q : providers) {
     if (!Usable(q) || q.model_id == primary.model_id) continue;
     if (q.interface != primary.interface && !CrossesInterfaces(primary)) continue;
+    if (strategy == Strategy::kLargerContext) {
+      if (q.context_window > primary.context_window) return true;
+      continue;
+    }
     bool same_provider = q.provider == primary.provider;
     if (same_provider == (strategy == Strategy::kSameProvider)) return true;
   }
@@ -59,16 +63,20 @@ class QualifyCache {
  private:
   const ModelProvider& primary_;
   const std::vector<ModelProvider>& providers_;
-  std::array<std::optional<bool>, 3> known_;
+  std::array<std::optional<bool>, 4> known_;  // one per Strategy
 };
 
 void CheckStrategy(Strategy strategy, const std::string& key, bool is_default_value,
                    QualifyCache& cache, Reporter* reporter) {
   if (cache.CanQualify(strategy)) return;
   const ModelProvider& primary = cache.primary();
-  std::string which = strategy == Strategy::kSameProvider
-                          ? absl::StrCat("has the provider ", QuoteForMessage(primary.provider))
-                          : absl::StrCat("has a provider other than ", QuoteForMessage(primary.provider));
+  std::string which =
+      strategy == Strategy::kSameProvider
+          ? absl::StrCat("has the provider ", QuoteForMessage(primary.provider))
+      : strategy == Strategy::kLargerContext
+          ? absl::StrCat("has a context_window larger than ", primary.context_window,
+                         primary.context_window == 0 ? " (this model sets none)" : "")
+          : absl::StrCat("has a provider other than ", QuoteForMessage(primary.provider));
   reporter->WarningAt(
       key, absl::StrCat(AbslView(ToString(strategy)), is_default_value ? " (the default)" : "",
                         " can never find a target: no other configured model ",
@@ -183,6 +191,33 @@ void ValidateProviders(const std::vector<ModelProvider>& providers, std::string_
     std::string timeout_key = JoinPath(policy_path, "on_timeout.strategy");
     if (reporter->Written(timeout_key) && policy.on_timeout.strategy != policy.default_strategy) {
       CheckStrategy(policy.on_timeout.strategy, timeout_key, false, qualify, reporter);
+    }
+    for (size_t k = 0; k < policy.on_errors.size(); ++k) {
+      std::string rule_path = IndexPath(JoinPath(policy_path, "on_errors"), k);
+      const ClassPolicy& c = policy.on_errors[k].policy;
+      std::string key = JoinPath(rule_path, "strategy");
+      if (reporter->Written(key) && c.strategy != policy.default_strategy) {
+        CheckStrategy(c.strategy, key, false, qualify, reporter);
+      }
+      if (c.then) CheckStrategy(c.then->strategy, JoinPath(rule_path, "then.strategy"), false,
+                                qualify, reporter);
+    }
+    for (size_t k = 0; k < policy.on_status_codes.size(); ++k) {
+      const ClassPolicy& c = policy.on_status_codes[k].policy;
+      if (!c.then) continue;
+      CheckStrategy(c.then->strategy,
+                    JoinPath(IndexPath(JoinPath(policy_path, "on_status_codes"), k),
+                             "then.strategy"),
+                    false, qualify, reporter);
+    }
+    if (policy.on_timeout.then) {
+      CheckStrategy(policy.on_timeout.then->strategy,
+                    JoinPath(policy_path, "on_timeout.then.strategy"), false, qualify, reporter);
+    }
+    if (policy.hedge) {
+      CheckStrategy(policy.hedge->strategy, JoinPath(policy_path, "hedge.strategy"),
+                    !reporter->Written(JoinPath(policy_path, "hedge.strategy")), qualify,
+                    reporter);
     }
     std::string latency_key = JoinPath(policy_path, "on_high_latency.strategy");
     if (policy.on_high_latency && reporter->Written(latency_key) &&

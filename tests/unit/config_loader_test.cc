@@ -1397,7 +1397,7 @@ TEST(ConfigLoaderTest, LoadsFromAFile) {
             path +
                 ":5: error: model_providers[0].oops: unknown key \"oops\"; allowed here: "
                 "model, base_url, access_key, provider_interface, passthrough_auth, headers, "
-                "default_max_tokens, default, timeouts, tls_ca_file, retry_policy");
+                "default_max_tokens, context_window, default, timeouts, tls_ca_file, retry_policy");
   {
     std::ofstream out(path);
     out << "model_providers:\n"
