@@ -14,6 +14,7 @@ std::string_view OutcomeLabel(AttemptResult::Kind kind) {
     case AttemptResult::Kind::kStreamInterrupted: return "stream_interrupted";
     case AttemptResult::Kind::kOverloaded: return "overloaded";
     case AttemptResult::Kind::kResponseTooLarge: return "response_too_large";
+    case AttemptResult::Kind::kHedgeLost: return "hedge_lost";
   }
   return "unknown";
 }
@@ -27,6 +28,7 @@ v1::AttemptOutcome ProtoOutcome(AttemptResult::Kind kind) {
     case AttemptResult::Kind::kOverloaded: return v1::ATTEMPT_OUTCOME_TRANSPORT_ERROR;
     case AttemptResult::Kind::kStreamInterrupted: return v1::ATTEMPT_OUTCOME_STREAM_INTERRUPTED;
     case AttemptResult::Kind::kResponseTooLarge: return v1::ATTEMPT_OUTCOME_RESPONSE_TOO_LARGE;
+    case AttemptResult::Kind::kHedgeLost: return v1::ATTEMPT_OUTCOME_HEDGE_LOST;
   }
   return v1::ATTEMPT_OUTCOME_UNSPECIFIED;
 }
@@ -39,6 +41,7 @@ std::string DefaultErrorType(const AttemptResult& r) {
     case AttemptResult::Kind::kOverloaded: return "overloaded";
     case AttemptResult::Kind::kTransportError: return "transport_error";
     case AttemptResult::Kind::kResponseTooLarge: return "response_too_large";
+    case AttemptResult::Kind::kHedgeLost: return "hedge_lost";
     case AttemptResult::Kind::kSuccess: return "";
   }
   return "";
@@ -52,6 +55,7 @@ absl::StatusCode GrpcCodeForFailure(const AttemptResult& r) {
     case AttemptResult::Kind::kResponseTooLarge: return absl::StatusCode::kResourceExhausted;
     case AttemptResult::Kind::kTransportError:
     case AttemptResult::Kind::kStreamInterrupted:
+    case AttemptResult::Kind::kHedgeLost:
     case AttemptResult::Kind::kSuccess: break;
   }
   return absl::StatusCode::kUnavailable;

@@ -28,6 +28,7 @@ struct AttemptResult {
     kStreamInterrupted,  // cut, stalled or unterminated after events reached the caller
     kOverloaded,         // the gateway's own per-provider connection limit
     kResponseTooLarge,   // a 2xx answer over server.max_response_bytes: final
+    kHedgeLost,          // cancelled: the other attempt of a hedge race answered first
   };
   Kind kind = Kind::kSuccess;
   // The Decision's target. Required.
@@ -48,11 +49,15 @@ struct AttemptResult {
   // API; empty when it went as the caller sent it.
   std::string translation;
   std::vector<std::string> dropped_fields;  // left out by the translation
+  // What the provider's error body (or in-stream error event, or a unary
+  // answer's content-filter refusal) said; kNone when nothing.
+  ProviderErrorClass provider_error = ProviderErrorClass::kNone;
+  bool hedge = false;  // started as a hedge (retry_policy.hedge)
 };
 
 // The bounded label of `kind` for metrics and log lines: "success",
 // "http_error", "timeout", "transport_error", "stream_interrupted",
-// "overloaded", "response_too_large".
+// "overloaded", "response_too_large", "hedge_lost".
 std::string_view OutcomeLabel(AttemptResult::Kind kind);
 
 // The outcome as the caller's AttemptRecord carries it. The gateway's own

@@ -6,6 +6,7 @@
 #ifndef REBOUND_RETRY_DECISION_STEPS_H_
 #define REBOUND_RETRY_DECISION_STEPS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,23 +21,34 @@ enum class Outcome { kSuccess, kFinal, kRetriable };
 
 // The error class of a retriable failure.
 struct ErrorClass {
-  enum class Kind { kStatusRule, kDefault, kTimeout, kStream };
+  enum class Kind { kStatusRule, kErrorRule, kDefault, kTimeout, kStream };
   Kind kind = Kind::kDefault;
-  int rule_index = -1;  // kStatusRule: index into on_status_codes
+  // kStatusRule: index into on_status_codes; kErrorRule: into on_errors.
+  int rule_index = -1;
   bool operator==(const ErrorClass&) const = default;
 };
 
 struct Classification {
   Outcome outcome = Outcome::kSuccess;
   ErrorClass error_class;  // kRetriable only
-  ClassPolicy policy;      // kRetriable only: strategy and max_attempts
+  ClassPolicy policy;      // kRetriable only: strategy, max_attempts, then
+  const ErrorRule* error_rule = nullptr;  // kErrorRule only
 };
 
-// Section 3.1/3.2 for one attempt under `policy`.
+// Section 3.1/3.2 for one attempt under `policy`, with the extension that
+// an on_errors entry naming the attempt's provider_error comes first: it
+// makes any failure (even a 400) retriable, and a unary answer refused by a
+// content filter (a 2xx with provider_error kContentFilter) too.
 Classification ClassifyAttempt(const RetryPolicy& policy, const AttemptResult& result);
 
-// "default", "timeout", "stream" or "on_status_codes[i]".
+// "default", "timeout", "stream", "on_status_codes[i]" or "on_errors[i]".
 std::string ErrorClassName(const ErrorClass& c);
+
+// The strategy for the `failures`-th failure (1-based) of a class, or
+// nullopt when the class allows no retry after it: max_attempts failures
+// retry with the class's strategy, then `then` allows then->max_attempts
+// more with its own.
+std::optional<Strategy> StepStrategy(const ClassPolicy& policy, int failures);
 
 // min(max_ms, base_ms * 2^k); with jitter, delay/2 + random01 * delay/2
 // (random01 in [0, 1), clamped). Rounded up to a whole millisecond.
@@ -63,7 +75,8 @@ struct Selection {
   bool skipped_blocked = false;  // some qualifying candidate was passed over for a block
 };
 
-// same_provider / different_provider relative to `failed` (same_model is not
+// same_provider / different_provider relative to `failed`, or larger_context
+// (any provider, a context_window larger than `failed`'s; same_model is not
 // a selection): the first qualifying entry of `preferred`, then of
 // `candidates` (configuration order); `failed` itself never qualifies.
 // Usable ones win; else the first latency-blocked one (last resort).

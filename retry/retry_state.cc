@@ -51,14 +51,38 @@ RandomSource DefaultRandomSource() {
 // ---------------------------------------------------------------------------
 // Pure helpers
 
+// Whether an on_errors entry may route `result`: any failure the provider
+// explained, and a success only when it is a content-filter refusal. An
+// answer too large and a hedge's loser are never retried.
+bool ErrorRuleApplies(const AttemptResult& result) {
+  switch (result.kind) {
+    case AttemptResult::Kind::kSuccess:
+      return result.provider_error == ProviderErrorClass::kContentFilter;
+    case AttemptResult::Kind::kResponseTooLarge:
+    case AttemptResult::Kind::kHedgeLost:
+      return false;
+    default:
+      return true;
+  }
+}
+
 Classification ClassifyAttempt(const RetryPolicy& policy, const AttemptResult& result) {
   Classification c;
-  const ClassPolicy defaults{policy.default_strategy, policy.default_max_attempts};
+  const ClassPolicy defaults{policy.default_strategy, policy.default_max_attempts, std::nullopt};
+  if (const ErrorRule* rule = policy.RuleForError(result.provider_error);
+      rule != nullptr && ErrorRuleApplies(result)) {
+    c.outcome = Outcome::kRetriable;
+    c.error_class = {ErrorClass::Kind::kErrorRule, static_cast<int>(rule - policy.on_errors.data())};
+    c.policy = rule->policy;
+    c.error_rule = rule;
+    return c;
+  }
   switch (result.kind) {
     case AttemptResult::Kind::kSuccess:
       c.outcome = Outcome::kSuccess;
       return c;
     case AttemptResult::Kind::kResponseTooLarge:
+    case AttemptResult::Kind::kHedgeLost:
       c.outcome = Outcome::kFinal;
       return c;
     case AttemptResult::Kind::kHttpError:
@@ -100,11 +124,20 @@ Classification ClassifyAttempt(const RetryPolicy& policy, const AttemptResult& r
 std::string ErrorClassName(const ErrorClass& c) {
   switch (c.kind) {
     case ErrorClass::Kind::kStatusRule: return absl::StrCat("on_status_codes[", c.rule_index, "]");
+    case ErrorClass::Kind::kErrorRule: return absl::StrCat("on_errors[", c.rule_index, "]");
     case ErrorClass::Kind::kDefault: return "default";
     case ErrorClass::Kind::kTimeout: return "timeout";
     case ErrorClass::Kind::kStream: return "stream";
   }
   return "default";
+}
+
+std::optional<Strategy> StepStrategy(const ClassPolicy& policy, int failures) {
+  if (failures < policy.max_attempts) return policy.strategy;
+  if (policy.then && failures < policy.max_attempts + policy.then->max_attempts) {
+    return policy.then->strategy;
+  }
+  return std::nullopt;
 }
 
 absl::Duration ComputeBackoff(const BackoffPolicy& backoff, int k, double random01) {
@@ -139,7 +172,11 @@ Selection SelectFailover(Strategy strategy, const ModelProvider& failed,
   // True when `m` is taken.
   auto consider = [&](const ModelProvider* m) {
     if (m == nullptr || m == &failed) return false;
-    if ((m->provider == failed.provider) != same_provider) return false;
+    if (strategy == Strategy::kLargerContext) {
+      if (m->context_window <= failed.context_window) return false;
+    } else if ((m->provider == failed.provider) != same_provider) {
+      return false;
+    }
     switch (usability(*m)) {
       case Usability::kUsable:
         out.target = m;
@@ -193,6 +230,7 @@ RetryState::RetryState(const Config* config, const ModelProvider* primary, Optio
       random_(options.random ? std::move(options.random) : DefaultRandomSource()),
       deadline_(options.deadline),
       retry_budget_(options.retry_budget),
+      hedge_budget_(options.hedge_budget),
       candidate_filter_(std::move(options.candidate_filter)) {
   const NarrowingOptions& narrow = options.narrowing;
   attempt_cap_ = kHardAttemptCap;
@@ -200,6 +238,7 @@ RetryState::RetryState(const Config* config, const ModelProvider* primary, Optio
   if (narrow.disable_retries || policy_ == nullptr) attempt_cap_ = 1;
   if (policy_ == nullptr) return;
   rule_counts_.assign(policy_->on_status_codes.size(), 0);
+  error_rule_counts_.assign(policy_->on_errors.size(), 0);
 
   std::vector<const ModelProvider*> allowed;
   for (const ModelProvider* m : narrow.allowed_models) {
@@ -323,7 +362,9 @@ RetryState::Route RetryState::RouteFrom(const ModelProvider& from, Strategy stra
 int RetryState::FailuresInBackoffScope(const ModelProvider& next) const {
   int n = 0;
   for (const AttemptResult& a : attempts_) {
-    if (a.kind == AttemptResult::Kind::kSuccess) continue;
+    if (a.kind == AttemptResult::Kind::kSuccess || a.kind == AttemptResult::Kind::kHedgeLost) {
+      continue;
+    }
     switch (policy_->backoff->apply_to) {
       case BackoffApplyTo::kSameModel: n += a.target->model_id == next.model_id; break;
       case BackoffApplyTo::kSameProvider: n += a.target->provider == next.provider; break;
@@ -334,7 +375,7 @@ int RetryState::FailuresInBackoffScope(const ModelProvider& next) const {
 }
 
 std::optional<Decision> RetryState::Schedule(const ModelProvider* failed, const Route& route,
-                                             absl::Time now) {
+                                             absl::Time now, Overrun overrun) {
   Decision d;
   d.kind = Decision::Kind::kAttempt;
   d.target = route.target;
@@ -352,6 +393,7 @@ std::optional<Decision> RetryState::Schedule(const ModelProvider* failed, const 
   if (budget_start_ && policy_->max_retry_duration_ms) {
     absl::Time budget_end = *budget_start_ + absl::Milliseconds(*policy_->max_retry_duration_ms);
     if (start >= budget_end) {
+      if (overrun == Overrun::kDecline) return std::nullopt;
       return Exhaust(EndReason::kRetryBudget,
                      absl::StrCat("max_retry_duration_ms (", *policy_->max_retry_duration_ms,
                                   ") leaves no time for a wait of ", SecondsText(d.wait), " before ",
@@ -360,6 +402,7 @@ std::optional<Decision> RetryState::Schedule(const ModelProvider* failed, const 
     }
   }
   if (start >= deadline_) {
+    if (overrun == Overrun::kDecline) return std::nullopt;
     return Exhaust(EndReason::kDeadline,
                    absl::StrCat("the caller's deadline passes before a wait of ",
                                 SecondsText(d.wait), " before ", route.target->model_id, " ends"),
@@ -448,10 +491,13 @@ Decision RetryState::Begin(absl::Time now) {
     CapAttempt(&d);
     return d;
   }
+  // Every call that may hedge earns the hedge budget its share.
+  if (policy_->hedge && hedge_budget_ != nullptr) hedge_budget_->RecordFirstAttempt(now);
   BlockStatus b = BlocksOn(*primary_, now);
   Route route;
   if (b.retry_after_until > now) {
     budget_start_ = now;
+    if (std::optional<Decision> d = WaitForSameModel(nullptr, *primary_, now)) return *d;
     route = RouteFrom(*primary_, policy_->default_strategy, now);
     route.blocked = true;
     if (route.target == nullptr) {
@@ -530,6 +576,7 @@ void RetryState::RecordLatency(AttemptResult& record, absl::Time now) {
 int& RetryState::ClassCount(const ErrorClass& c) {
   switch (c.kind) {
     case ErrorClass::Kind::kStatusRule: return rule_counts_[c.rule_index];
+    case ErrorClass::Kind::kErrorRule: return error_rule_counts_[c.rule_index];
     case ErrorClass::Kind::kTimeout: return timeout_count_;
     case ErrorClass::Kind::kStream: return stream_count_;
     case ErrorClass::Kind::kDefault: break;
@@ -558,11 +605,29 @@ Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) 
   }
   if (c.outcome == Outcome::kFinal) return Decision{};
 
+  int count = RecordFailure(record, c, now);
+  Decision d = DecideRetry(record, c, count, now);
+  // A content-filter refusal no other model can be asked for is still the
+  // provider's answer: the caller gets it rather than an error.
+  if (d.kind == Decision::Kind::kExhausted && record.kind == AttemptResult::Kind::kSuccess) {
+    return Decision{};
+  }
+  return d;
+}
+
+int RetryState::RecordFailure(const AttemptResult& record, const Classification& c,
+                              absl::Time now) {
   if (!budget_start_) budget_start_ = now;
   RecordRetryAfter(record, now);
-  int& count = ClassCount(c.error_class);
-  ++count;
+  if (c.error_rule != nullptr && c.error_rule->block_duration_seconds) {
+    MergeBlock(policy_->retry_after.apply_to, BlockKey::For(c.error_rule->block_scope, *record.target),
+               BlockKind::kRetryAfter, now + absl::Seconds(*c.error_rule->block_duration_seconds));
+  }
+  return ++ClassCount(c.error_class);
+}
 
+Decision RetryState::DecideRetry(const AttemptResult& record, const Classification& c, int count,
+                                 absl::Time now) {
   const int attempts = static_cast<int>(attempts_.size());
   if (attempts >= attempt_cap_) {
     return Exhaust(EndReason::kAttemptCap,
@@ -570,14 +635,89 @@ Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) 
                                 attempt_cap_ == 1 ? "" : "s"),
                    false, false, now);
   }
-  if (count >= c.policy.max_attempts) {
+  std::optional<Strategy> strategy = StepStrategy(c.policy, count);
+  if (!strategy) {
+    const int allowed = c.policy.max_attempts + (c.policy.then ? c.policy.then->max_attempts : 0);
     return Exhaust(EndReason::kClassBudget,
-                   absl::StrCat("class ", ErrorClassName(c.error_class), " allows ",
-                                c.policy.max_attempts, " attempt",
-                                c.policy.max_attempts == 1 ? "" : "s"),
+                   absl::StrCat("class ", ErrorClassName(c.error_class), " allows ", allowed,
+                                " attempt", allowed == 1 ? "" : "s",
+                                c.policy.then ? absl::StrCat(" (", c.policy.max_attempts, " + then ",
+                                                             c.policy.then->max_attempts, ")")
+                                              : std::string()),
                    false, false, now);
   }
-  return Retry(*record.target, c.policy.strategy, now);
+  const ModelProvider& failed = *record.target;
+  if (policy_->retry_after.same_model_max_wait_ms && last_failure_had_retry_after_) {
+    if (std::optional<Decision> d = WaitForSameModel(&failed, failed, now)) return *d;
+    // Too long to wait for this model: a same_model step escalates at once.
+    if (*strategy == Strategy::kSameModel && c.policy.then && count < c.policy.max_attempts) {
+      strategy = c.policy.then->strategy;
+    }
+  }
+  return Retry(failed, *strategy, now);
+}
+
+std::optional<Decision> RetryState::WaitForSameModel(const ModelProvider* failed,
+                                                     const ModelProvider& model, absl::Time now) {
+  if (!policy_->retry_after.same_model_max_wait_ms || BudgetDenied(model)) return std::nullopt;
+  const absl::Time until = BlocksOn(model, now).retry_after_until;
+  const absl::Duration wait = std::max(until - now, absl::ZeroDuration());
+  if (wait > absl::Milliseconds(*policy_->retry_after.same_model_max_wait_ms)) return std::nullopt;
+  Route route;
+  route.target = &model;
+  route.block_wait = wait;
+  route.blocked = wait > absl::ZeroDuration();
+  return Schedule(failed, route, now, Overrun::kDecline);
+}
+
+std::optional<absl::Duration> RetryState::HedgeDelay() const {
+  if (policy_ == nullptr || !policy_->hedge || hedges_ >= policy_->hedge->max_hedges) {
+    return std::nullopt;
+  }
+  // The attempt running is attempts_.size() + 1; its hedge would be the next.
+  if (static_cast<int>(attempts_.size()) + 2 > attempt_cap_) return std::nullopt;
+  return absl::Milliseconds(policy_->hedge->after_ms);
+}
+
+RetryState::HedgeDecision RetryState::Hedge(const ModelProvider& running, absl::Time now) {
+  HedgeDecision h;
+  if (!HedgeDelay()) return h;
+  budget_denied_.clear();
+  const Strategy strategy = policy_->hedge->strategy;
+  const ModelProvider* target = nullptr;
+  if (strategy == Strategy::kSameModel) {
+    if (BlocksOn(running, now).retry_after_until <= now) target = &running;
+  } else {
+    Selection s = Select(strategy, running, now);
+    if (!s.last_resort) target = s.target;  // a latency-blocked model is no faster
+  }
+  if (target == nullptr) return h;
+  if (hedge_budget_ != nullptr && !hedge_budget_->TryWithdrawRetry(now)) {
+    h.refused_by_budget = true;
+    return h;
+  }
+  ++hedges_;
+  if (retry_budget_ != nullptr && !ProviderAttempted(*target)) {
+    retry_budget_->RecordFirstAttempt(target->provider, now);
+  }
+  if (!Contains(attempted_, target)) attempted_.push_back(target);
+  Decision d;
+  CapAttempt(&d);
+  h.target = target;
+  h.attempt_end = d.attempt_end;
+  h.attempt_end_kind = d.attempt_end_kind;
+  return h;
+}
+
+void RetryState::OnRacerDone(const AttemptResult& result, absl::Time now) {
+  attempts_.push_back(result);
+  AttemptResult& record = attempts_.back();
+  if (record.kind != AttemptResult::Kind::kSuccess && record.error_type.empty()) {
+    record.error_type = DefaultErrorType(record);
+  }
+  if (policy_ == nullptr) return;
+  Classification c = ClassifyAttempt(*policy_, record);
+  if (c.outcome == Outcome::kRetriable) RecordFailure(record, c, now);
 }
 
 Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bool budget,
@@ -625,6 +765,11 @@ Decision RetryState::Exhaust(EndReason reason, std::string why, bool blocked, bo
     json::AppendEncodedString(attempts_[i].target->model_id, &j);
     j += R"(,"error_type":)";
     json::AppendEncodedString(attempts_[i].error_type, &j);
+    if (attempts_[i].provider_error != ProviderErrorClass::kNone) {
+      absl::StrAppend(&j, R"(,"error_class":")", std::string(ToString(attempts_[i].provider_error)),
+                      "\"");
+    }
+    if (attempts_[i].hedge) j += R"(,"hedge":true)";
     absl::StrAppend(&j, R"(,"attempt":)", i + 1, "}");
   }
   j += R"(],"skipped":[)";

@@ -31,6 +31,7 @@
 #include "retry/attempt.h"
 #include "retry/decision_steps.h"
 #include "retry/latency_tracker.h"
+#include "retry/retry_budget.h"
 #include "retry/retry_budget_gate.h"
 
 namespace rebound {
@@ -126,6 +127,17 @@ class RetryState {
     // the primary. Empty: a model of another provider_interface than the
     // primary's cannot serve ("provider_interface differs").
     CandidateFilter candidate_filter;
+    // The process's hedge budget (server.hedge_budget); nullptr = hedges
+    // are limited by max_hedges alone.
+    RetryBudget* hedge_budget = nullptr;
+  };
+
+  // Where a hedge goes (Hedge()).
+  struct HedgeDecision {
+    const ModelProvider* target = nullptr;  // nullptr: no hedge
+    bool refused_by_budget = false;         // a target existed; the budget said no
+    absl::Time attempt_end = absl::InfiniteFuture();  // as Decision's
+    TimeoutKind attempt_end_kind = TimeoutKind::kNone;
   };
 
   // `config` and `primary` (one of config's providers) must outlive the
@@ -144,6 +156,24 @@ class RetryState {
   // After every attempt, in order, until a kDeliver or kExhausted decision.
   // `result.target` must be the target of the decision that started it.
   Decision OnAttemptDone(const AttemptResult& result, absl::Time now);
+
+  // Hedging (retry_policy.hedge). At most two attempts run at once: the
+  // attempt a decision started, and one hedge of it.
+  //
+  // How long the attempt just started may go without a first byte before it
+  // is hedged; nullopt when it may not be (no hedge policy, max_hedges
+  // spent, or the attempt cap leaves no room for one more attempt).
+  std::optional<absl::Duration> HedgeDelay() const;
+  // `running` had no first byte for HedgeDelay(): the hedge's target, by the
+  // hedge's strategy from `running` (never a model already tried or blocked
+  // by a Retry-After; a hedge never waits), after the hedge budget allowed
+  // it. Counts the hedge when it returns a target.
+  HedgeDecision Hedge(const ModelProvider& running, absl::Time now);
+  // One attempt of a race ended while the other keeps running: the loser
+  // (kHedgeLost), or a failure. Recorded and, for a failure, counted against
+  // its class with its Retry-After and blocks, as OnAttemptDone would; no
+  // decision is made (the other attempt's end makes it).
+  void OnRacerDone(const AttemptResult& result, absl::Time now);
 
   // Every attempt so far, as recorded (error_type filled in or marked).
   const std::vector<AttemptResult>& attempts() const { return attempts_; }
@@ -185,8 +215,23 @@ class RetryState {
   // Waits, max_retry_duration_ms, deadline and retry budget for a route;
   // `failed` is null at Begin. nullopt: the retry budget refused the target
   // (now in budget_denied_), route again.
+  // kExhaust: a route whose wait passes max_retry_duration_ms or the
+  // deadline ends the request; kDecline: it is declined (nullopt), for a
+  // preference that has an alternative.
+  enum class Overrun { kExhaust, kDecline };
   std::optional<Decision> Schedule(const ModelProvider* failed, const Route& route,
-                                   absl::Time now);
+                                   absl::Time now, Overrun overrun = Overrun::kExhaust);
+  // retry_after_handling.same_model_max_wait_ms: `model`'s Retry-After block
+  // ends within it, so the next attempt waits for `model`; nullopt when the
+  // wait is longer, does not fit the time left, or the budget refused it.
+  std::optional<Decision> WaitForSameModel(const ModelProvider* failed, const ModelProvider& model,
+                                           absl::Time now);
+  // Counts a retriable failure against its class, with its Retry-After and
+  // on_errors block. Returns the class's failures so far.
+  int RecordFailure(const AttemptResult& record, const Classification& c, absl::Time now);
+  // The decision after the `count`-th failure of record's class.
+  Decision DecideRetry(const AttemptResult& record, const Classification& c, int count,
+                       absl::Time now);
   // Routes from the model that just failed and schedules, skipping providers
   // whose retry budget is spent.
   Decision Retry(const ModelProvider& failed, Strategy strategy, absl::Time now);
@@ -213,6 +258,7 @@ class RetryState {
   RandomSource random_;
   absl::Time deadline_;
   RetryBudgetGate* retry_budget_;
+  RetryBudget* hedge_budget_;
   int attempt_cap_;
 
   CandidateFilter candidate_filter_;
@@ -226,7 +272,9 @@ class RetryState {
   // The filter's verdicts so far (a cache: filled by const lookups).
   mutable std::vector<const ModelProvider*> compatible_;
   mutable std::vector<SkippedCandidate> skipped_;
-  std::vector<int> rule_counts_;  // per on_status_codes entry
+  std::vector<int> rule_counts_;        // per on_status_codes entry
+  std::vector<int> error_rule_counts_;  // per on_errors entry
+  int hedges_ = 0;
   int default_count_ = 0;
   int timeout_count_ = 0;
   int stream_count_ = 0;
