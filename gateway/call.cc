@@ -10,6 +10,7 @@
 #include "common/utf8.h"
 #include "gateway/error_status.h"
 #include "translate/answer.h"
+#include "translate/provider_error.h"
 
 namespace rebound {
 namespace {
@@ -101,12 +102,44 @@ std::string SafePreview(std::string_view body, size_t max) {
   return std::string(body.substr(0, cut)) + "...";
 }
 
+// Whether `events` hold the start of an answer, for a hedge race: any event
+// but the preamble Anthropic sends before the first token is generated.
+bool HasAnswerEvent(const std::vector<SseEvent>& events) {
+  for (const SseEvent& e : events) {
+    if (e.event != "message_start" && e.event != "content_block_start" && e.event != "ping") {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-// The state of the attempt in flight.
-struct Call::Attempt {
+// The state of one attempt; the handler of its own transfer.
+struct Call::Attempt : TransferHandler {
   // Why the Call stopped reading the response (OnBody returned false).
   enum class Abort { kNone, kTooLarge, kSseFraming, kStreamFailure, kUntranslatable };
+
+  explicit Attempt(Call* c) : call(c) {}
+  void OnHeaders(int http_status, HttpHeaders headers) override {
+    call->OnHeaders(*this, http_status, std::move(headers));
+  }
+  bool OnBody(std::string_view chunk) override { return call->OnBody(*this, chunk); }
+  // Nothing may touch the attempt after the Call's OnDone: it may be gone.
+  void OnDone(const TransferResult& result) override { call->OnDone(*this, result); }
+
+  Call* const call;
+  Upstream::TransferId transfer = 0;
+  // The Call itself while the upstream may still call this attempt back
+  // (from Launch until OnDone, or until a Cancel removed the transfer): the
+  // reactor drops its reference on a gRPC thread as soon as the caller is
+  // answered, and the loop must never be left with a dangling handler.
+  std::shared_ptr<Call> owner;
+  bool hedge = false;     // started as a hedge of another attempt
+  bool answered = false;  // its first answer byte (or answer event) came
+  // Where the call's upstream time counts from: sent_at, or for the winner
+  // of a race the earlier racer's sent_at (the overhead metric excludes it).
+  MonoTime counted_from = 0;
 
   const ModelProvider* target = nullptr;
   // The API the upstream answers in; when it is not the caller's, the
@@ -162,6 +195,7 @@ Call::Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest r
   retry_options.latency = env_.latency;
   retry_options.deadline = end_by_;
   retry_options.retry_budget = env_.retry_budgets.get();
+  retry_options.hedge_budget = env_.hedge_budget.get();
   retry_options.candidate_filter = [this](const ModelProvider& target) {
     std::string reason = bridge_->SkipReason(target);
     if (absl::StartsWith(reason, "not_translatable")) {
@@ -185,22 +219,24 @@ void Call::Cancel() {
   if (output_ == nullptr) return;
   // True: the upstream will not call back (upstream/upstream.h), so the
   // Call no longer needs to keep itself alive for it.
-  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
-  transfer_ = 0;
-  if (wait_timer_ != 0) env_.timers->CancelTimer(wait_timer_);
-  wait_timer_ = 0;
-  if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
-  pause_timer_ = 0;
+  for (Attempt* a : {attempt_.get(), racer_.get(), loser_.get()}) {
+    if (a != nullptr && a->transfer != 0 && env_.upstream->Cancel(a->transfer)) a->owner.reset();
+    if (a != nullptr) a->transfer = 0;
+  }
+  for (Timers::TimerId* timer : {&wait_timer_, &pause_timer_, &hedge_timer_, &loser_timer_}) {
+    if (*timer != 0) env_.timers->CancelTimer(*timer);
+    *timer = 0;
+  }
   EndCall(grpc::Status(grpc::StatusCode::CANCELLED, "the caller cancelled or its deadline passed"),
           {}, 0, "cancelled");
 }
 
 void Call::ResumeUpstream() {
-  if (!paused_ || transfer_ == 0) return;
+  if (!paused_ || attempt_ == nullptr || attempt_->transfer == 0) return;
   paused_ = false;
   if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
   pause_timer_ = 0;
-  env_.upstream->Resume(transfer_);
+  env_.upstream->Resume(attempt_->transfer);
 }
 
 void Call::OnPauseTimeout() {
@@ -209,10 +245,10 @@ void Call::OnPauseTimeout() {
   // The caller left its queue full for the whole bound: release the
   // upstream transfer (and its connection slot) rather than hold it for a
   // caller that may never read again.
-  if (transfer_ != 0 && env_.upstream->Cancel(transfer_)) transfer_owner_.reset();
-  transfer_ = 0;
+  if (attempt_->transfer != 0 && env_.upstream->Cancel(attempt_->transfer)) attempt_->owner.reset();
+  attempt_->transfer = 0;
   paused_ = false;
-  if (attempt_) upstream_time_ += absl::Nanoseconds(env_.clock->Mono() - attempt_->sent_at);
+  upstream_time_ += absl::Nanoseconds(env_.clock->Mono() - attempt_->counted_from);
   const int64_t ms = absl::ToInt64Milliseconds(env_.stream_pause_timeout);
   env_.metrics->RecordStreamPauseTimeout(model_label_);
   LogInfo("caller_too_slow", {{"request_id", caller_.request_id},
@@ -337,7 +373,7 @@ void Call::ResetStreamIfNeeded(const Decision& decision) {
   output_->Write(std::move(reset));
 }
 
-void Call::LogAttempt(const AttemptResult& r) const {
+void Call::LogAttempt(const AttemptResult& r, const Attempt* a) const {
   // A first attempt that succeeded is routine: debug level. Failures and
   // retries are what operators read, at info.
   bool routine = r.kind == AttemptResult::Kind::kSuccess && retry_->attempts().size() == 1 &&
@@ -350,44 +386,172 @@ void Call::LogAttempt(const AttemptResult& r) const {
                       {"outcome", OutcomeLabel(r.kind)},
                       {"http_status", std::to_string(r.http_status)},
                       {"error_type", r.error_type},
+                      {"error_class", ToString(r.provider_error)},
+                      {"hedge", r.hedge ? "true" : "false"},
                       {"ttfb_ms", std::to_string(absl::ToInt64Milliseconds(r.ttfb))},
                       {"duration_ms", std::to_string(absl::ToInt64Milliseconds(r.duration))},
                       {"error_preview",
-                       r.kind == AttemptResult::Kind::kHttpError && attempt_ != nullptr
-                           ? SafePreview(Redacted(attempt_->body), 160)
+                       r.kind == AttemptResult::Kind::kHttpError && a != nullptr
+                           ? SafePreview(Redacted(a->body), 160)
                            : std::string()}});
 }
 
 void Call::StartAttempt(const Decision& decision, absl::Duration waited) {
   if (output_ == nullptr) return;
-  const ModelProvider* target = decision.target;
-  absl::StatusOr<ApiBridge::Outgoing> built = bridge_->Build(*target);
-  if (!built.ok()) {
-    FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
-                    std::string(built.status().message()), nullptr);
-    return;
-  }
-  attempt_ = std::make_unique<Attempt>();
-  attempt_->target = target;
-  attempt_->answer_api = bridge_->AnswerApi(*target);
-  attempt_->translated = bridge_->Translates(*target);
-  attempt_->dropped_fields = std::move(built->dropped_fields);
-  attempt_->include_usage = built->include_usage;
-  attempt_->waited = waited;
-  attempt_->sent_at = env_.clock->Mono();
-  if (decision.attempt_end != absl::InfiniteFuture()) {
-    // The attempt may run until the call must end (deadline or
-    // max_retry_duration_ms), whatever the provider's own timeouts say.
-    absl::Duration left = std::max(decision.attempt_end - env_.clock->Now(), absl::ZeroDuration());
-    attempt_->cap = AttemptCap{left, decision.attempt_end_kind,
-                               absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))};
-  }
-  transfer_owner_ = shared_from_this();
-  transfer_ = env_.upstream->Start(std::move(built->request), this, attempt_->cap);
+  std::unique_ptr<Attempt> a = Launch(decision.target, waited, decision.attempt_end,
+                                      decision.attempt_end_kind, /*hedge=*/false);
+  if (a == nullptr) return;
+  attempt_ = std::move(a);
+  ArmHedgeTimer();
 }
 
-void Call::OnHeaders(int http_status, HttpHeaders headers) {
-  Attempt& a = *attempt_;
+std::unique_ptr<Call::Attempt> Call::Launch(const ModelProvider* target, absl::Duration waited,
+                                            absl::Time attempt_end, TimeoutKind attempt_end_kind,
+                                            bool hedge) {
+  absl::StatusOr<ApiBridge::Outgoing> built = bridge_->Build(*target);
+  if (!built.ok()) {
+    // A hedge is an extra: without it the attempt it hedges runs on.
+    if (!hedge) {
+      FinishWithError(grpc::StatusCode::INVALID_ARGUMENT, v1::ERROR_REASON_INVALID_REQUEST,
+                      std::string(built.status().message()), nullptr);
+    }
+    return nullptr;
+  }
+  auto a = std::make_unique<Attempt>(this);
+  a->hedge = hedge;
+  a->target = target;
+  a->answer_api = bridge_->AnswerApi(*target);
+  a->translated = bridge_->Translates(*target);
+  a->dropped_fields = std::move(built->dropped_fields);
+  a->include_usage = built->include_usage;
+  a->waited = waited;
+  a->sent_at = env_.clock->Mono();
+  a->counted_from = a->sent_at;
+  if (attempt_end != absl::InfiniteFuture()) {
+    // The attempt may run until the call must end (deadline or
+    // max_retry_duration_ms), whatever the provider's own timeouts say.
+    absl::Duration left = std::max(attempt_end - env_.clock->Now(), absl::ZeroDuration());
+    a->cap = AttemptCap{left, attempt_end_kind,
+                        absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))};
+  }
+  a->owner = shared_from_this();
+  a->transfer = env_.upstream->Start(std::move(built->request), a.get(), a->cap);
+  return a;
+}
+
+void Call::ArmHedgeTimer() {
+  if (hedge_timer_ != 0) env_.timers->CancelTimer(hedge_timer_);
+  hedge_timer_ = 0;
+  std::optional<absl::Duration> delay = retry_->HedgeDelay();
+  if (!delay || attempt_ == nullptr || attempt_->answered || racer_ != nullptr) return;
+  // Measured from the attempt's start: a survivor of a race re-arms late.
+  absl::Duration left = std::max(
+      *delay - absl::Nanoseconds(env_.clock->Mono() - attempt_->sent_at), absl::ZeroDuration());
+  std::weak_ptr<Call> weak = weak_from_this();
+  hedge_timer_ = env_.timers->AddTimerAfter(left, [weak] {
+    if (auto self = weak.lock()) {
+      self->hedge_timer_ = 0;
+      self->OnHedgeTimer();
+    }
+  });
+}
+
+void Call::OnHedgeTimer() {
+  if (output_ == nullptr || attempt_ == nullptr || attempt_->transfer == 0 || attempt_->answered ||
+      racer_ != nullptr) {
+    return;
+  }
+  RetryState::HedgeDecision h = retry_->Hedge(*attempt_->target, env_.clock->Now());
+  if (h.target == nullptr) {
+    if (h.refused_by_budget) {
+      env_.metrics->RecordHedge(model_label_, "refused");
+      LogInfo("hedge", {{"request_id", caller_.request_id},
+                        {"action", "refused"},
+                        {"reason", "server.hedge_budget"},
+                        {"model", attempt_->target->model_id}});
+    }
+    return;
+  }
+  std::unique_ptr<Attempt> a = Launch(h.target, absl::ZeroDuration(), h.attempt_end,
+                                      h.attempt_end_kind, /*hedge=*/true);
+  if (a == nullptr) return;
+  env_.metrics->RecordHedge(model_label_, "started");
+  LogInfo("hedge", {{"request_id", caller_.request_id},
+                    {"action", "started"},
+                    {"model", attempt_->target->model_id},
+                    {"target", h.target->model_id},
+                    {"after_ms", std::to_string(absl::ToInt64Milliseconds(
+                                     absl::Nanoseconds(a->sent_at - attempt_->sent_at)))}});
+  racer_ = std::move(a);
+}
+
+void Call::OnFirstAnswer(Attempt& a) {
+  a.answered = true;
+  if (hedge_timer_ != 0) env_.timers->CancelTimer(hedge_timer_);
+  hedge_timer_ = 0;
+  if (racer_ == nullptr) return;
+  // The race is decided: `a` is the call's attempt from now on.
+  const bool original_won = &a == attempt_.get();
+  std::unique_ptr<Attempt> winner = std::move(original_won ? attempt_ : racer_);
+  std::unique_ptr<Attempt> loser = std::move(original_won ? racer_ : attempt_);
+  winner->counted_from = std::min(winner->counted_from, loser->counted_from);
+  FinishLoser();  // a loser of an earlier race still being cancelled
+  loser_ = std::move(loser);
+  attempt_ = std::move(winner);
+  env_.metrics->RecordHedge(model_label_, attempt_->hedge ? "won" : "lost");
+  // This runs inside a libcurl callback, where a transfer must not be
+  // removed: the loser is cancelled from the loop, and until then it stops
+  // at its next callback (OnBody answers false).
+  std::weak_ptr<Call> weak = weak_from_this();
+  loser_timer_ = env_.timers->AddTimerAfter(absl::ZeroDuration(), [weak] {
+    if (auto self = weak.lock()) {
+      self->loser_timer_ = 0;
+      self->CancelLoser();
+    }
+  });
+}
+
+void Call::CancelLoser() {
+  if (loser_ == nullptr) return;
+  if (loser_->transfer != 0 && env_.upstream->Cancel(loser_->transfer)) {
+    loser_->transfer = 0;
+    FinishLoser();
+  }
+}
+
+void Call::FinishLoser() {
+  if (loser_ == nullptr) return;
+  std::unique_ptr<Attempt> loser = std::move(loser_);
+  // Kept until this returns (the Call may be otherwise unreferenced).
+  std::shared_ptr<Call> keep = std::move(loser->owner);
+  AttemptResult r;
+  r.kind = AttemptResult::Kind::kHedgeLost;
+  r.target = loser->target;
+  r.hedge = loser->hedge;
+  r.http_status = loser->http_status;
+  r.wait_before = loser->waited;
+  r.duration = absl::Nanoseconds(env_.clock->Mono() - loser->sent_at);
+  env_.metrics->RecordAttempt(r.target->model_id, r.target->provider, OutcomeLabel(r.kind),
+                              StatusClass(r.http_status), 0, absl::ToDoubleSeconds(r.duration));
+  retry_->OnRacerDone(r, env_.clock->Now());
+  LogAttempt(retry_->attempts().back(), loser.get());
+}
+
+void Call::OnRacerFailed(Attempt& a, const TransferResult& transfer) {
+  AttemptResult r = Classify(a, transfer);
+  retry_->OnRacerDone(r, env_.clock->Now());
+  if (a.hedge) env_.metrics->RecordHedge(model_label_, "failed");
+  LogAttempt(retry_->attempts().back(), &a);
+  // The other runs on alone; `a` is destroyed here, inside its own OnDone.
+  std::unique_ptr<Attempt> survivor = std::move(&a == attempt_.get() ? racer_ : attempt_);
+  survivor->counted_from = std::min(survivor->counted_from, a.counted_from);
+  racer_.reset();
+  attempt_ = std::move(survivor);
+  ArmHedgeTimer();  // max_hedges permitting, the survivor may be hedged too
+}
+
+void Call::OnHeaders(Attempt& a, int http_status, HttpHeaders headers) {
+  if (&a == loser_.get()) return;
   a.http_status = http_status;
   a.headers = std::move(headers);
   if (http_status >= 200 && http_status < 300 &&
@@ -408,8 +572,8 @@ void Call::OnHeaders(int http_status, HttpHeaders headers) {
   }
 }
 
-bool Call::OnBody(std::string_view chunk) {
-  Attempt& a = *attempt_;
+bool Call::OnBody(Attempt& a, std::string_view chunk) {
+  if (&a == loser_.get()) return false;  // it lost a race: stop reading
   if (a.first_byte_at == 0) a.first_byte_at = env_.clock->Mono();
   if (a.http_status < 200 || a.http_status >= 300) {
     // An error body: only its start goes into the error detail.
@@ -422,6 +586,7 @@ bool Call::OnBody(std::string_view chunk) {
     }
     return true;
   }
+  if (!a.sse && !a.answered) OnFirstAnswer(a);
   if (!a.sse || !streaming_) {
     // The caller gets this answer in one piece: buffer it, within bounds.
     if (static_cast<int64_t>(a.body.size() + chunk.size()) > env_.max_response_bytes) {
@@ -434,6 +599,15 @@ bool Call::OnBody(std::string_view chunk) {
   if (absl::Status s = a.parser->Feed(chunk, &a.pending_events); !s.ok()) {
     a.abort = Attempt::Abort::kSseFraming;
     return false;
+  }
+  if (!a.answered) {
+    if (HasAnswerEvent(a.pending_events)) {
+      OnFirstAnswer(a);
+    } else if (racer_ != nullptr || hedge_timer_ != 0) {
+      // Held until it answers: a hedge may still win, and the caller must
+      // see one attempt's events only.
+      return true;
+    }
   }
   return HandleEvents();
 }
@@ -496,9 +670,9 @@ void Call::Emit(std::string event, std::string data, std::string id) {
   sse->set_id(Utf8Safe(std::move(id)));
   ++a.events_forwarded;
   events_sent_ = true;
-  if (!output_->Write(std::move(out)) && !paused_ && transfer_ != 0) {
+  if (!output_->Write(std::move(out)) && !paused_ && a.transfer != 0) {
     paused_ = true;
-    env_.upstream->Pause(transfer_);
+    env_.upstream->Pause(a.transfer);
     std::weak_ptr<Call> weak = weak_from_this();
     pause_timer_ = env_.timers->AddTimerAfter(env_.stream_pause_timeout, [weak] {
       if (auto self = weak.lock()) self->OnPauseTimeout();
@@ -528,17 +702,16 @@ void Call::FinishTranslatedStream() {
   }
 }
 
-AttemptResult Call::Classify(const TransferResult& transfer) {
-  Attempt& a = *attempt_;
+AttemptResult Call::Classify(Attempt& a, const TransferResult& transfer) {
   AttemptResult r;
   r.target = a.target;
+  r.hedge = a.hedge;
   r.http_status = a.http_status;
   r.headers = a.headers;
   r.wait_before = a.waited;
   MonoTime now = env_.clock->Mono();
   r.duration = absl::Nanoseconds(now - a.sent_at);
   if (a.first_byte_at != 0) r.ttfb = absl::Nanoseconds(a.first_byte_at - a.sent_at);
-  upstream_time_ += r.duration;
 
   // RETRY.md 3.5: once the caller has some of the answer, any failure is an
   // interrupted stream; before that, an ordinary retriable failure. A unary
@@ -605,6 +778,20 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
       r.error_type = transfer.error_type;
       break;
   }
+  // What the provider said went wrong. A 2xx is read for a content-filter
+  // refusal only when the policy routes refusals: the happy path never
+  // parses an answer for it.
+  if (r.kind == AttemptResult::Kind::kHttpError) {
+    r.provider_error = ClassifyErrorAnswer(a.http_status, a.body);
+  } else if (a.tracker && a.tracker->failed()) {
+    r.provider_error = ClassifyStreamError(a.tracker->failure());
+  } else if (r.kind == AttemptResult::Kind::kSuccess && !a.sse && retry_->policy() != nullptr &&
+             retry_->policy()->RuleForError(ProviderErrorClass::kContentFilter) != nullptr) {
+    r.provider_error = ClassifyRefusal(a.body);
+  }
+  if (r.provider_error != ProviderErrorClass::kNone) {
+    env_.metrics->RecordProviderError(a.target->model_id, ToString(r.provider_error));
+  }
   if (transfer.unprocessed_resends > 0) {
     env_.metrics->RecordUnprocessedResends(a.target->provider, transfer.unprocessed_resends);
   }
@@ -625,26 +812,43 @@ AttemptResult Call::Classify(const TransferResult& transfer) {
   return r;
 }
 
-void Call::OnDone(const TransferResult& result) {
+void Call::OnDone(Attempt& a, const TransferResult& result) {
   // Released when this returns: answering the caller below may drop the
   // reactor's reference on another thread at any moment.
-  std::shared_ptr<Call> self = std::move(transfer_owner_);
-  transfer_ = 0;
-  if (output_ != nullptr && attempt_->sse) {
-    HandleEvents();  // nothing is pending normally; keeps the invariant
+  std::shared_ptr<Call> self = std::move(a.owner);
+  a.transfer = 0;
+  if (&a == loser_.get()) {
+    FinishLoser();
+    return;
   }
+  if (output_ == nullptr) return;
+  if (racer_ != nullptr) {
+    // Neither racer has answered. A failure leaves the other to run on; a
+    // complete 2xx without a first answer (an empty body) wins.
+    const bool complete_2xx =
+        result.kind == TransferResult::Kind::kCompleted && a.http_status >= 200 && a.http_status < 300;
+    if (!complete_2xx) {
+      OnRacerFailed(a, result);
+      return;
+    }
+    OnFirstAnswer(a);
+  }
+  if (hedge_timer_ != 0) env_.timers->CancelTimer(hedge_timer_);
+  hedge_timer_ = 0;
+  if (a.sse) HandleEvents();  // what was held, or nothing; keeps the invariant
   paused_ = false;
   if (pause_timer_ != 0) env_.timers->CancelTimer(pause_timer_);
   pause_timer_ = 0;
   if (output_ == nullptr) return;
-  AttemptResult r = Classify(result);
+  upstream_time_ += absl::Nanoseconds(env_.clock->Mono() - a.counted_from);
+  AttemptResult r = Classify(a, result);
   Decision decision = retry_->OnAttemptDone(r, env_.clock->Now());
   if (decision.kind == Decision::Kind::kAttempt) {
-    LogAttempt(retry_->attempts().back());  // before attempt_ is replaced
+    LogAttempt(retry_->attempts().back(), attempt_.get());  // before attempt_ is replaced
     Execute(decision);
   } else {
     Execute(decision);  // the answer first, the log line after it
-    LogAttempt(retry_->attempts().back());
+    LogAttempt(retry_->attempts().back(), attempt_.get());
   }
 }
 
@@ -663,6 +867,8 @@ void Call::FillAttemptRecords(google::protobuf::RepeatedPtrField<v1::AttemptReco
     rec->set_ttfb_ms(Ms(r.ttfb));
     rec->set_duration_ms(Ms(r.duration));
     rec->set_translation(r.translation);
+    rec->set_error_class(std::string(ToString(r.provider_error)));
+    rec->set_hedge(r.hedge);
     for (const std::string& field : r.dropped_fields) rec->add_dropped_fields(field);
   }
 }

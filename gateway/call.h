@@ -70,6 +70,8 @@ struct CallEnv {
   // server.retry_budget is disabled. Shared: a reload swaps in a new set
   // while calls keep theirs.
   std::shared_ptr<RetryBudgets> retry_budgets;
+  // The process's hedge budget (server.hedge_budget); null when disabled.
+  std::shared_ptr<RetryBudget> hedge_budget;
   // Which front end the call came through, for rebound_requests_total.
   std::string_view api = "grpc";
   // The caller understands StreamReset (gRPC). Plain SSE (the HTTP front
@@ -78,13 +80,21 @@ struct CallEnv {
   bool stream_resets = true;
 };
 
-class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
+// Hedging (retry_policy.hedge): while the attempt a decision started has
+// not answered for hedge.after_ms, a second attempt (the hedge) may run
+// beside it. The first of the two to answer (a 2xx body byte; for an event
+// stream its first event past Anthropic's message_start / content_block_start
+// / ping preamble) wins and becomes the call's attempt; the other is
+// cancelled. Until then neither forwards anything, so a streaming caller
+// only ever sees the winner's events. A racer that fails is recorded and the
+// other runs on alone.
+class Call : public std::enable_shared_from_this<Call> {
  public:
   // `request` passed ValidateRequest against `config`. `deadline` is the
   // caller's gRPC deadline (InfiniteFuture when none).
   Call(CallEnv env, std::shared_ptr<const Config> config, ValidatedRequest request,
        bool streaming, absl::Time deadline, CallOutput* output);
-  ~Call() override;
+  ~Call();
 
   // Starts the first attempt (or waits first, as RetryState decides).
   void Start();
@@ -93,18 +103,35 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   // The caller's queue drained after Write() returned false.
   void ResumeUpstream();
 
-  // TransferHandler:
-  void OnHeaders(int http_status, HttpHeaders headers) override;
-  bool OnBody(std::string_view chunk) override;
-  void OnDone(const TransferResult& result) override;
 
  private:
+  // One upstream attempt; it is the handler of its own transfer.
   struct Attempt;
+
+  // The transfer callbacks of `a` (the attempt, the hedge racing it, or a
+  // race's loser being cancelled).
+  void OnHeaders(Attempt& a, int http_status, HttpHeaders headers);
+  bool OnBody(Attempt& a, std::string_view chunk);
+  void OnDone(Attempt& a, const TransferResult& result);
 
   void Execute(const Decision& decision);
   void ResetStreamIfNeeded(const Decision& decision);
-  void LogAttempt(const AttemptResult& result) const;
+  void LogAttempt(const AttemptResult& result, const Attempt* a) const;
   void StartAttempt(const Decision& decision, absl::Duration waited);
+  // A new attempt at `target`, its transfer started; null (after ending the
+  // call) when the request cannot be built for the target.
+  std::unique_ptr<Attempt> Launch(const ModelProvider* target, absl::Duration waited,
+                                  absl::Time attempt_end, TimeoutKind attempt_end_kind, bool hedge);
+  // Hedging: the timer, its firing, the first answer of a racer, and the
+  // loser's cancellation (outside libcurl's callbacks, which must not remove
+  // a transfer).
+  void ArmHedgeTimer();
+  void OnHedgeTimer();
+  void OnFirstAnswer(Attempt& a);
+  void CancelLoser();
+  void FinishLoser();
+  // `a` (one of two racers) failed before answering; the other runs on.
+  void OnRacerFailed(Attempt& a, const TransferResult& transfer);
   // Runs the pending events of an event-stream answer through the tracker
   // and, for streaming calls, forwards them. False when the provider
   // reported a failure in the stream (the transfer is then aborted).
@@ -121,7 +148,7 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   void OnPauseTimeout();
   // `text` without any credential rebound knows of (codec/redact.h).
   std::string Redacted(std::string_view text) const;
-  AttemptResult Classify(const TransferResult& transfer);
+  AttemptResult Classify(Attempt& a, const TransferResult& transfer);
   void Deliver();
   // `exhausted`: the retry engine's verdict (JSON, pushback), or null; then
   // `pushback_ms` (> 0) tells the caller when to come back.
@@ -154,14 +181,15 @@ class Call : public TransferHandler, public std::enable_shared_from_this<Call> {
   std::vector<translate::CallerEvent> translated_events_;  // reused per upstream event
   std::optional<RetryState> retry_;  // always set; optional for in-place construction
 
+  // The attempt whose answer counts (before a race is decided: the one the
+  // decision started), the hedge racing it, and a race's loser until its
+  // transfer is cancelled.
   std::unique_ptr<Attempt> attempt_;
-  Upstream::TransferId transfer_ = 0;
-  // The Call itself while the upstream client may still call it back (from
-  // StartAttempt until OnDone, or until Cancel removed the transfer): the
-  // reactor drops its reference on a gRPC thread as soon as the caller is
-  // answered, and the loop must never be left with a dangling handler.
-  std::shared_ptr<Call> transfer_owner_;
+  std::unique_ptr<Attempt> racer_;
+  std::unique_ptr<Attempt> loser_;
   Timers::TimerId wait_timer_ = 0;
+  Timers::TimerId hedge_timer_ = 0;
+  Timers::TimerId loser_timer_ = 0;
   Timers::TimerId pause_timer_ = 0;  // armed exactly while paused_
   bool events_sent_ = false;  // some event of some attempt reached the caller
   bool paused_ = false;

@@ -12,6 +12,19 @@ constexpr int64_t kOverloadPushbackMs = 100;
 
 }  // namespace
 
+namespace {
+
+// The process's hedge budget for `settings`: `previous` (and what it has
+// counted) when the settings did not change, null when disabled.
+std::shared_ptr<RetryBudget> BuildHedgeBudget(const RetryBudgetSettings& settings,
+                                              std::shared_ptr<RetryBudget> previous) {
+  if (!settings.enabled) return nullptr;
+  if (previous != nullptr && previous->settings() == settings) return previous;
+  return std::make_shared<RetryBudget>(settings);
+}
+
+}  // namespace
+
 GatewayCore::GatewayCore(std::shared_ptr<const Config> config,
                          std::vector<std::unique_ptr<UpstreamWorker>>* workers, Metrics* metrics,
                          BlockTable* blocks, LatencyTracker* latency)
@@ -22,6 +35,7 @@ GatewayCore::GatewayCore(std::shared_ptr<const Config> config,
       latency_(latency) {
   absl::MutexLock lock(&mu_);
   retry_budgets_ = RetryBudgets::Build(*config_, nullptr);
+  hedge_budget_ = BuildHedgeBudget(config_->server.hedge_budget, nullptr);
   secrets_ = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config_));
 }
 
@@ -29,6 +43,7 @@ void GatewayCore::SetConfig(std::shared_ptr<const Config> config) {
   auto secrets = std::make_shared<const std::vector<std::string>>(ConfiguredSecrets(*config));
   absl::MutexLock lock(&mu_);
   retry_budgets_ = RetryBudgets::Build(*config, retry_budgets_.get());
+  hedge_budget_ = BuildHedgeBudget(config->server.hedge_budget, hedge_budget_);
   secrets_ = std::move(secrets);
   config_ = std::move(config);
 }
@@ -40,7 +55,7 @@ void GatewayCore::SetCallerTokens(std::shared_ptr<const BearerTokens> tokens) {
 
 CallSettings GatewayCore::Settings() const {
   absl::MutexLock lock(&mu_);
-  return CallSettings{config_, caller_tokens_, retry_budgets_, secrets_};
+  return CallSettings{config_, caller_tokens_, retry_budgets_, secrets_, hedge_budget_};
 }
 
 std::optional<Refusal> GatewayCore::Admit(const Config& config) {
@@ -110,6 +125,7 @@ CallEnv GatewayCore::MakeEnv(const CallSettings& settings, UpstreamWorker& worke
   env.stream_pause_timeout = absl::Milliseconds(settings.config->server.stream_pause_timeout_ms);
   env.secrets = settings.secrets;
   env.retry_budgets = settings.retry_budgets;
+  env.hedge_budget = settings.hedge_budget;
   env.api = api;
   return env;
 }

@@ -38,6 +38,7 @@ struct CallSettings {
   std::shared_ptr<const BearerTokens> caller_tokens;  // null: no caller authentication
   std::shared_ptr<RetryBudgets> retry_budgets;
   std::shared_ptr<const std::vector<std::string>> secrets;
+  std::shared_ptr<RetryBudget> hedge_budget;  // null: server.hedge_budget disabled
 };
 
 // Why a call is refused before it starts (draining or max_in_flight).
@@ -94,6 +95,8 @@ class GatewayCore {
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   // Built from config_ (null when disabled); swapped together with it.
   std::shared_ptr<RetryBudgets> retry_budgets_ ABSL_GUARDED_BY(mu_);
+  // Likewise; kept across a reload that leaves server.hedge_budget as it was.
+  std::shared_ptr<RetryBudget> hedge_budget_ ABSL_GUARDED_BY(mu_);
   // config_'s credentials, for redaction (codec/redact.h).
   std::shared_ptr<const std::vector<std::string>> secrets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const BearerTokens> caller_tokens_ ABSL_GUARDED_BY(mu_);

@@ -130,6 +130,16 @@ Metrics::Metrics()
                              .Help("Retries not sent to a provider because its retry budget "
                                    "(server.retry_budget) was spent.")
                              .Register(*registry_);
+  provider_errors_ = &prometheus::BuildCounter()
+                         .Name("rebound_provider_errors_total")
+                         .Help("Attempts whose provider error named a class "
+                               "(context_length_exceeded, quota_exhausted, ...), by model.")
+                         .Register(*registry_);
+  hedges_ = &prometheus::BuildCounter()
+                 .Name("rebound_hedges_total")
+                 .Help("Hedged attempts (retry_policy.hedge) by primary model and result: "
+                       "started, won, lost, failed, refused (by server.hedge_budget).")
+                 .Register(*registry_);
   waits_ = &prometheus::BuildHistogram()
                 .Name("rebound_wait_seconds")
                 .Help("Backoff and Retry-After waits before an attempt, by the longer kind.")
@@ -258,6 +268,21 @@ void Metrics::RecordExhausted(std::string_view model, std::string_view reason) {
 void Metrics::RecordRetryBudgetSkip(std::string_view provider) {
   Cached<prometheus::Counter>(serial_, retry_budget_skips_, {provider}, [&]() -> prometheus::Counter& {
     return retry_budget_skips_->Add({{"provider", std::string(provider)}});
+  }).Increment();
+}
+
+void Metrics::RecordProviderError(std::string_view model, std::string_view error_class) {
+  Cached<prometheus::Counter>(serial_, provider_errors_, {model, error_class},
+                              [&]() -> prometheus::Counter& {
+                                return provider_errors_->Add({{"model", std::string(model)},
+                                                              {"class", std::string(error_class)}});
+                              })
+      .Increment();
+}
+
+void Metrics::RecordHedge(std::string_view model, std::string_view result) {
+  Cached<prometheus::Counter>(serial_, hedges_, {model, result}, [&]() -> prometheus::Counter& {
+    return hedges_->Add({{"model", std::string(model)}, {"result", std::string(result)}});
   }).Increment();
 }
 

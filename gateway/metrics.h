@@ -66,6 +66,13 @@ class Metrics {
   void RecordExhausted(std::string_view model, std::string_view reason);
   // A retry not sent to `provider` because its server.retry_budget was spent.
   void RecordRetryBudgetSkip(std::string_view provider);
+  // An attempt whose provider error said `error_class`
+  // (policy/provider_error_class.h), by the model that answered it.
+  void RecordProviderError(std::string_view model, std::string_view error_class);
+  // A hedge of a call to primary `model`: result started, won (the hedge
+  // answered first), lost (the attempt it hedged did), failed (it failed
+  // before answering) or refused (server.hedge_budget was spent).
+  void RecordHedge(std::string_view model, std::string_view result);
   // kind: retry_after or latency; scope: model or provider.
   void RecordBlockCreated(std::string_view kind, std::string_view scope);
   void SetActiveBlocks(std::string_view kind, std::string_view scope, double count);
@@ -108,6 +115,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* failovers_;
   prometheus::Family<prometheus::Counter>* exhaustions_;
   prometheus::Family<prometheus::Counter>* retry_budget_skips_;
+  prometheus::Family<prometheus::Counter>* provider_errors_;
+  prometheus::Family<prometheus::Counter>* hedges_;
   prometheus::Family<prometheus::Histogram>* waits_;
   prometheus::Family<prometheus::Counter>* blocks_created_;
   prometheus::Family<prometheus::Gauge>* active_blocks_;
