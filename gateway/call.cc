@@ -495,10 +495,23 @@ void Call::OnFirstAnswer(Attempt& a) {
   std::unique_ptr<Attempt> winner = std::move(original_won ? attempt_ : racer_);
   std::unique_ptr<Attempt> loser = std::move(original_won ? racer_ : attempt_);
   winner->counted_from = std::min(winner->counted_from, loser->counted_from);
+  // Recorded now, so that the caller's attempt records show it whenever the
+  // answer ends.
+  AttemptResult r;
+  r.kind = AttemptResult::Kind::kHedgeLost;
+  r.target = loser->target;
+  r.hedge = loser->hedge;
+  r.http_status = loser->http_status;
+  r.wait_before = loser->waited;
+  r.duration = absl::Nanoseconds(env_.clock->Mono() - loser->sent_at);
+  env_.metrics->RecordAttempt(r.target->model_id, r.target->provider, OutcomeLabel(r.kind),
+                              StatusClass(r.http_status), 0, absl::ToDoubleSeconds(r.duration));
+  retry_->OnRacerDone(r, env_.clock->Now());
+  LogAttempt(retry_->attempts().back(), loser.get());
+  env_.metrics->RecordHedge(model_label_, winner->hedge ? "won" : "lost");
   FinishLoser();  // a loser of an earlier race still being cancelled
   loser_ = std::move(loser);
   attempt_ = std::move(winner);
-  env_.metrics->RecordHedge(model_label_, attempt_->hedge ? "won" : "lost");
   // This runs inside a libcurl callback, where a transfer must not be
   // removed: the loser is cancelled from the loop, and until then it stops
   // at its next callback (OnBody answers false).
@@ -522,19 +535,9 @@ void Call::CancelLoser() {
 void Call::FinishLoser() {
   if (loser_ == nullptr) return;
   std::unique_ptr<Attempt> loser = std::move(loser_);
-  // Kept until this returns (the Call may be otherwise unreferenced).
+  // Released last: the loser's reference may be the Call's last one.
   std::shared_ptr<Call> keep = std::move(loser->owner);
-  AttemptResult r;
-  r.kind = AttemptResult::Kind::kHedgeLost;
-  r.target = loser->target;
-  r.hedge = loser->hedge;
-  r.http_status = loser->http_status;
-  r.wait_before = loser->waited;
-  r.duration = absl::Nanoseconds(env_.clock->Mono() - loser->sent_at);
-  env_.metrics->RecordAttempt(r.target->model_id, r.target->provider, OutcomeLabel(r.kind),
-                              StatusClass(r.http_status), 0, absl::ToDoubleSeconds(r.duration));
-  retry_->OnRacerDone(r, env_.clock->Now());
-  LogAttempt(retry_->attempts().back(), loser.get());
+  loser.reset();
 }
 
 void Call::OnRacerFailed(Attempt& a, const TransferResult& transfer) {

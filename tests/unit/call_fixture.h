@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,10 +78,14 @@ class ScriptedUpstream final : public Upstream {
     for (const Transfer& t : transfers_) n += t.live();
     return n;
   }
-  Transfer& last() { return transfers_.back(); }
+  // The transfer the provider's side below acts on: the latest, unless
+  // Use() chose another (hedge races run two at once).
+  Transfer& last() { return use_ ? transfers_.at(*use_) : transfers_.back(); }
   Transfer& transfer(size_t i) { return transfers_.at(i); }
+  void Use(size_t i) { use_ = i; }
+  void UseLatest() { use_.reset(); }
 
-  // The provider's side of the latest transfer.
+  // The provider's side of the latest (or the chosen) transfer.
   void Headers(int status, HttpHeaders headers = {}) {
     ASSERT_TRUE(last().live());
     last().handler->OnHeaders(status, std::move(headers));
@@ -127,6 +132,7 @@ class ScriptedUpstream final : public Upstream {
   Transfer& at(TransferId id) { return transfers_.at(id - 1); }
 
   const ManualTime* time_;
+  std::optional<size_t> use_;
   // A deque: the Call starts the next transfer from inside OnDone, and
   // references to earlier ones must stay valid.
   std::deque<Transfer> transfers_;
@@ -247,6 +253,7 @@ class CallTest : public ::testing::Test {
     env.latency = &latency_;
     env.stream_pause_timeout = kPauseTimeout;
     env.max_response_bytes = kMaxResponseBytes;
+    env.hedge_budget = hedge_budget_;
     return std::make_shared<Call>(env, config_, std::get<ValidatedRequest>(std::move(checked)),
                                   streaming, deadline, &output_);
   }
@@ -268,6 +275,7 @@ class CallTest : public ::testing::Test {
   LatencyTracker latency_;
   RecordingOutput output_;
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<RetryBudget> hedge_budget_;  // null: hedges are not budgeted
   std::shared_ptr<Call> call_;
 };
 
