@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 
@@ -21,6 +22,13 @@ constexpr std::string_view kControlPrefix = "/_fake/";
 void Reply(const HttpRequest& request, int status, std::string_view content_type,
            std::string_view body, ResponsePlan& plan) {
   plan.Write(SimpleResponse(status, content_type, body, !request.keep_alive));
+}
+
+// True on `percent` % of calls, at random: each serving thread has its own
+// generator.
+bool InTail(int percent) {
+  thread_local std::mt19937 engine{std::random_device{}()};
+  return std::uniform_int_distribution<int>(0, 99)(engine) < percent;
 }
 
 }  // namespace
@@ -112,6 +120,12 @@ void FakeProvider::HandleProvider(const HttpRequest& request, ResponsePlan& plan
     own_spec = *std::move(parsed);
   }
   if (own_spec) spec = &*own_spec;
+  std::optional<FaultSpec> tailed;
+  if (spec->tail_percent > 0 && InTail(spec->tail_percent)) {
+    tailed = *spec;
+    tailed->delay_first_token_ms = tailed->tail_delay_ms;
+    spec = &*tailed;
+  }
 
   // Validated whatever the spec, so that even a request scripted to fail
   // proves that the vendor would have accepted it.

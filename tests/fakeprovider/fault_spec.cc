@@ -234,6 +234,8 @@ absl::Status ApplyValue(std::string_view key, std::string value, FaultSpec& spec
   if (key == "delay_headers_ms") return set_int(0, kMaxDelayMs, spec.delay_headers_ms);
   if (key == "delay_first_token_ms") return set_int(0, kMaxDelayMs, spec.delay_first_token_ms);
   if (key == "token_interval_ms") return set_int(0, kMaxDelayMs, spec.token_interval_ms);
+  if (key == "tail_percent") return set_int(0, 100, spec.tail_percent);
+  if (key == "tail_delay_ms") return set_int(0, kMaxDelayMs, spec.tail_delay_ms);
   if (key == "tokens") return set_int(0, kMaxTokens, spec.tokens);
   if (key == "response_bytes") return set_int(0, kMaxResponseBytes, spec.response_bytes);
   if (key == "stall_after_events") {

@@ -45,6 +45,10 @@ struct FaultSpec {
   int64_t delay_headers_ms = 0;
   int64_t delay_first_token_ms = 0;
   int64_t token_interval_ms = 0;
+  // A heavy tail: on tail_percent % of requests (drawn at random, each
+  // request on its own), delay_first_token_ms becomes tail_delay_ms.
+  int tail_percent = 0;
+  int64_t tail_delay_ms = 0;
 
   // Shape of a successful answer.
   int tokens = kDefaultTokens;

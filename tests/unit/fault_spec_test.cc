@@ -572,5 +572,14 @@ TEST(JsonTextTest, EscapingKeepsUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(out, "\"a\\\"\\\\\\n\\u0001 caf\xc3\xa9 \\ufffd\"");
 }
 
+TEST(FaultSpecTest, ATailIsAPercentAndADelay) {
+  absl::StatusOr<FaultSpec> spec = ParseFaultSpec("tail_percent=10;tail_delay_ms=3000");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->tail_percent, 10);
+  EXPECT_EQ(spec->tail_delay_ms, 3000);
+  EXPECT_FALSE(ParseFaultSpec("tail_percent=101").ok());
+  EXPECT_FALSE(ParseFaultSpec("tail_delay_ms=-1").ok());
+}
+
 }  // namespace
 }  // namespace rebound::fake
