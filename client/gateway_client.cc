@@ -305,7 +305,11 @@ std::string_view StatusCodeName(grpc::StatusCode code) {
 
 std::string FormatAttempt(const AttemptRecord& attempt) {
   return absl::StrCat("attempt ", attempt.attempt(), "  ", SanitizeForDisplay(attempt.model(), 256),
-                      "  ", AttemptLabel(attempt), "  ttfb ", FormatMs(attempt.ttfb_ms()),
+                      "  ", AttemptLabel(attempt),
+                      attempt.error_class().empty()
+                          ? ""
+                          : absl::StrCat(" (", SanitizeForDisplay(attempt.error_class(), 64), ")"),
+                      attempt.hedge() ? "  hedge" : "", "  ttfb ", FormatMs(attempt.ttfb_ms()),
                       "  total ", FormatMs(attempt.duration_ms()), "  waited ",
                       FormatMs(attempt.wait_before_ms()),
                       attempt.translation().empty()

@@ -126,7 +126,9 @@ std::string_view StatusCodeName(grpc::StatusCode code);
 
 // One attempt as a single line, the same in every summary:
 // "attempt 1  openai/gpt-4o  http_429  ttfb 3.1ms  total 3.4ms  waited 0ms",
-// with "  translated openai->anthropic" after it when the request was.
+// with the provider's error class after the label ("http_429
+// (quota_exhausted)"), "  hedge" for a hedge, and "  translated
+// openai->anthropic" at the end when the request was.
 std::string FormatAttempt(const rebound::v1::AttemptRecord& attempt);
 // "skipped anthropic/claude  not_translatable: n"
 std::string FormatSkipped(const rebound::v1::SkippedCandidate& skipped);

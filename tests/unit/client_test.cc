@@ -130,6 +130,15 @@ TEST(FormatAttemptTest, ATranslatedAttemptSaysWhichTranslationRan) {
   EXPECT_EQ(FormatSkipped(skipped), "skipped anthropic/claude  not_translatable: n");
 }
 
+TEST(FormatAttemptTest, TheErrorClassAndAHedgeAreShown) {
+  AttemptRecord attempt = Attempt(2, "openai/gpt-4o", "http_429", 1, 2, 0);
+  attempt.set_error_class("quota_exhausted");
+  attempt.set_hedge(true);
+  EXPECT_EQ(FormatAttempt(attempt),
+            "attempt 2  openai/gpt-4o  http_429 (quota_exhausted)  hedge  ttfb 1ms  total 2ms  "
+            "waited 0ms");
+}
+
 TEST(FormatAttemptTest, SuccessWithoutErrorTypeShowsTheHttpStatus) {
   AttemptRecord attempt = Attempt(3, "openai/gpt-4o-mini", "", 12, 250.06, 1000);
   attempt.set_outcome(rebound::v1::ATTEMPT_OUTCOME_SUCCESS);
