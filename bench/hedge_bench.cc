@@ -5,10 +5,11 @@
 //
 //   build/bin/rebound-hedge-bench [--calls 2000] [--concurrency 32]
 //       [--repeat 1] [--after_ms 300] [--base_ms 100] [--tail_percent 10]
-//       [--tail_ms 3000] [--hedge_budget_percent 20]
+//       [--tail_ms 3000] [--fallback_tail_percent 0] [--hedge_budget_percent 20]
 //
-// Each fake answers a call after base_ms, or on tail_percent % of calls
-// (drawn at random, per upstream request) after tail_ms. Two
+// The primary's fake answers its first token after base_ms, or on
+// tail_percent % of requests (drawn at random, per upstream request) after
+// tail_ms; the fallback's the same with fallback_tail_percent. Two
 // rebound-server processes share the fakes: one without a hedge policy, one
 // with `hedge: {after_ms}` and server.hedge_budget.percent. Each pass sends
 // `calls` unary calls through each (closed loop, `concurrency` in flight;
@@ -39,6 +40,8 @@ ABSL_FLAG(int, after_ms, 300, "hedge.after_ms");
 ABSL_FLAG(int, base_ms, 100, "the fakes' usual first-token delay");
 ABSL_FLAG(int, tail_percent, 10, "share of upstream requests with the slow first token");
 ABSL_FLAG(int, tail_ms, 3000, "the slow first-token delay");
+ABSL_FLAG(int, fallback_tail_percent, 0,
+          "the same tail on the fallback provider (0: the fallback is healthy)");
 ABSL_FLAG(int, hedge_budget_percent, 20, "server.hedge_budget.percent of the hedging server");
 
 namespace rebound::bench {
@@ -134,12 +137,15 @@ ModeResult Medians(const std::vector<ModeResult>& passes) {
 }
 
 int Main() {
-  const std::string fault =
-      absl::StrCat("delay_first_token_ms=", absl::GetFlag(FLAGS_base_ms),
-                   ";tail_percent=", absl::GetFlag(FLAGS_tail_percent),
-                   ";tail_delay_ms=", absl::GetFlag(FLAGS_tail_ms));
-  auto a = FakeProvider::Start({"--default", fault}, "hedge-bench-a");
-  auto b = FakeProvider::Start({"--default", fault}, "hedge-bench-b");
+  auto fault = [](int tail_percent) {
+    return absl::StrCat("delay_first_token_ms=", absl::GetFlag(FLAGS_base_ms),
+                        ";tail_percent=", tail_percent,
+                        ";tail_delay_ms=", absl::GetFlag(FLAGS_tail_ms));
+  };
+  auto a = FakeProvider::Start({"--default", fault(absl::GetFlag(FLAGS_tail_percent))},
+                               "hedge-bench-a");
+  auto b = FakeProvider::Start({"--default", fault(absl::GetFlag(FLAGS_fallback_tail_percent))},
+                               "hedge-bench-b");
   if (!a.ok() || !b.ok()) {
     std::fprintf(stderr, "rebound-hedge-bench: fake provider: %s\n",
                  std::string((a.ok() ? b.status() : a.status()).message()).c_str());
@@ -167,11 +173,12 @@ int Main() {
   ModeResult m_off = Medians(off_passes), m_on = Medians(on_passes);
   std::printf(
       "first-token hedging: %d calls per mode and pass, %d in flight, %d pass(es), medians\n"
-      "fakes: first token after %d ms, on %d%% of upstream requests after %d ms; "
-      "hedge.after_ms %d, hedge_budget.percent %d\n\n",
+      "fakes: first token after %d ms, on %d%% of the primary's requests (%d%% of the "
+      "fallback's) after %d ms; hedge.after_ms %d, hedge_budget.percent %d\n\n",
       absl::GetFlag(FLAGS_calls), absl::GetFlag(FLAGS_concurrency), absl::GetFlag(FLAGS_repeat),
       absl::GetFlag(FLAGS_base_ms), absl::GetFlag(FLAGS_tail_percent),
-      absl::GetFlag(FLAGS_tail_ms), absl::GetFlag(FLAGS_after_ms),
+      absl::GetFlag(FLAGS_fallback_tail_percent), absl::GetFlag(FLAGS_tail_ms),
+      absl::GetFlag(FLAGS_after_ms),
       absl::GetFlag(FLAGS_hedge_budget_percent));
   std::printf("| hedging | p50 ms | p99 ms | p99.9 ms | upstream calls per call | errors |\n");
   std::printf("|---|---|---|---|---|---|\n");

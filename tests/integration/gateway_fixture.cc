@@ -1,5 +1,7 @@
 #include "tests/integration/gateway_fixture.h"
 
+#include <atomic>
+
 #include <regex>
 
 #include "absl/strings/numbers.h"
@@ -13,7 +15,11 @@ namespace rebound::testing {
 absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(std::string_view config_yaml,
                                                                       HeaderList env) {
   std::unique_ptr<GatewayProcess> g(new GatewayProcess());
-  g->config_path_ = WriteTempFile("rebound.yaml", config_yaml);
+  // A name of its own: a second gateway writing the same file would make
+  // the first reload the second's config (the server watches its file).
+  static std::atomic<int> started{0};
+  g->config_path_ = WriteTempFile(absl::StrCat("rebound-", started.fetch_add(1), ".yaml"),
+                                  config_yaml);
   SubprocessOptions options;
   options.binary = BinaryPath("rebound-server");
   options.args = {"--config", g->config_path_};
