@@ -61,6 +61,7 @@ class BenchStack {
   std::string direct_url() const;
   pid_t server_pid() const { return server_->pid(); }
   pid_t fake_pid() const { return fake_->process().pid(); }
+  int fake_port() const { return fake_->port(); }
   // Where the processes' output and the config are (for a failed run).
   const std::string& config_path() const { return config_path_; }
 

@@ -28,6 +28,7 @@
 #include "bench/direct_target.h"
 #include "bench/gateway_target.h"
 #include "bench/h2load_runner.h"
+#include "bench/nginx_proxy.h"
 #include "bench/noop_gateway.h"
 #include "bench/report.h"
 #include "bench/suite.h"
@@ -48,6 +49,8 @@ ABSL_FLAG(int, upstream_threads, 1, "rebound-server upstream_threads (its defaul
 ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
           "throughput: the h2load binary (Debian package nghttp2-client); empty: skip");
 ABSL_FLAG(int, h2load_connections, 4, "throughput: HTTP/2 connections to the gateway");
+ABSL_FLAG(std::string, nginx, "/usr/sbin/nginx",
+          "section 5b: nginx as the reference proxy (Debian package nginx-light); empty: skip");
 ABSL_FLAG(int, streams, 2000, "stream memory: streams held open at once (0: skip)");
 ABSL_FLAG(std::string, server, "", "rebound-server binary to measure (default: this build's)");
 ABSL_FLAG(std::vector<std::string>, server_flags, {},
@@ -203,6 +206,19 @@ int Run() {
 
   const absl::Duration duration = absl::Seconds(settings.seconds);
   ThroughputOptions throughput = MakeThroughputOptions(**stack, workload, settings, duration);
+  std::unique_ptr<NginxProxy> nginx;
+  if (!absl::GetFlag(FLAGS_nginx).empty()) {
+    absl::StatusOr<std::unique_ptr<NginxProxy>> started =
+        NginxProxy::Start(absl::GetFlag(FLAGS_nginx), (*stack)->fake_port());
+    if (started.ok()) {
+      nginx = *std::move(started);
+      throughput.nginx_url = nginx->base_url() + "/v1/chat/completions";
+      throughput.nginx_pid = nginx->pid();
+    } else {
+      std::fprintf(stderr, "rebound-bench: nginx reference skipped: %s\n",
+                   std::string(started.status().message()).c_str());
+    }
+  }
   // The open streams are spread over 8 connections, as a fleet of callers
   // would spread them (one connection could carry them all).
   std::vector<std::shared_ptr<grpc::Channel>> stream_channels;

@@ -189,21 +189,23 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
   if (r.Has("front_door.sequential.http.calls_per_s")) {
     std::fprintf(out,
                  "\n5b. HTTP front door with h2load: the same chat request straight to the fake\n"
-                 "    (HTTP/1.1), through the front door (HTTP/1.1, --h1) and through gRPC\n"
+                 "    (HTTP/1.1), through nginx (HTTP/1.1 reverse proxy, upstream keep-alive),\n"
+                 "    through the front door (HTTP/1.1, --h1) and through gRPC\n"
                  "    (HTTP/2); one call at a time, %.0f calls/s over 4 connections, and %d\n"
                  "    in flight; latency percentiles from h2load's per-request log\n",
                  s.rps, s.concurrency);
     Row(out, "", "   calls/s    p50 ms    p99 ms    errors   CPU us/call: server      fake");
     for (const char* mode : {"sequential", "fixed_rate", "saturation"}) {
       std::fprintf(out, "  %s\n", mode);
-      for (const char* path : {"direct", "http", "grpc"}) {
+      for (const char* path : {"direct", "nginx", "http", "grpc"}) {
         std::string p = absl::StrCat("front_door.", mode, ".", path, ".");
-        bool rebound = std::string(path) != "direct";
+        if (!r.Has(p + "calls_per_s")) continue;
+        bool proxied = std::string(path) != "direct";
         Row(out, absl::StrCat("  ", path),
             absl::StrCat(Cell(r.Get(p + "calls_per_s"), 1), Cell(r.Get(p + "p50_ms")),
                          Cell(r.Get(p + "p99_ms")), " ", CountCell(r.Get(p + "errors")),
                          "              ",
-                         rebound ? Cell(r.Get(p + "server_cpu_us_per_call"), 1) : "         -",
+                         proxied ? Cell(r.Get(p + "server_cpu_us_per_call"), 1) : "         -",
                          Cell(r.Get(p + "fake_cpu_us_per_call"), 1)));
       }
       std::string b = absl::StrCat("front_door.", mode, ".");
@@ -216,6 +218,17 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                    "      target: http <= grpc: %s\n",
                    http_added, grpc_added, grpc_cpu > 0 ? http_cpu / grpc_cpu : 0,
                    Verdict(http_added <= grpc_added && http_cpu <= grpc_cpu).c_str());
+      if (r.Has(b + "nginx.calls_per_s")) {
+        // Issue 15's yardstick: rebound's hop against nginx's HTTP-to-HTTP one.
+        double nginx_added = r.Get(b + "nginx_added.p50_ms");
+        std::fprintf(out,
+                     "    vs nginx: added p50 grpc/nginx %.2f, http/nginx %.2f (nginx %.3f ms); "
+                     "calls/s grpc/nginx %.2f, http/nginx %.2f\n",
+                     nginx_added > 0 ? grpc_added / nginx_added : 0,
+                     nginx_added > 0 ? http_added / nginx_added : 0, nginx_added,
+                     r.Get(b + "grpc.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9),
+                     r.Get(b + "http.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9));
+      }
     }
   }
 

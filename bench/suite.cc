@@ -109,14 +109,17 @@ GatewayCalls CountGatewayCalls(const std::string& metrics_url) {
 // call OK: any call it counted as failed during the run is an error. Calls
 // cancelled by the caller are not: h2load resets the streams still in
 // flight when its window closes (at most the requests in flight).
-void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, const ThroughputOptions& t,
-                       const SuiteOptions& options, const std::string& prefix, ResultSet* out) {
+// `proxy_pid`: the process between h2load and the fake whose CPU is the
+// path's server CPU (rebound or nginx); 0 for the direct path.
+void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, pid_t proxy_pid,
+                       const ThroughputOptions& t, const SuiteOptions& options,
+                       const std::string& prefix, ResultSet* out) {
   const int in_flight = h.connections * (h.http1 ? 1 : h.streams_per_connection);
   GatewayCalls before = through_rebound ? CountGatewayCalls(t.metrics_url) : GatewayCalls{};
-  absl::StatusOr<double> server_cpu0 = ProcessCpuSeconds(options.server_pid);
+  absl::StatusOr<double> server_cpu0 = ProcessCpuSeconds(proxy_pid);
   absl::StatusOr<double> fake_cpu0 = ProcessCpuSeconds(options.fake_pid);
   absl::StatusOr<H2loadResult> r = RunH2load(h);
-  absl::StatusOr<double> server_cpu1 = ProcessCpuSeconds(options.server_pid);
+  absl::StatusOr<double> server_cpu1 = ProcessCpuSeconds(proxy_pid);
   absl::StatusOr<double> fake_cpu1 = ProcessCpuSeconds(options.fake_pid);
   if (!r.ok()) {
     std::fprintf(stderr, "rebound-bench: %s: %s\n", prefix.c_str(),
@@ -152,7 +155,7 @@ void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, const Throu
     out->Set(prefix + ".p99_ms", r->latency.p99_ms);
   }
   if (all_calls > 0) {
-    if (through_rebound && server_cpu0.ok() && server_cpu1.ok()) {
+    if (proxy_pid != 0 && server_cpu0.ok() && server_cpu1.ok()) {
       out->Set(prefix + ".server_cpu_us_per_call",
                MicrosPerCall(*server_cpu1 - *server_cpu0, static_cast<int64_t>(all_calls)));
     }
@@ -165,7 +168,7 @@ void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, const Throu
   }
 }
 
-enum class H2Path { kDirect, kHttp, kGrpc };
+enum class H2Path { kDirect, kNginx, kHttp, kGrpc };
 
 // h2load's options for `path`: HTTP/1.1 straight to the fake or to the
 // front door (one request per connection at a time), or gRPC over HTTP/2
@@ -176,10 +179,14 @@ H2loadOptions H2loadFor(const ThroughputOptions& t, H2Path path, int in_flight) 
   h.duration = t.duration;
   switch (path) {
     case H2Path::kDirect:
+    case H2Path::kNginx:
     case H2Path::kHttp:
-      h.url = path == H2Path::kDirect ? t.direct_url : t.http_url;
+      h.url = path == H2Path::kDirect  ? t.direct_url
+              : path == H2Path::kNginx ? t.nginx_url
+                                       : t.http_url;
       h.body_file = t.direct_body_file;
-      h.headers = path == H2Path::kDirect ? t.direct_headers : t.http_headers;
+      // nginx forwards the direct path's headers, the provider key included.
+      h.headers = path == H2Path::kHttp ? t.http_headers : t.direct_headers;
       h.http1 = true;
       h.connections = in_flight;
       break;
@@ -197,7 +204,7 @@ H2loadOptions H2loadFor(const ThroughputOptions& t, H2Path path, int in_flight) 
 void RunH2loadPath(const ThroughputOptions& t, bool gateway, const SuiteOptions& options,
                    ResultSet* out) {
   H2loadOptions h = H2loadFor(t, gateway ? H2Path::kGrpc : H2Path::kDirect, t.concurrency);
-  RunH2loadMeasured(h, gateway, t, options,
+  RunH2loadMeasured(h, gateway, gateway ? options.server_pid : 0, t, options,
                     std::string("throughput.") + (gateway ? "gateway" : "direct"), out);
 }
 
@@ -219,19 +226,26 @@ void RunFrontDoor(const SuiteOptions& options, bool direct_first, ResultSet* out
        std::max(1, static_cast<int>(options.fixed_rate.rps) / kRateConnections)},
       {"saturation", t.concurrency, 0},
   };
-  std::vector<std::pair<H2Path, const char*>> order = {
-      {H2Path::kDirect, "direct"}, {H2Path::kHttp, "http"}, {H2Path::kGrpc, "grpc"}};
+  std::vector<std::pair<H2Path, const char*>> order = {{H2Path::kDirect, "direct"}};
+  if (!t.nginx_url.empty()) order.push_back({H2Path::kNginx, "nginx"});
+  order.push_back({H2Path::kHttp, "http"});
+  order.push_back({H2Path::kGrpc, "grpc"});
   if (!direct_first) std::reverse(order.begin(), order.end());
   for (const Mode& m : modes) {
     for (const auto& [path, name] : order) {
       H2loadOptions h = H2loadFor(t, path, m.in_flight);
       h.rps_per_connection = m.rps_per_connection;
       h.per_request_log = true;
-      RunH2loadMeasured(h, path != H2Path::kDirect, t, options,
+      const bool rebound = path == H2Path::kHttp || path == H2Path::kGrpc;
+      const pid_t proxy = rebound                   ? options.server_pid
+                          : path == H2Path::kNginx ? t.nginx_pid
+                                                   : 0;
+      RunH2loadMeasured(h, rebound, proxy, t, options,
                         absl::StrCat("front_door.", m.name, ".", name), out);
     }
     const std::string base = absl::StrCat("front_door.", m.name, ".");
-    for (const char* via : {"http", "grpc"}) {
+    for (const char* via : {"nginx", "http", "grpc"}) {
+      if (!out->Has(absl::StrCat(base, via, ".p50_ms"))) continue;
       for (const char* q : {"p50_ms", "p99_ms"}) {
         out->Set(absl::StrCat(base, via, "_added.", q),
                  out->Get(absl::StrCat(base, via, ".", q)) - out->Get(base + "direct." + q));

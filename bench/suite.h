@@ -45,6 +45,8 @@ struct ThroughputOptions {
   std::vector<std::string> direct_headers;  // what rebound sends upstream
   std::vector<std::string> gateway_headers;
   std::string http_url;             // the front door's /v1/chat/completions; "" skips it
+  std::string nginx_url;            // nginx proxying to the fake (bench/nginx_proxy.h); "" skips it
+  pid_t nginx_pid = 0;
   std::vector<std::string> http_headers;  // sent with direct_body_file
   std::string metrics_url;          // the gateway's /metrics: counts its OK calls
   int concurrency = 32;             // requests in flight on each path
