@@ -26,7 +26,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev prometheus-cpp-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev rapidjson-dev libgoogle-perftools-dev
   libssl-dev python3 python3-grpcio python3-protobuf python3-yaml python3-h2 curl openssl
 )
 # Only for `fuzz`: clang and its libFuzzer runtime (tests/fuzz/).
