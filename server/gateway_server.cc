@@ -105,12 +105,13 @@ absl::Status GatewayServer::Start() {
   }
   exposer_->RegisterCollectable(metrics_.registry());
 
-  int per_worker_limit =
-      std::max(1, settings.max_connections_per_provider / settings.upstream_threads);
+  // One limit for every loop: a provider gets max_connections_per_provider
+  // wherever its calls run.
+  auto limit = std::make_shared<ConnectionLimit>(settings.max_connections_per_provider);
   for (int i = 0; i < settings.upstream_threads; ++i) {
     auto worker = std::make_unique<UpstreamWorker>();
     worker->client = std::make_unique<CurlUpstream>(
-        &worker->loop, CurlUpstream::Options{per_worker_limit});
+        &worker->loop, CurlUpstream::Options{settings.max_connections_per_provider, limit});
     worker->loop.StartThread();
     workers_.push_back(std::move(worker));
   }

@@ -91,7 +91,11 @@ TransferResult ResultFromCurlCode(CURLcode code, const char* error_buffer) {
 }  // namespace
 
 CurlUpstream::CurlUpstream(EventLoop* loop, Options options)
-    : loop_(loop), options_(options) {
+    : loop_(loop),
+      options_(options),
+      limit_(options_.limit != nullptr
+                 ? options_.limit
+                 : std::make_shared<ConnectionLimit>(options_.max_connections_per_provider)) {
   static CurlGlobal global;
   // The HTTP/2 re-send rule reads libcurl's informational text, whose
   // wording is what upstream_http2_test checked: libcurl 7.88. Another
@@ -127,12 +131,11 @@ void* CurlUpstream::AcquireEasy() {
 CurlUpstream::TransferId CurlUpstream::Start(UpstreamRequest request,
                                                  TransferHandler* handler, AttemptCap cap) {
   TransferId id = next_id_++;
-  int& active = active_per_pool_[request.pool_key];
-  if (active >= options_.max_connections_per_provider) {
+  if (!limit_->TryAcquire(request.pool_key)) {
     refused_->insert(id);
     // Holds the set, not `this`: the task may run after this CurlUpstream
     // is gone (the destructor empties the set, so it then does nothing).
-    loop_->Post([refused = refused_, id, handler, limit = options_.max_connections_per_provider] {
+    loop_->Post([refused = refused_, id, handler, limit = limit_->max()] {
       if (refused->erase(id) == 0) return;  // cancelled meanwhile, or destroyed
       TransferResult r;
       r.kind = TransferResult::Kind::kOverloaded;
@@ -142,7 +145,6 @@ CurlUpstream::TransferId CurlUpstream::Start(UpstreamRequest request,
     });
     return id;
   }
-  ++active;
 
   auto t = std::make_unique<Transfer>();
   t->id = id;
@@ -261,8 +263,7 @@ void CurlUpstream::Release(Transfer* t) {
   curl_slist_free_all(t->header_list);
   t->header_list = nullptr;
   idle_easy_.push_back(t->easy);
-  auto pool = active_per_pool_.find(t->request.pool_key);
-  if (pool != active_per_pool_.end() && --pool->second <= 0) active_per_pool_.erase(pool);
+  limit_->Release(t->request.pool_key);
 }
 
 void CurlUpstream::FinishTransfer(Transfer* t, TransferResult result) {

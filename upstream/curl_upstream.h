@@ -22,6 +22,7 @@
 #include "common/http_types.h"
 #include "policy/config.h"
 #include "upstream/event_loop.h"
+#include "upstream/connection_limit.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_request.h"
 
@@ -31,6 +32,9 @@ class CurlUpstream final : public Upstream {
  public:
   struct Options {
     int max_connections_per_provider = 256;
+    // Shared by the process's loops; null: this upstream's own, of
+    // max_connections_per_provider.
+    std::shared_ptr<ConnectionLimit> limit;
   };
 
   CurlUpstream(EventLoop* loop, Options options);
@@ -83,7 +87,7 @@ class CurlUpstream final : public Upstream {
   // Shared with the posted tasks that report them.
   std::shared_ptr<absl::flat_hash_set<TransferId>> refused_ =
       std::make_shared<absl::flat_hash_set<TransferId>>();
-  std::unordered_map<std::string, int> active_per_pool_;
+  std::shared_ptr<ConnectionLimit> limit_;
   std::vector<void*> idle_easy_;  // reusable CURL* handles
 };
 

@@ -4,9 +4,11 @@
 // (Issue 10 items 2, 5 and 6.)
 #include <grpcpp/create_channel.h>
 
+#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -127,6 +129,35 @@ TEST(CallLimitsTest, AStreamingCallerThatStopsReadingReleasesItsUpstreamSlot) {
       [&] { return Metric(**gateway, "rebound_in_flight_requests") == 0; },
       absl::Milliseconds(kPauseMs) + absl::Seconds(5)))
       << (*gateway)->ScrapeMetrics();
+}
+
+// The provider's connection limit is one count for every upstream loop. It
+// used to be split (limit / upstream_threads per loop, here 3 / 2 = 1), so
+// the third call was refused with slots free.
+TEST(CallLimitsTest, TheConnectionLimitIsSharedByEveryUpstreamThread) {
+  constexpr int kLimit = 3;
+  auto fake = FakeProvider::Start({"--default", "stall"});
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  auto gateway = GatewayProcess::Start(absl::StrCat(
+      ServerSection(absl::StrCat("  upstream_threads: 2\n  max_connections_per_provider: ",
+                                 kLimit, "\n")),
+      "model_providers:\n",
+      Provider("openai/gpt-4o", **fake, "key-primary", "    default: true\n")));
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < kLimit; ++i) {
+    stuck.emplace_back([&] {
+      (*gateway)->client().Complete(ChatRequest("openai/gpt-4o"), absl::Seconds(20));
+    });
+  }
+  EXPECT_TRUE(WaitUntil([&] { return (*fake)->RequestCount() == kLimit; }))
+      << "every call within the limit reached the provider: " << (*fake)->RequestCount();
+  client::CallResult refused = (*gateway)->client().Complete(ChatRequest("openai/gpt-4o"));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.status.error_message();
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("connection limit"));
+  (*gateway)->process().Signal(SIGKILL);  // ends the stuck calls
+  for (std::thread& t : stuck) t.join();
 }
 
 // The same bound when the answer fits the gateway's queue: the upstream

@@ -2,7 +2,10 @@
 // (upstream/upstream.h). No socket is opened: every start here is refused.
 #include "upstream/curl_upstream.h"
 
+#include <atomic>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -91,6 +94,48 @@ TEST_F(CurlUpstreamTest, DestroyingTheUpstreamDropsARefusedStartsCallback) {
     upstream_.reset();  // the refusal's task is still queued
   });
   EXPECT_EQ(handler.done, 0);
+}
+
+// The limit is the process's, not the loop's: a slot taken elsewhere (by
+// another loop's upstream) refuses this one's start.
+TEST_F(CurlUpstreamTest, ASharedLimitTakenElsewhereRefusesTheStart) {
+  auto limit = std::make_shared<ConnectionLimit>(1);
+  ASSERT_TRUE(limit->TryAcquire("openai"));  // another loop's transfer
+  CountingHandler handler;
+  RunOnLoop([&] {
+    upstream_ = std::make_unique<CurlUpstream>(&loop_, CurlUpstream::Options{1, limit});
+    upstream_->Start(Request(), &handler, AttemptCap{});
+  });
+  EXPECT_EQ(handler.kind, TransferResult::Kind::kOverloaded);
+  EXPECT_EQ(limit->InUse("openai"), 1) << "a refused start takes no slot";
+}
+
+TEST(ConnectionLimitTest, CountsPerProviderUpToTheMax) {
+  ConnectionLimit limit(2);
+  EXPECT_TRUE(limit.TryAcquire("a"));
+  EXPECT_TRUE(limit.TryAcquire("a"));
+  EXPECT_FALSE(limit.TryAcquire("a"));
+  EXPECT_TRUE(limit.TryAcquire("b")) << "each provider has its own count";
+  limit.Release("a");
+  EXPECT_EQ(limit.InUse("a"), 1);
+  EXPECT_TRUE(limit.TryAcquire("a"));
+  limit.Release("unknown");  // nothing to give back: ignored
+  EXPECT_EQ(limit.InUse("unknown"), 0);
+  EXPECT_FALSE(ConnectionLimit(0).TryAcquire("a"));
+}
+
+TEST(ConnectionLimitTest, ThreadsNeverTakeMoreThanTheMax) {
+  ConnectionLimit limit(100);
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) granted += limit.TryAcquire("p");
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(granted.load(), 100);
+  EXPECT_EQ(limit.InUse("p"), 100);
 }
 
 }  // namespace
