@@ -584,13 +584,17 @@ int& RetryState::ClassCount(const ErrorClass& c) {
   return default_count_;
 }
 
-Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) {
-  budget_denied_.clear();
-  attempts_.push_back(result);
-  AttemptResult& record = attempts_.back();
+AttemptResult& RetryState::Record(const AttemptResult& result) {
+  AttemptResult& record = attempts_.emplace_back(result);
   if (record.kind != AttemptResult::Kind::kSuccess && record.error_type.empty()) {
     record.error_type = DefaultErrorType(record);
   }
+  return record;
+}
+
+Decision RetryState::OnAttemptDone(const AttemptResult& result, absl::Time now) {
+  budget_denied_.clear();
+  AttemptResult& record = Record(result);
   if (policy_ == nullptr) return Decision{};  // kDeliver: the answer as it is
   if (record.kind == AttemptResult::Kind::kTimeout &&
       (record.timeout_kind == TimeoutKind::kDeadline ||
@@ -710,11 +714,7 @@ RetryState::HedgeDecision RetryState::Hedge(const ModelProvider& running, absl::
 }
 
 void RetryState::OnRacerDone(const AttemptResult& result, absl::Time now) {
-  attempts_.push_back(result);
-  AttemptResult& record = attempts_.back();
-  if (record.kind != AttemptResult::Kind::kSuccess && record.error_type.empty()) {
-    record.error_type = DefaultErrorType(record);
-  }
+  const AttemptResult& record = Record(result);
   if (policy_ == nullptr) return;
   Classification c = ClassifyAttempt(*policy_, record);
   if (c.outcome == Outcome::kRetriable) RecordFailure(record, c, now);

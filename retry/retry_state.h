@@ -226,6 +226,9 @@ class RetryState {
   // wait is longer, does not fit the time left, or the budget refused it.
   std::optional<Decision> WaitForSameModel(const ModelProvider* failed, const ModelProvider& model,
                                            absl::Time now);
+  // Appends `result` to attempts_, its error_type filled in when a failure
+  // came without one.
+  AttemptResult& Record(const AttemptResult& result);
   // Counts a retriable failure against its class, with its Retry-After and
   // on_errors block. Returns the class's failures so far.
   int RecordFailure(const AttemptResult& record, const Classification& c, absl::Time now);
