@@ -509,7 +509,8 @@ void Call::OnFirstAnswer(Attempt& a) {
   retry_->OnRacerDone(r, env_.clock->Now());
   LogAttempt(retry_->attempts().back(), loser.get());
   env_.metrics->RecordHedge(model_label_, winner->hedge ? "won" : "lost");
-  FinishLoser();  // a loser of an earlier race still being cancelled
+  // loser_ is empty: an earlier loser's cancellation is a 0 ms timer, due
+  // before the hedge of any later attempt (after_ms >= 1) can start a race.
   loser_ = std::move(loser);
   attempt_ = std::move(winner);
   // This runs inside a libcurl callback, where a transfer must not be
@@ -526,10 +527,11 @@ void Call::OnFirstAnswer(Attempt& a) {
 
 void Call::CancelLoser() {
   if (loser_ == nullptr) return;
-  if (loser_->transfer != 0 && env_.upstream->Cancel(loser_->transfer)) {
-    loser_->transfer = 0;
-    FinishLoser();
-  }
+  // Either way the upstream will not call the loser back (upstream.h):
+  // Cancel removed the transfer, or its OnDone already ran.
+  if (loser_->transfer != 0) env_.upstream->Cancel(loser_->transfer);
+  loser_->transfer = 0;
+  FinishLoser();
 }
 
 void Call::FinishLoser() {
