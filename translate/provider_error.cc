@@ -77,9 +77,9 @@ struct ErrorFields {
   std::string_view message;
 };
 
+// StringOr for a member lookup that may have found nothing.
 std::string_view StringAt(const Value* object, const char* key) {
-  const Value* v = object == nullptr ? nullptr : Find(*object, key);
-  return v != nullptr && v->IsString() ? View(*v) : std::string_view();
+  return object == nullptr ? std::string_view() : translate::StringOr(*object, key);
 }
 
 // The error object of a parsed body, or false when the body has none:
