@@ -45,7 +45,7 @@ ABSL_FLAG(std::string, json, "", "also write the results to this file as JSON");
 ABSL_FLAG(int64_t, body_bytes, 1024, "request body size (chat JSON)");
 ABSL_FLAG(int64_t, response_bytes, 2048, "response size the fake pads its answers to");
 ABSL_FLAG(int, fake_threads, 1, "rebound-fakeprovider --threads");
-ABSL_FLAG(int, upstream_threads, 1, "rebound-server upstream_threads (its default is 1)");
+ABSL_FLAG(int, upstream_threads, 0, "rebound-server upstream_threads (0, its default: one per core)");
 ABSL_FLAG(std::string, h2load, "/usr/bin/h2load",
           "throughput: the h2load binary (Debian package nghttp2-client); empty: skip");
 ABSL_FLAG(int, h2load_connections, 4, "throughput: HTTP/2 connections to the gateway");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/limits.h"
+
 namespace rebound {
 
 // The spellings below are the YAML spellings: the loader parses them and
@@ -9,6 +11,11 @@ namespace rebound {
 
 std::string_view ToString(CrossInterface c) {
   return c == CrossInterface::kSkip ? "skip" : "translate";
+}
+
+int ResolveUpstreamThreads(int configured, int cores) {
+  if (configured > 0) return configured;
+  return std::clamp(cores, 1, limits::kMaxUpstreamThreads);
 }
 
 std::string_view ToString(Strategy s) {

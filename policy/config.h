@@ -34,6 +34,11 @@ enum class ProviderInterface { kOpenAi, kAnthropic };
 enum class CrossInterface { kTranslate, kSkip };
 
 std::string_view ToString(Strategy s);
+// The upstream loops to run: `configured`, or with 0 one per core in
+// `cores` (the process' CPU affinity), at least 1 and at most
+// limits::kMaxUpstreamThreads. A loop per core is nginx's `worker_processes auto`:
+// one call's work never crosses loops, so loops scale until the cores run out.
+int ResolveUpstreamThreads(int configured, int cores);
 std::string_view ToString(CrossInterface c);
 std::string_view ToString(BlockScope s);
 std::string_view ToString(ApplyTo a);
@@ -243,7 +248,9 @@ struct ServerSettings {
   int max_in_flight = 4096;
   int max_connections_per_provider = 256;
   int64_t drain_grace_ms = 30000;
-  int upstream_threads = 1;
+  // Event-loop threads for upstream I/O and the front door; 0: one per core
+  // the process may run on (ResolveUpstreamThreads).
+  int upstream_threads = 0;
   // The HTTP front door (OpenAI and Anthropic APIs); empty: off. Served by
   // the upstream threads, with `tls` as for gRPC.
   std::string http_listen;

@@ -119,7 +119,7 @@ void ReadServer(YamlReader* r, const Located& v, ServerSettings* s) {
     if (auto n = r->Milliseconds(*x)) s->drain_grace_ms = *n;
   }
   if (auto x = f.Take("upstream_threads")) {
-    if (auto n = r->Int32(*x, 1, kMaxUpstreamThreads)) s->upstream_threads = *n;
+    if (auto n = r->Int32(*x, 0, kMaxUpstreamThreads)) s->upstream_threads = *n;
   }
   if (auto x = f.Take("http_listen")) {
     if (auto a = ReadAddress(r, *x, /*allow_port_zero=*/true)) s->http_listen = *a;

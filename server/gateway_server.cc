@@ -1,5 +1,6 @@
 #include "server/gateway_server.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,6 +24,14 @@
 
 namespace rebound {
 namespace {
+
+// The cores this process may run on (its CPU affinity, which taskset and
+// container CPU sets restrict), 1 if that cannot be read.
+int AvailableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
 
 // The signals RunUntilTerminated waits for: TERM and INT drain and stop,
 // HUP reloads. Blocked on every thread so that only sigtimedwait sees them.
@@ -108,7 +117,8 @@ absl::Status GatewayServer::Start() {
   // One limit for every loop: a provider gets max_connections_per_provider
   // wherever its calls run.
   auto limit = std::make_shared<ConnectionLimit>(settings.max_connections_per_provider);
-  for (int i = 0; i < settings.upstream_threads; ++i) {
+  int upstream_threads = ResolveUpstreamThreads(settings.upstream_threads, AvailableCores());
+  for (int i = 0; i < upstream_threads; ++i) {
     auto worker = std::make_unique<UpstreamWorker>();
     worker->client = std::make_unique<CurlUpstream>(
         &worker->loop, CurlUpstream::Options{settings.max_connections_per_provider, limit});
@@ -166,6 +176,7 @@ absl::Status GatewayServer::Start() {
   LogInfo("server_started",
           {{"grpc", absl::StrCat(host, ":", port)},
            {"providers", absl::StrCat(config->providers.size())},
+           {"upstream_threads", absl::StrCat(workers_.size())},
            {"tls", settings.tls.cert_file.empty()        ? "off"
                    : settings.tls.client_ca_file.empty() ? "on"
                                                          : "mutual"},

@@ -11,6 +11,7 @@
 
 #include "policy/config.h"
 #include "policy/diagnostic.h"
+#include "policy/limits.h"
 #include "tests/unit/config_test_util.h"
 
 namespace rebound {
@@ -54,6 +55,15 @@ TEST(ConfigModelTest, RuleForStatusReturnsTheFirstEntryListingTheCode) {
   EXPECT_EQ(p.RuleForStatus(503), &p.on_status_codes[0]);
   EXPECT_EQ(p.RuleForStatus(504), &p.on_status_codes[1]);
   EXPECT_EQ(p.RuleForStatus(500), nullptr);
+}
+
+TEST(ConfigModelTest, UpstreamThreadsZeroMeansOnePerCoreWithinTheLimit) {
+  EXPECT_EQ(ResolveUpstreamThreads(0, 2), 2);
+  EXPECT_EQ(ResolveUpstreamThreads(0, 1), 1);
+  EXPECT_EQ(ResolveUpstreamThreads(0, 0), 1);  // affinity unreadable
+  EXPECT_EQ(ResolveUpstreamThreads(0, 64), limits::kMaxUpstreamThreads);
+  EXPECT_EQ(ResolveUpstreamThreads(3, 2), 3);  // a configured count is kept
+  EXPECT_EQ(ResolveUpstreamThreads(1, 64), 1);
 }
 
 TEST(ConfigModelTest, FindAndDefault) {
@@ -125,7 +135,7 @@ model_providers:
   EXPECT_EQ(c.server.max_in_flight, 4096);
   EXPECT_EQ(c.server.max_connections_per_provider, 256);
   EXPECT_EQ(c.server.drain_grace_ms, 30000);
-  EXPECT_EQ(c.server.upstream_threads, 1);
+  EXPECT_EQ(c.server.upstream_threads, 0);  // one per core
   EXPECT_EQ(c.control_plane, ControlPlaneSettings{});
   EXPECT_THAT(c.control_plane.addresses, IsEmpty());
   ASSERT_EQ(c.providers.size(), 1u);
@@ -900,7 +910,7 @@ model_providers: []
           Error(6, "server.max_connections_per_provider", "got \"many\""),
           Error(7, "server.drain_grace_ms",
                 "must be an integer from 1 to 86400000 (milliseconds: at most 24 h), got \"1.5\""),
-          Error(8, "server.upstream_threads", "must be an integer from 1 to 16, got 17"),
+          Error(8, "server.upstream_threads", "must be an integer from 0 to 16, got 17"),
           Error(9, "server.tls.key_file", "cert_file and key_file go together"),
           Error(10, "server.port", "unknown key")))
       << Dump(r);

@@ -188,7 +188,7 @@ model_providers:
                                "max_in_flight: 4096",
                                "max_connections_per_provider: 256",
                                "drain_grace_ms: 30000",
-                               "upstream_threads: 1",
+                               "upstream_threads: 0",
                                "addresses: []",
                                "provider_interface: openai",
                                "passthrough_auth: false",
