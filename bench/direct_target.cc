@@ -2,8 +2,11 @@
 
 #include <curl/curl.h>
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 #include "bench/bench_stack.h"
+#include "common/clock.h"
 
 namespace rebound::bench {
 namespace {
@@ -28,7 +31,9 @@ HttpHeaders DirectHeaders(const Workload& workload) {
 
 DirectSyncTarget::DirectSyncTarget(std::string url, const Workload& workload,
                                    absl::Duration timeout)
-    : url_(std::move(url)), body_(workload.body) {
+    : url_(std::move(url)),
+      body_(workload.body),
+      streaming_(workload.body.find("\"stream\":true") != std::string::npos) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURL* easy = curl_easy_init();
   curl_slist* headers = curl_slist_append(nullptr, "Expect:");
@@ -56,13 +61,26 @@ DirectSyncTarget::~DirectSyncTarget() {
   curl_slist_free_all(static_cast<curl_slist*>(header_list_));
 }
 
-size_t DirectSyncTarget::OnBody(char* /*data*/, size_t size, size_t n, void* self) {
-  static_cast<DirectSyncTarget*>(self)->response_bytes_ += size * n;
+size_t DirectSyncTarget::OnBody(char* data, size_t size, size_t n, void* self) {
+  auto* t = static_cast<DirectSyncTarget*>(self);
+  if (t->first_body_at_ < 0) t->first_body_at_ = MonoNow();
+  if (t->streaming_) {
+    // An event per "data:" line at a line start (the fake's SSE framing).
+    std::string_view chunk(data, size * n);
+    for (size_t at = chunk.find("data:"); at != std::string_view::npos;
+         at = chunk.find("data:", at + 5)) {
+      if (at == 0 || chunk[at - 1] == '\n') ++t->events_;
+    }
+  }
+  t->response_bytes_ += size * n;
   return size * n;
 }
 
 absl::StatusOr<CallInfo> DirectSyncTarget::Call() {
   response_bytes_ = 0;
+  events_ = 0;
+  first_body_at_ = -1;
+  call_start_ = MonoNow();
   CURLcode code = curl_easy_perform(static_cast<CURL*>(easy_));
   if (code != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat("direct: ", curl_easy_strerror(code)));
@@ -70,7 +88,12 @@ absl::StatusOr<CallInfo> DirectSyncTarget::Call() {
   long status = 0;
   curl_easy_getinfo(static_cast<CURL*>(easy_), CURLINFO_RESPONSE_CODE, &status);
   if (status != 200) return HttpStatusError(status);
-  return CallInfo{.body_bytes = response_bytes_};
+  CallInfo info{.body_bytes = response_bytes_};
+  if (streaming_) {
+    info.first_event_ns = first_body_at_ - call_start_;
+    info.events = events_;
+  }
+  return info;
 }
 
 // ---------------------------------------------------------------- async

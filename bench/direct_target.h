@@ -36,6 +36,10 @@ class DirectSyncTarget final : public SyncTarget {
   void* easy_ = nullptr;          // CURL*
   void* header_list_ = nullptr;   // curl_slist*
   size_t response_bytes_ = 0;
+  bool streaming_ = false;      // the workload asks for "stream": true
+  int64_t call_start_ = 0;      // MonoTime of the current call
+  int64_t first_body_at_ = -1;  // MonoTime of its first body byte
+  int64_t events_ = 0;          // its SSE "data:" lines
 };
 
 // rebound's own CurlUpstream (libcurl multi) on a private EventLoop thread:

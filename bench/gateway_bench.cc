@@ -188,6 +188,13 @@ int Run() {
   Workload translation_workload = MakeWorkload(4096, 2048);
   GatewayTarget gateway_untranslated(channel, kBenchModel, translation_workload, kCallDeadline);
   GatewayTarget gateway_translated(channel, kTranslatedModel, translation_workload, kCallDeadline);
+  const auto body_bytes = static_cast<size_t>(settings.body_bytes);
+  Workload token_stream_workload = MakeTokenStreamWorkload(body_bytes, kStreamTokens);
+  Workload one_token_stream_workload = MakeTokenStreamWorkload(body_bytes, 1);
+  DirectSyncTarget direct_stream((*stack)->direct_url(), token_stream_workload, kCallDeadline);
+  GatewayStreamTarget gateway_stream(channel, kBenchModel, token_stream_workload, kCallDeadline);
+  GatewayStreamTarget gateway_stream_one(channel, kBenchModel, one_token_stream_workload,
+                                         kCallDeadline);
   DirectSyncTarget direct_sync((*stack)->direct_url(), workload, kCallDeadline);
   DirectAsyncTarget direct_async((*stack)->direct_url(), workload, kCallDeadline);
   absl::StatusOr<std::unique_ptr<NoopGateway>> noop =
@@ -206,6 +213,7 @@ int Run() {
 
   const absl::Duration duration = absl::Seconds(settings.seconds);
   ThroughputOptions throughput = MakeThroughputOptions(**stack, workload, settings, duration);
+  throughput.grpc_noop_url = absl::StrCat("http://", (*noop)->address(), "/rebound.v1.Gateway/Complete");
   std::unique_ptr<NginxProxy> nginx;
   if (!absl::GetFlag(FLAGS_nginx).empty()) {
     absl::StatusOr<std::unique_ptr<NginxProxy>> started =
@@ -254,6 +262,9 @@ int Run() {
       .gateway_failover_sync = &gateway_failover,
       .gateway_untranslated_sync = &gateway_untranslated,
       .gateway_translated_sync = &gateway_translated,
+      .direct_stream_sync = &direct_stream,
+      .gateway_stream_sync = &gateway_stream,
+      .gateway_stream_one_sync = &gateway_stream_one,
   };
   // First, on the fresh server (see RunStreamMemory).
   ResultSet streams;

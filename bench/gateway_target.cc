@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace rebound::bench {
 namespace {
@@ -20,6 +21,18 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration deadline) {
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
 }
 
+v1::CompletionRequest MakeRequest(const std::string& model, const Workload& workload) {
+  v1::CompletionRequest request;
+  request.set_model(model);
+  request.set_body(workload.body);
+  if (!workload.fault.empty()) {
+    v1::Header* fault = request.add_headers();
+    fault->set_name(kFaultHeader);
+    fault->set_value(workload.fault);
+  }
+  return request;
+}
+
 }  // namespace
 
 struct GatewayTarget::PendingCall {
@@ -32,15 +45,9 @@ struct GatewayTarget::PendingCall {
 
 GatewayTarget::GatewayTarget(std::shared_ptr<grpc::Channel> channel, const std::string& model,
                              const Workload& workload, absl::Duration deadline)
-    : stub_(v1::Gateway::NewStub(channel)), deadline_(deadline) {
-  request_.set_model(model);
-  request_.set_body(workload.body);
-  if (!workload.fault.empty()) {
-    v1::Header* fault = request_.add_headers();
-    fault->set_name(kFaultHeader);
-    fault->set_value(workload.fault);
-  }
-}
+    : stub_(v1::Gateway::NewStub(channel)),
+      request_(MakeRequest(model, workload)),
+      deadline_(deadline) {}
 
 absl::StatusOr<CallInfo> GatewayTarget::Call() {
   grpc::ClientContext context;
@@ -72,6 +79,40 @@ void GatewayTarget::Start(DoneCallback done) {
                              std::move(call->done)(std::move(result));
                              delete call;
                            });
+}
+
+GatewayStreamTarget::GatewayStreamTarget(std::shared_ptr<grpc::Channel> channel,
+                                         const std::string& model, const Workload& workload,
+                                         absl::Duration deadline)
+    : stub_(v1::Gateway::NewStub(channel)),
+      request_(MakeRequest(model, workload)),
+      deadline_(deadline) {}
+
+absl::StatusOr<CallInfo> GatewayStreamTarget::Call() {
+  grpc::ClientContext context;
+  SetDeadline(&context, deadline_);
+  MonoTime start = MonoNow();
+  std::unique_ptr<grpc::ClientReader<v1::StreamEvent>> reader =
+      stub_->StreamComplete(&context, request_);
+  CallInfo info;
+  v1::StreamEvent event;
+  bool ended = false;
+  while (reader->Read(&event)) {
+    if (event.has_data()) {
+      if (info.events++ == 0) info.first_event_ns = MonoNow() - start;
+      info.body_bytes += event.data().data().size();
+    } else if (event.has_reset()) {
+      return absl::InternalError("gateway: the stream was reset");
+    } else if (event.has_end()) {
+      ended = true;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ToAbslStatus(status);
+  if (!ended || info.events == 0) {
+    return absl::InternalError("gateway: a stream without events or without its end");
+  }
+  return info;
 }
 
 }  // namespace rebound::bench

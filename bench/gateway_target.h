@@ -34,6 +34,21 @@ class GatewayTarget final : public SyncTarget, public AsyncTarget {
   absl::Duration deadline_;
 };
 
+// StreamComplete, one call at a time: reads the whole stream and reports
+// when its first SseEvent arrived and how many it carried.
+class GatewayStreamTarget final : public SyncTarget {
+ public:
+  GatewayStreamTarget(std::shared_ptr<grpc::Channel> channel, const std::string& model,
+                      const Workload& workload, absl::Duration deadline);
+
+  absl::StatusOr<CallInfo> Call() override;
+
+ private:
+  std::unique_ptr<v1::Gateway::Stub> stub_;
+  v1::CompletionRequest request_;
+  absl::Duration deadline_;
+};
+
 }  // namespace rebound::bench
 
 #endif  // REBOUND_BENCH_GATEWAY_TARGET_H_

@@ -50,6 +50,7 @@ struct SequentialRecorders {
   LatencyRecorder* latency = nullptr;
   LatencyRecorder* upstream_attempt = nullptr;
   LatencyRecorder* outside_attempt = nullptr;
+  LatencyRecorder* first_event = nullptr;
 };
 
 void RunBlock(SyncTarget& target, int64_t n, const SequentialRecorders& rec,
@@ -69,6 +70,8 @@ void RunBlock(SyncTarget& target, int64_t n, const SequentialRecorders& rec,
       rec.upstream_attempt->Add(answer->upstream_ns);
       rec.outside_attempt->Add(end - start - answer->upstream_ns);
     }
+    if (answer->first_event_ns >= 0) rec.first_event->Add(answer->first_event_ns);
+    result->events += answer->events;
   }
 }
 
@@ -132,6 +135,7 @@ std::vector<PathResult> RunSequential(const std::vector<SyncTarget*>& paths,
   std::vector<LatencyRecorder> latency(n_paths);
   std::vector<LatencyRecorder> upstream_attempt(n_paths);
   std::vector<LatencyRecorder> outside_attempt(n_paths);
+  std::vector<LatencyRecorder> first_event(n_paths);
   for (LatencyRecorder& r : latency) r.Reserve(static_cast<size_t>(options.calls));
   const int64_t block = std::max<int64_t>(1, options.block);
   auto run_rounds = [&](int64_t calls, bool measure) {
@@ -140,7 +144,9 @@ std::vector<PathResult> RunSequential(const std::vector<SyncTarget*>& paths,
       for (size_t k = 0; k < n_paths; ++k) {
         size_t p = (k + static_cast<size_t>(round)) % n_paths;
         SequentialRecorders rec;
-        if (measure) rec = {&latency[p], &upstream_attempt[p], &outside_attempt[p]};
+        if (measure) {
+          rec = {&latency[p], &upstream_attempt[p], &outside_attempt[p], &first_event[p]};
+        }
         RunBlock(*paths[p], n, rec, &results[p]);
       }
     }
@@ -151,6 +157,7 @@ std::vector<PathResult> RunSequential(const std::vector<SyncTarget*>& paths,
     results[p].latency = latency[p].Summarize();
     results[p].upstream_attempt = upstream_attempt[p].Summarize();
     results[p].outside_attempt = outside_attempt[p].Summarize();
+    results[p].first_event = first_event[p].Summarize();
   }
   return results;
 }

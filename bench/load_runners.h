@@ -23,6 +23,9 @@ struct PathResult {
   // spent in gRPC, in rebound's request handling and between threads.
   LatencySummary upstream_attempt;
   LatencySummary outside_attempt;
+  // Sequential streaming calls: time to the first event, and events received.
+  LatencySummary first_event;
+  int64_t events = 0;
   int64_t ok = 0;          // measured calls that succeeded
   int64_t errors = 0;      // every failed call, warm-up included
   std::string first_error;

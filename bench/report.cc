@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/workload.h"
 
 namespace rebound::bench {
 namespace {
@@ -159,6 +160,29 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                                            Cell(r.Get("translation.ratio.p99_ms"), 3)));
   std::fprintf(out, "  target: translated/same p50 <= 1.3\n");
 
+  if (r.Has("streaming.gateway.first_event_p50_ms")) {
+    std::fprintf(out,
+                 "\n4c. Streaming: sequential streamed calls of %d content tokens, the gateway's\n"
+                 "    StreamComplete against the same stream straight from the fake\n",
+                 kStreamTokens);
+    Row(out, "", "first event p50  p99 ms    whole p50 ms  events/call  errors");
+    for (const char* path : {"direct", "gateway"}) {
+      std::string p = absl::StrCat("streaming.", path, ".");
+      Row(out, path,
+          absl::StrCat(Cell(r.Get(p + "first_event_p50_ms")), Cell(r.Get(p + "first_event_p99_ms")),
+                       "    ", Cell(r.Get(p + "p50_ms")), "   ", Cell(r.Get(p + "events_per_call"), 1),
+                       "    ", CountCell(r.Get(p + "errors"))));
+    }
+    Row(out, "added", absl::StrCat(Cell(r.Get("streaming.added.first_event_p50_ms")),
+                                   Cell(r.Get("streaming.added.first_event_p99_ms"))));
+    std::fprintf(out,
+                 "  rebound-server CPU per streamed call: %.1f us with 1 token, %.1f us with %d;\n"
+                 "  per forwarded event (the difference over the extra events): %.2f us\n",
+                 r.Get("streaming.cpu.one_token_us_per_call"),
+                 r.Get("streaming.cpu.many_tokens_us_per_call"), kStreamTokens,
+                 r.Get("streaming.cpu.us_per_event"));
+  }
+
   if (r.Has("throughput.gateway.calls_per_s")) {
     std::fprintf(out,
                  "\n5. Throughput with h2load: %d requests in flight on each path for %.1f s;\n"
@@ -197,10 +221,10 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
     Row(out, "", "   calls/s    p50 ms    p99 ms    errors   CPU us/call: server      fake");
     for (const char* mode : {"sequential", "fixed_rate", "saturation"}) {
       std::fprintf(out, "  %s\n", mode);
-      for (const char* path : {"direct", "nginx", "http", "grpc"}) {
+      for (const char* path : {"direct", "nginx", "http", "grpc", "grpc_noop"}) {
         std::string p = absl::StrCat("front_door.", mode, ".", path, ".");
         if (!r.Has(p + "calls_per_s")) continue;
-        bool proxied = std::string(path) != "direct";
+        bool proxied = std::string(path) != "direct" && std::string(path) != "grpc_noop";
         Row(out, absl::StrCat("  ", path),
             absl::StrCat(Cell(r.Get(p + "calls_per_s"), 1), Cell(r.Get(p + "p50_ms")),
                          Cell(r.Get(p + "p99_ms")), " ", CountCell(r.Get(p + "errors")),
@@ -228,6 +252,16 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                      nginx_added > 0 ? http_added / nginx_added : 0, nginx_added,
                      r.Get(b + "grpc.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9),
                      r.Get(b + "http.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9));
+      }
+      if (r.Has(b + "grpc_noop.calls_per_s")) {
+        // With no upstream at all, the added latency of a gRPC hop is at
+        // least one gRPC round trip: the floor of grpc's added p50.
+        double floor = r.Get(b + "grpc_noop.p50_ms");
+        std::fprintf(out,
+                     "    grpc_noop (a Gateway in the bench process that answers at once): one "
+                     "gRPC round trip %.3f ms p50,\n    the floor of grpc's added p50; the rest "
+                     "(rebound's handling and hand-offs): %.3f ms\n",
+                     floor, grpc_added - floor);
       }
     }
   }

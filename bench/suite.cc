@@ -65,6 +65,52 @@ double MicrosPerCall(double cpu_seconds, int64_t calls) {
   return calls > 0 ? cpu_seconds * 1e6 / static_cast<double>(calls) : 0;
 }
 
+// Streaming: time to the first event through the gateway against the same
+// stream straight from the fake (alternating blocks), then rebound-server's
+// CPU per call for a one-token and a kStreamTokens-token stream, run one
+// after the other: their difference over the extra events is the CPU per
+// forwarded event, the per-call work taken out. A quarter of the sequential
+// call count (a stream is longer).
+void RunStreaming(const SuiteTargets& targets, const SuiteOptions& options, ResultSet* out) {
+  SequentialOptions seq = options.sequential;
+  seq.calls = std::max<int64_t>(1, seq.calls / 4);
+  seq.warmup = std::max<int64_t>(1, seq.warmup / 4);
+  std::vector<PathResult> r = RunSequentialPhase(
+      out, "streaming",
+      {{"direct", targets.direct_stream_sync}, {"gateway", targets.gateway_stream_sync}}, seq);
+  for (size_t p = 0; p < r.size(); ++p) {
+    std::string prefix = p == 0 ? "streaming.direct." : "streaming.gateway.";
+    out->Set(prefix + "first_event_p50_ms", r[p].first_event.p50_ms);
+    out->Set(prefix + "first_event_p99_ms", r[p].first_event.p99_ms);
+    out->Set(prefix + "events_per_call",
+             r[p].ok > 0 ? static_cast<double>(r[p].events) / static_cast<double>(r[p].ok) : 0);
+  }
+  for (const char* q : {"p50_ms", "p99_ms"}) {
+    out->Set(absl::StrCat("streaming.added.first_event_", q),
+             out->Get(absl::StrCat("streaming.gateway.first_event_", q)) -
+                 out->Get(absl::StrCat("streaming.direct.first_event_", q)));
+  }
+
+  // {CPU us per call, events per call} of one gateway path run alone.
+  auto cpu_per_call = [&](SyncTarget* target, const char* name) -> std::pair<double, double> {
+    double before = ProcessCpuSeconds(options.server_pid).value_or(0);
+    PathResult result = RunSequential({target}, seq)[0];
+    double after = ProcessCpuSeconds(options.server_pid).value_or(0);
+    ReportErrors("streaming_cpu", name, result);
+    // Warm-up calls ran in the window too.
+    int64_t calls = result.ok + seq.warmup;
+    double events =
+        result.ok > 0 ? static_cast<double>(result.events) / static_cast<double>(result.ok) : 0;
+    return {MicrosPerCall(after - before, calls), events};
+  };
+  auto [one_us, one_events] = cpu_per_call(targets.gateway_stream_one_sync, "one_token");
+  auto [many_us, many_events] = cpu_per_call(targets.gateway_stream_sync, "many_tokens");
+  out->Set("streaming.cpu.one_token_us_per_call", one_us);
+  out->Set("streaming.cpu.many_tokens_us_per_call", many_us);
+  out->Set("streaming.cpu.us_per_event",
+           many_events > one_events ? (many_us - one_us) / (many_events - one_events) : 0);
+}
+
 void SetSaturation(ResultSet* out, const std::string& prefix, const PathResult& r,
                    double window_s) {
   out->Set(prefix + ".calls_per_s", r.calls_per_s);
@@ -168,7 +214,7 @@ void RunH2loadMeasured(const H2loadOptions& h, bool through_rebound, pid_t proxy
   }
 }
 
-enum class H2Path { kDirect, kNginx, kHttp, kGrpc };
+enum class H2Path { kDirect, kNginx, kHttp, kGrpc, kGrpcNoop };
 
 // h2load's options for `path`: HTTP/1.1 straight to the fake or to the
 // front door (one request per connection at a time), or gRPC over HTTP/2
@@ -191,7 +237,8 @@ H2loadOptions H2loadFor(const ThroughputOptions& t, H2Path path, int in_flight) 
       h.connections = in_flight;
       break;
     case H2Path::kGrpc:
-      h.url = t.gateway_url;
+    case H2Path::kGrpcNoop:
+      h.url = path == H2Path::kGrpc ? t.gateway_url : t.grpc_noop_url;
       h.body_file = t.gateway_body_file;
       h.headers = t.gateway_headers;
       h.connections = std::min(in_flight, t.gateway_connections);
@@ -232,7 +279,12 @@ void RunFrontDoor(const SuiteOptions& options, bool direct_first, ResultSet* out
   order.push_back({H2Path::kGrpc, "grpc"});
   if (!direct_first) std::reverse(order.begin(), order.end());
   for (const Mode& m : modes) {
-    for (const auto& [path, name] : order) {
+    std::vector<std::pair<H2Path, const char*>> paths = order;
+    if (m.in_flight == 1 && !t.grpc_noop_url.empty()) {
+      // Latency only: the no-op server shares the bench process.
+      paths.push_back({H2Path::kGrpcNoop, "grpc_noop"});
+    }
+    for (const auto& [path, name] : paths) {
       H2loadOptions h = H2loadFor(t, path, m.in_flight);
       h.rps_per_connection = m.rps_per_connection;
       h.per_request_log = true;
@@ -244,7 +296,7 @@ void RunFrontDoor(const SuiteOptions& options, bool direct_first, ResultSet* out
                         absl::StrCat("front_door.", m.name, ".", name), out);
     }
     const std::string base = absl::StrCat("front_door.", m.name, ".");
-    for (const char* via : {"nginx", "http", "grpc"}) {
+    for (const char* via : {"nginx", "http", "grpc", "grpc_noop"}) {
       if (!out->Has(absl::StrCat(base, via, ".p50_ms"))) continue;
       for (const char* q : {"p50_ms", "p99_ms"}) {
         out->Set(absl::StrCat(base, via, "_added.", q),
@@ -343,6 +395,11 @@ ResultSet RunSuite(const SuiteTargets& targets, const SuiteOptions& options, int
     out.Set(std::string("translation.ratio.") + q,
             out.Get(std::string("translation.translated.") + q) /
                 out.Get(std::string("translation.same_api.") + q));
+  }
+
+  if (targets.gateway_stream_sync != nullptr) {
+    std::fprintf(stderr, "rebound-bench: pass %d: streaming\n", pass + 1);
+    RunStreaming(targets, options, &out);
   }
 
   std::fprintf(stderr, "rebound-bench: pass %d: fixed rate\n", pass + 1);

@@ -32,7 +32,14 @@ struct SuiteTargets {
   // OpenAI-API model and the same to the Anthropic-API one.
   SyncTarget* gateway_untranslated_sync = nullptr;
   SyncTarget* gateway_translated_sync = nullptr;
+  // Streaming (section 7): StreamComplete through the gateway and the same
+  // streamed request straight to the fake, with kStreamTokens content
+  // events; and the gateway with one, for the per-event CPU.
+  SyncTarget* direct_stream_sync = nullptr;
+  SyncTarget* gateway_stream_sync = nullptr;
+  SyncTarget* gateway_stream_one_sync = nullptr;
 };
+
 
 // Throughput with h2load (section 5): both paths with the same number of
 // requests in flight. Skipped when `h2load` is empty.
@@ -47,6 +54,9 @@ struct ThroughputOptions {
   std::string http_url;             // the front door's /v1/chat/completions; "" skips it
   std::string nginx_url;            // nginx proxying to the fake (bench/nginx_proxy.h); "" skips it
   pid_t nginx_pid = 0;
+  // The bench's own no-op Gateway (answers at once, no upstream): gRPC
+  // alone, the floor of the gRPC path's added latency; "" skips it.
+  std::string grpc_noop_url;
   std::vector<std::string> http_headers;  // sent with direct_body_file
   std::string metrics_url;          // the gateway's /metrics: counts its OK calls
   int concurrency = 32;             // requests in flight on each path

@@ -20,6 +20,11 @@ struct CallInfo {
   // The gateway's own timing of its upstream HTTP attempts (the sum of the
   // attempt records' durations), in nanoseconds; -1 on the direct path.
   int64_t upstream_ns = -1;
+  // Streaming calls: from sending to the first event's bytes (the first
+  // body byte on the direct path, the first SseEvent through the gateway),
+  // and the events received; -1 and 0 for unary calls.
+  int64_t first_event_ns = -1;
+  int64_t events = 0;
 };
 
 // One call at a time, on the calling thread.

@@ -30,4 +30,10 @@ Workload MakeStreamWorkload(size_t body_bytes) {
   return w;
 }
 
+Workload MakeTokenStreamWorkload(size_t body_bytes, int tokens) {
+  Workload w = MakeStreamWorkload(body_bytes);
+  w.fault = "tokens=" + std::to_string(tokens);
+  return w;
+}
+
 }  // namespace rebound::bench

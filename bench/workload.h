@@ -29,6 +29,14 @@ Workload MakeWorkload(size_t body_bytes, int64_t response_bytes);
 // silent: a stream that stays open until the caller cancels it.
 Workload MakeStreamWorkload(size_t body_bytes);
 
+// The content events of the streaming section's long stream.
+inline constexpr int kStreamTokens = 50;
+
+// A streaming chat request ("stream": true) of about `body_bytes` whose
+// answer streams `tokens` content events (plus the API's first and last
+// chunks and its [DONE]).
+Workload MakeTokenStreamWorkload(size_t body_bytes, int tokens);
+
 }  // namespace rebound::bench
 
 #endif  // REBOUND_BENCH_WORKLOAD_H_
