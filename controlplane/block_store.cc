@@ -72,6 +72,7 @@ MergeOutcome BlockStore::Merge(const Block& block, absl::Time now) {
     expiry_.erase({it->second.until_unix_ms(), key});
     it->second = block;
     expiry_.insert({block.until_unix_ms(), std::move(key)});
+    ++version_;
     return MergeOutcome::kChanged;
   }
   if (entries_.size() >= max_entries_) {
@@ -82,6 +83,7 @@ MergeOutcome BlockStore::Merge(const Block& block, absl::Time now) {
   }
   entries_.emplace(key, block);
   expiry_.insert({block.until_unix_ms(), std::move(key)});
+  ++version_;
   return MergeOutcome::kChanged;
 }
 
@@ -102,6 +104,7 @@ bool BlockStore::ClearKey(const StoreKey& key, absl::Time now) {
   int64_t until = it->second.until_unix_ms();
   expiry_.erase({until, key});
   entries_.erase(it);
+  ++version_;
   if (until > absl::ToUnixMillis(now)) {
     // Tombstones share the entries' bound; the oldest goes first.
     if (tombstones_.size() >= max_entries_) {
@@ -149,10 +152,18 @@ const Block* BlockStore::Find(rebound::v1::BlockScope scope, std::string_view na
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+size_t BlockStore::CountActive(rebound::v1::BlockKind kind, absl::Time now) const {
+  int64_t now_ms = absl::ToUnixMillis(now);
+  size_t n = 0;
+  for (const auto& [key, block] : entries_) n += key.kind == kind && block.until_unix_ms() > now_ms;
+  return n;
+}
+
 void BlockStore::EvictFirst() {
   auto first = expiry_.begin();
   entries_.erase(first->second);
   expiry_.erase(first);
+  ++version_;
 }
 
 }  // namespace rebound::controlplane

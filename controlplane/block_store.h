@@ -94,8 +94,16 @@ class BlockStore {
   const rebound::v1::Block* Find(rebound::v1::BlockScope scope, std::string_view name,
                                  rebound::v1::BlockKind kind) const;
 
+  // Active entries (until > now) of `kind`, counted without copying them.
+  size_t CountActive(rebound::v1::BlockKind kind, absl::Time now) const;
+
   size_t size() const { return entries_.size(); }
   size_t tombstones() const { return tombstones_.size(); }
+  // Bumped by every change to the entries (a merge that changed the table,
+  // a clear that removed one, an eviction, a sweep that removed any): equal
+  // versions mean equal entries, so a snapshot built at one version can be
+  // reused while the version stands and none of its entries has expired.
+  uint64_t version() const { return version_; }
 
  private:
   using ExpiryIndex = std::set<std::pair<int64_t, StoreKey>>;
@@ -108,6 +116,7 @@ class BlockStore {
   ExpiryIndex expiry_;  // (until_unix_ms, key) of every entry
   std::map<StoreKey, int64_t> tombstones_;  // key -> cleared deadline (unix ms)
   ExpiryIndex tombstone_expiry_;
+  uint64_t version_ = 0;
 };
 
 }  // namespace rebound::controlplane

@@ -235,6 +235,12 @@ class FakeReplica {
     return stream_->Write(m);
   }
 
+  // How many received messages match `match`.
+  int Count(const std::function<bool(const ControlMessage&)>& match) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(std::count_if(received_.begin(), received_.end(), match));
+  }
+
   // The first received message (from the start) matching `match`.
   std::optional<ControlMessage> WaitFor(std::function<bool(const ControlMessage&)> match,
                                         absl::Duration timeout = absl::Seconds(10)) {
@@ -927,6 +933,44 @@ TEST_F(ControlPlaneTest, PeriodicResyncSendsFullSnapshots) {
         return m.has_blocks() && m.blocks().full_snapshot() && m.blocks().blocks_size() == 1;
       },
       absl::Seconds(5)));
+}
+
+// Hellos share one snapshot while the table stands; every change, and the
+// expiry of a block in it, makes the next Hello's snapshot follow the table.
+TEST_F(ControlPlaneTest, EachHellosSnapshotIsTheCurrentTable) {
+  FakeReplica a(cp_.get(), "replica-a");
+  absl::Time short_until = absl::Now() + absl::Seconds(3);
+  ASSERT_TRUE(a.Hello({MakeBlock("m/short", absl::Seconds(3)),
+                       MakeBlock("m/long", absl::Seconds(60))}));
+  auto snapshot_of = [&](const std::string& id) {
+    FakeReplica r(cp_.get(), id);
+    EXPECT_TRUE(r.Hello());
+    std::vector<std::string> names;
+    std::optional<ControlMessage> m = r.WaitFor(
+        [](const ControlMessage& m) { return m.has_blocks() && m.blocks().full_snapshot(); });
+    EXPECT_TRUE(m.has_value()) << id;
+    if (m) {
+      for (const Block& b : m->blocks().blocks()) names.push_back(b.name());
+    }
+    std::sort(names.begin(), names.end());
+    return absl::StrJoin(names, ",");
+  };
+  // A's blocks are merged after its own snapshot went: wait for the table.
+  ASSERT_TRUE(WaitUntil([&] { return cp_->State().blocks_size() == 2; }));
+  EXPECT_EQ(snapshot_of("replica-b"), "m/long,m/short");
+  EXPECT_EQ(snapshot_of("replica-c"), "m/long,m/short");  // the shared one
+  ASSERT_TRUE(a.Report({MakeBlock("m/new", absl::Seconds(60))}));
+  ASSERT_TRUE(WaitUntil([&] { return cp_->State().blocks_size() == 3; }));
+  EXPECT_EQ(snapshot_of("replica-d"), "m/long,m/new,m/short");
+  rebound::v1::ClearBlockRequest clear;
+  clear.set_scope(rebound::v1::BLOCK_SCOPE_MODEL);
+  clear.set_name("m/new");
+  rebound::v1::ClearBlockResponse cleared;
+  ASSERT_TRUE(cp_->stub->ClearBlock(ControlPlaneProcess::Context().get(), clear, &cleared).ok());
+  EXPECT_EQ(snapshot_of("replica-e"), "m/long,m/short");
+  // m/short expires (whether or not the once-a-second sweep has run yet).
+  absl::SleepFor(short_until - absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(snapshot_of("replica-f"), "m/long");
 }
 
 TEST_F(ControlPlaneTest, HealthAndReflectionAreServed) {

@@ -235,5 +235,49 @@ TEST(BlockStoreTest, SweepAndSnapshotDropExpiredEntries) {
   EXPECT_EQ(store.Snapshot(later)[0].name(), "m/b");
 }
 
+TEST(BlockStoreTest, VersionMovesWithEveryChangeToTheEntriesOnly) {
+  // The service reuses a snapshot while the version stands: any change to
+  // the entries must move it, and nothing else may (or the cache is useless).
+  BlockStore store(/*max_entries=*/2);
+  uint64_t v = store.version();
+  store.Merge(MakeBlock("m/a", 10), kNow);
+  EXPECT_GT(store.version(), v) << "a new entry";
+  v = store.version();
+  store.Merge(MakeBlock("m/a", 10), kNow);
+  store.Merge(MakeBlock("m/a", 5), kNow);
+  store.Merge(MakeBlock("", 10), kNow);
+  store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/absent", rebound::v1::BLOCK_KIND_UNSPECIFIED,
+              kNow);
+  EXPECT_EQ(store.Sweep(kNow), 0u);
+  EXPECT_EQ(store.version(), v) << "unchanged, shorter, invalid, absent clear, empty sweep";
+  store.Merge(MakeBlock("m/a", 20), kNow);
+  EXPECT_GT(store.version(), v) << "a later deadline";
+  v = store.version();
+  store.Merge(MakeBlock("m/b", 30), kNow);
+  v = store.version();
+  store.Merge(MakeBlock("m/c", 40), kNow);  // full: m/a (the soonest) is evicted
+  EXPECT_GT(store.version(), v) << "an eviction";
+  EXPECT_EQ(store.Find(rebound::v1::BLOCK_SCOPE_MODEL, "m/a", rebound::v1::BLOCK_KIND_RETRY_AFTER),
+            nullptr);
+  v = store.version();
+  EXPECT_TRUE(store.Clear(rebound::v1::BLOCK_SCOPE_MODEL, "m/b",
+                          rebound::v1::BLOCK_KIND_UNSPECIFIED, kNow));
+  EXPECT_GT(store.version(), v) << "a clear";
+  v = store.version();
+  EXPECT_EQ(store.Sweep(kNow + absl::Seconds(50)), 1u);
+  EXPECT_GT(store.version(), v) << "a sweep that removed one";
+}
+
+TEST(BlockStoreTest, CountActiveCountsUnexpiredEntriesOfOneKind) {
+  BlockStore store;
+  store.Merge(MakeBlock("m/a", 10), kNow);
+  store.Merge(MakeBlock("m/b", 100), kNow);
+  store.Merge(MakeBlock("m/b", 100, rebound::v1::BLOCK_KIND_LATENCY), kNow);
+  EXPECT_EQ(store.CountActive(rebound::v1::BLOCK_KIND_RETRY_AFTER, kNow), 2u);
+  EXPECT_EQ(store.CountActive(rebound::v1::BLOCK_KIND_LATENCY, kNow), 1u);
+  // m/a has expired but is not swept yet.
+  EXPECT_EQ(store.CountActive(rebound::v1::BLOCK_KIND_RETRY_AFTER, kNow + absl::Seconds(50)), 1u);
+}
+
 }  // namespace
 }  // namespace rebound::controlplane
