@@ -58,6 +58,14 @@ bool ValidReplicaId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// Half an interval plus a fraction of the other half that is spread
+// evenly over successive generations (Fibonacci hashing).
+absl::Duration FirstResyncDelay(absl::Duration interval, uint64_t generation) {
+  double fraction =
+      static_cast<double>((generation * 0x9E3779B97F4A7C15ull) >> 11) / static_cast<double>(1ull << 53);
+  return interval / 2 + interval / 2 * fraction;
+}
+
 }  // namespace
 
 ControlPlaneService::ControlPlaneService(ServiceOptions options, PolicyStore* policy,
@@ -75,10 +83,6 @@ ControlPlaneService::ControlPlaneService(ServiceOptions options, PolicyStore* po
 ControlPlaneService::~ControlPlaneService() { scheduler_.Stop(); }
 
 void ControlPlaneService::Start() {
-  {
-    absl::MutexLock lock(&mu_);
-    next_resync_ = absl::Now() + options_.resync_interval;
-  }
   scheduler_.After(absl::Seconds(1), [this] { Tick(); });
 }
 
@@ -216,6 +220,10 @@ grpc::Status ControlPlaneService::OnHello(SyncStream* stream, const rebound::v1:
     by_replica_.emplace(hello.replica_id(), stream);
   }
   stream->SetIdentity(hello.replica_id(), generation);
+  // It gets a full snapshot now; the first periodic one is due between half
+  // an interval and an interval later (spread by its generation), so that a
+  // fleet that reconnects at once does not resync in one burst ever after.
+  stream->set_next_resync(now + FirstResyncDelay(options_.resync_interval, generation));
   // Read under the lock: a push publishes before it takes the lock to fan
   // out, so either this reads the new version or the fan-out (which now sees
   // this stream's Hello) follows it. The replica ends on the newest version.
@@ -491,12 +499,14 @@ void ControlPlaneService::Tick() {
       }
     }
 
-    if (now >= next_resync_ && !shutting_down_) {
-      next_resync_ = now + options_.resync_interval;
-      std::vector<SyncStream::MessagePtr> snapshot = SnapshotMessagesLocked(now);
+    if (!shutting_down_) {
+      std::vector<SyncStream::MessagePtr> snapshot;  // built when first due
       for (SyncStream* stream : streams_) {
+        if (!stream->hello_done() || now < stream->next_resync()) continue;
+        stream->set_next_resync(now + options_.resync_interval);
         // A stream with a backlog is behind already; it gets the next one.
-        if (!stream->hello_done() || !stream->QueueEmpty()) continue;
+        if (!stream->QueueEmpty()) continue;
+        if (snapshot.empty()) snapshot = SnapshotMessagesLocked(now);
         for (const SyncStream::MessagePtr& message : snapshot) {
           if (stream->Enqueue(message, SyncStream::Kind::kForced)) {
             metrics_->RecordSent("snapshot");

@@ -31,8 +31,8 @@
 namespace rebound::controlplane {
 
 struct ServiceOptions {
-  // Full snapshot to every stream this often, as a backstop for anything a
-  // replica missed.
+  // Full snapshot to every stream this often (counted per stream from its
+  // Hello), as a backstop for anything a replica missed.
   absl::Duration resync_interval = absl::Seconds(30);
   size_t max_blocks_per_report = 1000;
   // A Hello carries every active global block of the replica at once.
@@ -123,7 +123,6 @@ class ControlPlaneService final : public rebound::v1::ControlPlane::CallbackServ
   std::set<SyncStream*> streams_ ABSL_GUARDED_BY(mu_);  // every open stream
   std::map<std::string, SyncStream*, std::less<>> by_replica_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time next_resync_ ABSL_GUARDED_BY(mu_);
   // SnapshotMessagesLocked's cache: valid while the store is at
   // snapshot_version_ and before snapshot_valid_until_ms_ (the earliest
   // deadline in it); 0 when there is none.

@@ -935,6 +935,41 @@ TEST_F(ControlPlaneTest, PeriodicResyncSendsFullSnapshots) {
       absl::Seconds(5)));
 }
 
+// Each stream resyncs on its own schedule from its Hello: a replica that
+// has just got its snapshot is not sent another at the next fleet-wide tick
+// (with 1,000 replicas and 10,000 blocks, every resync of the whole fleet at
+// once was ~600 MB of writes in one burst, and the blocks fanned out behind
+// it waited). The first periodic one comes at least half an interval after
+// the Hello.
+TEST_F(ControlPlaneTest, PeriodicResyncIsCountedFromEachStreamsHello) {
+  constexpr absl::Duration kInterval = absl::Seconds(2);
+  auto cp = ControlPlaneProcess::Start(TestTempDir() + "/state-resync-own",
+                                       {"--resync-interval", "2s"}, "controlplane-resync-own");
+  ASSERT_NE(cp, nullptr);
+  auto full_snapshots = [](FakeReplica& r) {
+    return r.Count([](const ControlMessage& m) {
+      return m.has_blocks() && m.blocks().full_snapshot();
+    });
+  };
+  FakeReplica a(cp.get(), "replica-a");
+  ASSERT_TRUE(a.Hello({MakeBlock("openai/gpt-4o", absl::Seconds(60))}));
+  // A's first periodic snapshot: a resync of the old fleet-wide schedule,
+  // which would send the next one to everybody an interval from now.
+  ASSERT_TRUE(WaitUntil([&] { return full_snapshots(a) >= 2; }, absl::Seconds(10),
+                        absl::Milliseconds(5)));
+  absl::SleepFor(kInterval * 0.8);
+  FakeReplica b(cp.get(), "replica-b");
+  ASSERT_TRUE(b.Hello());
+  ASSERT_TRUE(WaitUntil([&] { return full_snapshots(b) >= 1; }, absl::Seconds(5),
+                        absl::Milliseconds(5)));
+  absl::Time hello_snapshot = absl::Now();
+  ASSERT_TRUE(WaitUntil([&] { return full_snapshots(b) >= 2; }, absl::Seconds(10),
+                        absl::Milliseconds(5)));
+  absl::Duration gap = absl::Now() - hello_snapshot;
+  EXPECT_GE(gap, kInterval / 2 - absl::Milliseconds(100))
+      << "B's first resync came " << gap << " after its Hello's snapshot";
+}
+
 // Hellos share one snapshot while the table stands; every change, and the
 // expiry of a block in it, makes the next Hello's snapshot follow the table.
 TEST_F(ControlPlaneTest, EachHellosSnapshotIsTheCurrentTable) {
