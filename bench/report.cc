@@ -252,6 +252,22 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
                      nginx_added > 0 ? http_added / nginx_added : 0, nginx_added,
                      r.Get(b + "grpc.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9),
                      r.Get(b + "http.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9));
+        const double grpc_vs_nginx =
+            r.Get(b + "grpc.calls_per_s") / std::max(r.Get(b + "nginx.calls_per_s"), 1e-9);
+        if (std::string(mode) == "sequential") {
+          std::fprintf(out, "    target: grpc added p50 <= %.1f x nginx's: %s\n",
+                       kTargetAddedP50VsNginx,
+                       Verdict(nginx_added > 0 && grpc_added <= kTargetAddedP50VsNginx * nginx_added)
+                           .c_str());
+        } else if (std::string(mode) == "saturation") {
+          std::fprintf(out,
+                       "    target: grpc calls/s >= %.1f x nginx's: %s; server CPU/call <= %.0f us: "
+                       "%s\n",
+                       kTargetThroughputVsNginx,
+                       Verdict(grpc_vs_nginx >= kTargetThroughputVsNginx).c_str(),
+                       kTargetServerCpuUsPerCall,
+                       Verdict(grpc_cpu > 0 && grpc_cpu <= kTargetServerCpuUsPerCall).c_str());
+        }
       }
       if (r.Has(b + "grpc_noop.calls_per_s")) {
         // With no upstream at all, the added latency of a gRPC hop is at
