@@ -78,7 +78,7 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
   Row(out, "added",
       absl::StrCat(Cell(added_p50), Cell(r.Get("sequential.added.p90_ms")),
                    Cell(r.Get("sequential.added.p99_ms")),
-                   absl::StrFormat("      target: p50 <= %.1f ms %s, p99 <= %.1f ms %s",
+                   absl::StrFormat("      target: p50 <= %.2f ms %s, p99 <= %.2f ms %s",
                                    kTargetAddedP50Ms, Verdict(added_p50 <= kTargetAddedP50Ms),
                                    kTargetAddedP99Ms,
                                    Verdict(r.Get("sequential.added.p99_ms") <=
@@ -109,7 +109,7 @@ void PrintTable(const BenchSettings& s, const ResultSet& r, std::FILE* out) {
   Row(out, "added",
       absl::StrCat("          ", Cell(r.Get("fixed_rate.added.p50_ms")),
                    Cell(r.Get("fixed_rate.added.p99_ms")),
-                   absl::StrFormat("      target: 0 errors %s, added p99 <= %.0f ms %s",
+                   absl::StrFormat("      target: 0 errors %s, added p99 <= %.2f ms %s",
                                    Verdict(rate_errors == 0), kTargetFixedRateAddedP99Ms,
                                    Verdict(r.Get("fixed_rate.added.p99_ms") <=
                                            kTargetFixedRateAddedP99Ms))));
