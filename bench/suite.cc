@@ -296,7 +296,7 @@ void RunFrontDoor(const SuiteOptions& options, bool direct_first, ResultSet* out
                         absl::StrCat("front_door.", m.name, ".", name), out);
     }
     const std::string base = absl::StrCat("front_door.", m.name, ".");
-    for (const char* via : {"nginx", "http", "grpc", "grpc_noop"}) {
+    for (const char* via : {"nginx", "http", "grpc"}) {
       if (!out->Has(absl::StrCat(base, via, ".p50_ms"))) continue;
       for (const char* q : {"p50_ms", "p99_ms"}) {
         out->Set(absl::StrCat(base, via, "_added.", q),
