@@ -3,8 +3,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -94,30 +92,6 @@ BenchStack::~BenchStack() {
 
 std::string BenchStack::direct_url() const {
   return absl::StrCat(fake_->base_url(), "/v1/chat/completions");
-}
-
-absl::StatusOr<double> ProcessCpuSeconds(pid_t pid) {
-  std::string path = absl::StrCat("/proc/", pid, "/stat");
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string stat = text.str();
-  // The command name (field 2) may hold spaces and parentheses: the fields
-  // that follow start after its last ')'.
-  size_t close = stat.rfind(')');
-  if (!in || close == std::string::npos) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  }
-  std::istringstream fields(stat.substr(close + 1));
-  // Fields 3..13, then utime (14) and stime (15), in clock ticks.
-  std::string skip;
-  for (int i = 3; i <= 13; ++i) fields >> skip;
-  unsigned long long utime = 0;
-  unsigned long long stime = 0;
-  if (!(fields >> utime >> stime)) {
-    return absl::InternalError(absl::StrCat("cannot parse ", path));
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace rebound::bench

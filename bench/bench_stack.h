@@ -76,10 +76,6 @@ class BenchStack {
   std::string config_path_;
 };
 
-// user + system CPU seconds `pid` (all its threads) has consumed so far,
-// from /proc/<pid>/stat. Resolution: one clock tick (usually 10 ms).
-absl::StatusOr<double> ProcessCpuSeconds(pid_t pid);
-
 }  // namespace rebound::bench
 
 #endif  // REBOUND_BENCH_BENCH_STACK_H_

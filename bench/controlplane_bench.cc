@@ -54,14 +54,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -75,6 +73,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/proc_stats.h"
 #include "rebound/v1/controlplane.grpc.pb.h"
 #include "tests/integration/test_harness.h"
 
@@ -152,22 +151,7 @@ struct Cpu {
 };
 
 // utime + stime of every thread of `pid`, in ms.
-Cpu ProcessCpu(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start after ')'.
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return {};
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  // Field 3 (state) is the first after ')'; utime is field 14, stime 15.
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::strtod(field.c_str(), nullptr);
-    if (i == 15) stime = std::strtod(field.c_str(), nullptr);
-  }
-  return {(utime + stime) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK))};
-}
+Cpu ProcessCpu(pid_t pid) { return {ProcessCpuSeconds(pid).value_or(0) * 1000.0}; }
 
 Cpu SelfCpu() {
   rusage usage{};
@@ -180,16 +164,7 @@ Cpu SelfCpu() {
 
 // VmRSS and VmHWM (peak RSS) of `pid`, in MiB.
 std::pair<double, double> ProcessRss(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  double rss = 0, hwm = 0;
-  while (std::getline(in, line)) {
-    double* out = absl::StartsWith(line, "VmRSS:")   ? &rss
-                  : absl::StartsWith(line, "VmHWM:") ? &hwm
-                                                     : nullptr;
-    if (out) *out = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  }
-  return {rss, hwm};
+  return {ResidentKib(pid).value_or(0) / 1024.0, PeakResidentKib(pid).value_or(0) / 1024.0};
 }
 
 // CPU of the control plane and of this process over one phase.

@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_stack.h"
+#include "bench/proc_stats.h"
 #include "upstream/event_loop.h"
 
 namespace rebound::bench {

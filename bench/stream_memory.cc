@@ -3,14 +3,12 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/proc_stats.h"
 #include "bench/workload.h"
 #include "rebound/v1/gateway.grpc.pb.h"
 
@@ -68,21 +66,6 @@ class StreamReader final : public grpc::ClientReadReactor<v1::StreamEvent> {
 };
 
 }  // namespace
-
-absl::StatusOr<double> ResidentKib(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    absl::string_view rest = line;
-    if (absl::ConsumePrefix(&rest, "VmRSS:")) {
-      rest = absl::StripAsciiWhitespace(rest);
-      absl::ConsumeSuffix(&rest, " kB");
-      double kib = 0;
-      if (absl::SimpleAtod(rest, &kib)) return kib;
-    }
-  }
-  return absl::NotFoundError(absl::StrCat("no VmRSS for pid ", pid));
-}
 
 absl::StatusOr<StreamMemoryResult> MeasureStreamMemory(
     const std::vector<std::shared_ptr<grpc::Channel>>& channels,

@@ -44,9 +44,6 @@ absl::StatusOr<StreamMemoryResult> MeasureStreamMemory(
     const std::vector<std::shared_ptr<grpc::Channel>>& channels,
     const StreamMemoryOptions& options);
 
-// VmRSS of `pid` in KiB, from /proc/<pid>/status.
-absl::StatusOr<double> ResidentKib(pid_t pid);
-
 }  // namespace rebound::bench
 
 #endif  // REBOUND_BENCH_STREAM_MEMORY_H_

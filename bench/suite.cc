@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "bench/bench_stack.h"
+#include "bench/proc_stats.h"
 #include "bench/h2load_runner.h"
 #include "tests/integration/test_harness.h"
 
