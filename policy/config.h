@@ -34,17 +34,19 @@ enum class ProviderInterface { kOpenAi, kAnthropic };
 enum class CrossInterface { kTranslate, kSkip };
 
 std::string_view ToString(Strategy s);
-// The upstream loops to run: `configured`, or with 0 one per core in
-// `cores` (the process' CPU affinity), at least 1 and at most
-// limits::kMaxUpstreamThreads. A loop per core is nginx's `worker_processes auto`:
-// one call's work never crosses loops, so loops scale until the cores run out.
-int ResolveUpstreamThreads(int configured, int cores);
 std::string_view ToString(CrossInterface c);
 std::string_view ToString(BlockScope s);
 std::string_view ToString(ApplyTo a);
 std::string_view ToString(BackoffApplyTo a);
 std::string_view ToString(LatencyMeasure m);
 std::string_view ToString(ProviderInterface i);
+
+// The upstream loops to run: `configured`, or with 0 one per core in
+// `cores` (the process' CPU affinity), at least 1 and at most
+// limits::kMaxUpstreamThreads. A loop per core is nginx's `worker_processes
+// auto`: one call's work never crosses loops, so loops scale until the cores
+// run out.
+int ResolveUpstreamThreads(int configured, int cores);
 
 // A class's escalation step (`then:`, an extension of plano): once the
 // class's own max_attempts are spent, its next failures retry with this

@@ -107,7 +107,7 @@ CurlUpstream::CurlUpstream(EventLoop* loop, Options options)
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlUpstream::OnCurlTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   // Keep enough idle connections around that steady load never reconnects.
-  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 4L * options_.max_connections_per_provider);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, 4L * limit_->max());
 }
 
 CurlUpstream::~CurlUpstream() {

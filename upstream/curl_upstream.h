@@ -21,8 +21,8 @@
 #include "absl/time/time.h"
 #include "common/http_types.h"
 #include "policy/config.h"
-#include "upstream/event_loop.h"
 #include "upstream/connection_limit.h"
+#include "upstream/event_loop.h"
 #include "upstream/upstream.h"
 #include "upstream/upstream_request.h"
 
