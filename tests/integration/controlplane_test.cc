@@ -968,6 +968,10 @@ TEST_F(ControlPlaneTest, PeriodicResyncIsCountedFromEachStreamsHello) {
   absl::Duration gap = absl::Now() - hello_snapshot;
   EXPECT_GE(gap, kInterval / 2 - absl::Milliseconds(100))
       << "B's first resync came " << gap << " after its Hello's snapshot";
+  // And no later than an interval after it, plus the service's once-a-second
+  // tick that sends it and a second of slack for a slow machine.
+  EXPECT_LE(gap, kInterval + absl::Seconds(2))
+      << "B's first resync came " << gap << " after its Hello's snapshot";
 }
 
 // Hellos share one snapshot while the table stands; every change, and the
